@@ -1,0 +1,103 @@
+/**
+ * Failures as values: every error core-ops reports carries a failure class and
+ * a sysexits exit code, and is rendered once, at the edge (`main.ts`).
+ *
+ * @module
+ */
+
+/** Process exit codes (sysexits.h), SPEC §3. */
+export const Exit = {
+  ok: 0,
+  failed: 1,
+  usage: 64,
+  dataErr: 65,
+  noInput: 66,
+  software: 70,
+  tempFail: 75,
+  noPerm: 77,
+} as const;
+
+/** One of the exit codes in {@link Exit}. */
+export type ExitCode = (typeof Exit)[keyof typeof Exit];
+
+/** The failure classes of SPEC §4, plus the ones only the CLI edge sees. */
+export type FailureClass =
+  | "validation"
+  | "plan"
+  | "apply"
+  | "verify"
+  | "transient"
+  | "usage"
+  | "source"
+  | "permission"
+  | "internal";
+
+/** Where a problem is, as precisely as known. */
+export interface Location {
+  /** Path as the operator knows it (repo-relative for repo files). */
+  file: string;
+  line?: number;
+  column?: number;
+}
+
+/** One problem found, e.g. one layout rule broken by one file. */
+export interface Diagnostic {
+  message: string;
+  location?: Location;
+  hint?: string;
+}
+
+/** An error that ends a command: a failure class, an exit code and the diagnostics. */
+export class CoreOpsError extends Error {
+  readonly exitCode: ExitCode;
+  readonly failureClass: FailureClass;
+  readonly diagnostics: readonly Diagnostic[];
+
+  constructor(
+    exitCode: ExitCode,
+    failureClass: FailureClass,
+    diagnostics: readonly Diagnostic[],
+  ) {
+    super(diagnostics.map((d) => d.message).join("; "));
+    this.name = "CoreOpsError";
+    this.exitCode = exitCode;
+    this.failureClass = failureClass;
+    this.diagnostics = diagnostics;
+  }
+}
+
+/** Invalid desired state (layout, schema, generator rejection, ownership conflict): exit 65. */
+export function invalid(diagnostics: readonly Diagnostic[]): CoreOpsError {
+  return new CoreOpsError(Exit.dataErr, "validation", diagnostics);
+}
+
+/** A usage error (bad flag, bad setting): exit 64. */
+export function usage(message: string, hint?: string): CoreOpsError {
+  return new CoreOpsError(Exit.usage, "usage", [{ message, hint }]);
+}
+
+/** A source path missing or unreadable: exit 66. */
+export function noInput(message: string, file: string, hint?: string): CoreOpsError {
+  return new CoreOpsError(Exit.noInput, "source", [{ message, location: { file }, hint }]);
+}
+
+/** Formats `file:line:column` for a location. */
+export function formatLocation(location: Location): string {
+  let text = location.file;
+  if (location.line !== undefined) {
+    text += `:${location.line}`;
+    if (location.column !== undefined) text += `:${location.column}`;
+  }
+  return text;
+}
+
+/** Renders diagnostics the way compilers do: `file:line:col: message`, then an indented hint. */
+export function renderDiagnostics(diagnostics: readonly Diagnostic[]): string {
+  const lines: string[] = [];
+  for (const d of diagnostics) {
+    const where = d.location ? `${formatLocation(d.location)}: ` : "";
+    lines.push(`core-ops: ${where}${d.message}`);
+    if (d.hint) lines.push(`  hint: ${d.hint}`);
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,96 @@
+/**
+ * The one place that says what core-ops may do on a host.
+ *
+ * `deno task core-ops`, `deno task compile`, the offline package launcher and
+ * the test launcher all build their Deno permission flags from here, so tests
+ * exercise exactly the permissions the release artifact has.
+ *
+ * @module
+ */
+
+/** Default target dirs, state dir and lock dir of a production host (SPEC §1, §3). */
+export const DEFAULT_DIRS = {
+  quadletDir: "/etc/containers/systemd",
+  systemdUnitDir: "/etc/systemd/system",
+  configDir: "/etc",
+  stateDir: "/var/lib/core-ops",
+  lockDir: "/run/core-ops",
+} as const;
+
+/** A set of Deno permissions, as data. */
+export interface PermissionSet {
+  /** Paths writable; everything else is denied (exit 77 at the edge). */
+  write: readonly string[];
+  /** Programs that may be run (resolved through PATH by Deno at start-up). */
+  run: readonly string[];
+  /** Environment variables that may be read. */
+  env: readonly string[];
+  /** `Deno.*` system information that may be read. */
+  sys: readonly string[];
+}
+
+/** Podman's quadlet generator, in the two places Podman ≥ 4.4 installs it. */
+export const QUADLET_GENERATORS = [
+  "/usr/libexec/podman/quadlet",
+  "/usr/lib/systemd/system-generators/podman-system-generator",
+] as const;
+
+const ENV = [
+  "CORE_OPS_REPO",
+  "CORE_OPS_REV",
+  "CORE_OPS_HOST",
+  "CORE_OPS_QUADLET_DIR",
+  "CORE_OPS_SYSTEMD_UNIT_DIR",
+  "CORE_OPS_CONFIG_DIR",
+  "CORE_OPS_STATE_DIR",
+  "CORE_OPS_LOCK_PATH",
+  "CORE_OPS_CONFIG",
+  // Read by the `yaml` and `commander` packages at run time.
+  "LOG_TOKENS",
+  "LOG_STREAM",
+  "NO_COLOR",
+  "FORCE_COLOR",
+  "CLICOLOR_FORCE",
+] as const;
+
+/**
+ * What the release artifact may do. Reads are unrestricted because `plan` and
+ * `validate` must work on any source path and any target dirs; writes are only
+ * the default target dirs, the state and lock dirs, and the temp dir used to
+ * stage the candidate quadlet set for the generator's dry-run.
+ */
+export const PRODUCTION: PermissionSet = {
+  write: [
+    DEFAULT_DIRS.quadletDir,
+    DEFAULT_DIRS.systemdUnitDir,
+    DEFAULT_DIRS.configDir,
+    DEFAULT_DIRS.stateDir,
+    DEFAULT_DIRS.lockDir,
+    "/tmp",
+  ],
+  run: ["git", "systemctl", "journalctl", ...QUADLET_GENERATORS],
+  env: ENV,
+  sys: ["hostname"],
+};
+
+/**
+ * The production set plus write access to `roots` (the temp dirs a test
+ * targets). Nothing else is widened.
+ */
+export function testPermissions(roots: readonly string[]): PermissionSet {
+  return { ...PRODUCTION, write: [...PRODUCTION.write, ...roots] };
+}
+
+/** Renders a permission set as `deno run`/`deno compile` flags. */
+export function toFlags(set: PermissionSet): string[] {
+  const list = (flag: string, values: readonly string[]) =>
+    values.length === 0 ? [] : [`${flag}=${values.join(",")}`];
+  return [
+    "--no-prompt",
+    "--allow-read",
+    ...list("--allow-write", set.write),
+    ...list("--allow-run", set.run),
+    ...list("--allow-env", set.env),
+    ...list("--allow-sys", set.sys),
+  ];
+}
