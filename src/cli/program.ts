@@ -7,6 +7,8 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { CoreOpsError, Exit, renderDiagnostics } from "../errors.ts";
 import { VERSION } from "../version.ts";
+import { planCommand } from "./plan.ts";
+import { validateCommand } from "./validate.ts";
 
 /** Where the program writes; injectable so tests can capture output. */
 export interface Output {
@@ -33,7 +35,13 @@ export async function run(args: string[], out: Output = processOutput): Promise<
       writeOut: out.stdout,
       writeErr: out.stderr,
     })
-    .showSuggestionAfterError(true);
+    .showSuggestionAfterError(true)
+    .addCommand(planCommand(out))
+    .addCommand(validateCommand(out));
+  // Subcommands report usage errors through the same exception as the root.
+  for (const command of program.commands) {
+    command.exitOverride().configureOutput({ writeOut: out.stdout, writeErr: out.stderr });
+  }
 
   try {
     await program.parseAsync(args, { from: "user" });

@@ -1,0 +1,111 @@
+/**
+ * Options shared by the commands that read a source and target dirs, and the
+ * step that turns them into resolved settings and a loaded desired state.
+ *
+ * @module
+ */
+import { Option } from "@commander-js/extra-typings";
+import { CoreOpsError, Exit, usage } from "../errors.ts";
+import { fetchRevision, provenance } from "../host/git.ts";
+import type { DesiredState } from "../model.ts";
+import { readAgentToml, resolveSettings, type SettingName, type Settings } from "../settings.ts";
+import { loadDesiredState } from "../source/layout.ts";
+import { readRepoTree } from "../source/tree.ts";
+
+/** Option factories, so every command spells each flag the same way. */
+export const options = {
+  sourceRepo: () => new Option("--source-repo <path>", "a local checkout, used as it is"),
+  repo: () => new Option("--repo <url>", "a repository to fetch"),
+  rev: () => new Option("--rev <ref>", "the branch, tag or commit of --repo"),
+  host: () =>
+    new Option("--host <id>", "the host id (default: CORE_OPS_HOST, agent.toml, hostname)"),
+  json: () => new Option("--json", "one JSON document on stdout"),
+  quadletDir: () => new Option("--quadlet-dir <dir>", "where quadlet files go"),
+  systemdUnitDir: () => new Option("--systemd-unit-dir <dir>", "where native units go"),
+  configDir: () => new Option("--config-dir <dir>", "where service config roots go"),
+  stateDir: () => new Option("--state-dir <dir>", "core-ops state (ownership manifest)"),
+  lockPath: () => new Option("--lock-path <path>", "the run lock"),
+};
+
+/** The flags that feed settings, as commander parses them. */
+export interface CommonFlags {
+  sourceRepo?: string;
+  repo?: string;
+  rev?: string;
+  host?: string;
+  quadletDir?: string;
+  systemdUnitDir?: string;
+  configDir?: string;
+  stateDir?: string;
+  lockPath?: string;
+}
+
+/** Resolves settings from flags, the environment and agent.toml. */
+export async function settingsFrom(flags: CommonFlags, configPath?: string): Promise<Settings> {
+  const env = (name: string) => Deno.env.get(name);
+  const toml = await readAgentToml(configPath ?? env("CORE_OPS_CONFIG"));
+  const named: Partial<Record<SettingName, string>> = {
+    repo: flags.repo,
+    rev: flags.rev,
+    host: flags.host,
+    "quadlet-dir": flags.quadletDir,
+    "systemd-unit-dir": flags.systemdUnitDir,
+    "config-dir": flags.configDir,
+    "state-dir": flags.stateDir,
+    "lock-path": flags.lockPath,
+  };
+  for (const key of Object.keys(named) as SettingName[]) {
+    if (named[key] === undefined) delete named[key];
+  }
+  return resolveSettings({ flags: named, env, toml });
+}
+
+/** A loaded source: the desired state, where it came from, and a clean-up for fetched sources. */
+export interface LoadedSource {
+  revision: string;
+  desired: DesiredState;
+}
+
+/**
+ * Resolves the source (a checkout, or a fetched revision), reads it, and loads
+ * the desired state for the resolved host.
+ */
+export async function loadSource(flags: CommonFlags, settings: Settings): Promise<LoadedSource> {
+  if (flags.sourceRepo !== undefined && flags.repo !== undefined) {
+    throw usage(
+      "--source-repo and --repo are exclusive",
+      "use a local checkout or a remote, not both",
+    );
+  }
+  const hostId = settings.host ?? hostname();
+  if (flags.sourceRepo !== undefined) {
+    if (flags.rev !== undefined) throw usage("--rev goes with --repo, not --source-repo");
+    const tree = await readRepoTree(flags.sourceRepo);
+    const revision = await provenance(flags.sourceRepo);
+    return { revision, desired: loadDesiredState(tree, { host: hostId, dirs: settings.dirs }) };
+  }
+  if (settings.repo === null) {
+    throw usage(
+      "no source",
+      "pass --source-repo PATH, or --repo URL --rev REF, or set repo in agent.toml",
+    );
+  }
+  if (settings.rev === null) throw usage("--repo needs --rev (or rev in agent.toml)");
+  const dir = await Deno.makeTempDir({ prefix: "core-ops-source-" });
+  try {
+    const revision = await fetchRevision(settings.repo, settings.rev, dir);
+    const tree = await readRepoTree(dir);
+    return { revision, desired: loadDesiredState(tree, { host: hostId, dirs: settings.dirs }) };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function hostname(): string | null {
+  try {
+    return Deno.hostname();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) throw error;
+    throw new CoreOpsError(Exit.software, "internal", [{ message: "cannot read the hostname" }]);
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * Asks systemd for unit states: one batched `systemctl show` per call.
+ *
+ * @module
+ */
+import type { UnitState } from "../plan/planner.ts";
+
+/** The unit-state reader the planner's callers use; a fake stands in for it in unit tests. */
+export interface UnitStates {
+  /** States of `units`, or `null` when systemd cannot be asked (not booted with systemd, no systemctl). */
+  show(units: readonly string[]): Promise<Map<string, UnitState> | null>;
+}
+
+/** Parses `systemctl show -p Id,LoadState,ActiveState` output: blank-line separated blocks. */
+export function parseShow(text: string): Map<string, UnitState> {
+  const out = new Map<string, UnitState>();
+  for (const block of text.split(/\n\s*\n/)) {
+    const fields = new Map<string, string>();
+    for (const line of block.split("\n")) {
+      const eq = line.indexOf("=");
+      if (eq > 0) fields.set(line.slice(0, eq), line.slice(eq + 1));
+    }
+    const id = fields.get("Id");
+    if (!id) continue;
+    out.set(id, { load: fields.get("LoadState") ?? "", active: fields.get("ActiveState") ?? "" });
+  }
+  return out;
+}
+
+/** The real systemctl, when this host runs systemd. */
+export const systemctl: UnitStates = {
+  async show(units) {
+    if (units.length === 0) return new Map();
+    try {
+      await Deno.stat("/run/systemd/system");
+    } catch {
+      return null; // sd_booted(3): not running under systemd
+    }
+    let output: Deno.CommandOutput;
+    try {
+      output = await new Deno.Command("systemctl", {
+        args: ["show", "--no-pager", "-p", "Id,LoadState,ActiveState", "--", ...units],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return null;
+      throw error;
+    }
+    if (!output.success) return null;
+    const text = new TextDecoder().decode(output.stdout);
+    // `show` prints blocks in argument order; Id is the unit's primary name, which
+    // differs from the argument for aliases, so pair blocks by position.
+    const blocks = text.split(/\n\s*\n/).filter((b) => b.trim() !== "");
+    const states = new Map<string, UnitState>();
+    blocks.forEach((block, i) => {
+      const parsed = [...parseShow(block).values()][0];
+      if (parsed && i < units.length) states.set(units[i], parsed);
+    });
+    return states;
+  },
+};

@@ -1,0 +1,143 @@
+/**
+ * The data model shared by the loader, the planner and the renderers.
+ *
+ * An {@link Artifact} is one file core-ops deploys: where it comes from in the
+ * source repository, where it goes on the host, the systemd unit it belongs
+ * to, and its content.
+ *
+ * @module
+ */
+
+/** Quadlet file kinds, deployed to the quadlet dir and turned into units by Podman's generator. */
+export const QUADLET_KINDS = [
+  "container",
+  "volume",
+  "network",
+  "pod",
+  "kube",
+  "image",
+  "build",
+] as const;
+/** A quadlet file kind. */
+export type QuadletKind = (typeof QUADLET_KINDS)[number];
+
+/** Native systemd unit kinds, deployed to the systemd unit dir as they are. */
+export const NATIVE_KINDS = ["socket", "service", "timer", "target", "mount", "path"] as const;
+/** A native systemd unit kind. */
+export type NativeKind = (typeof NATIVE_KINDS)[number];
+
+/** A unit file kind: quadlet or native. */
+export type UnitKind = QuadletKind | NativeKind;
+
+/** Every artifact kind of `plan --json` (SPEC §3). */
+export type ArtifactKind = UnitKind | "dropin" | "config";
+
+/** Whether `kind` is a quadlet kind. */
+export function isQuadletKind(kind: string): kind is QuadletKind {
+  return (QUADLET_KINDS as readonly string[]).includes(kind);
+}
+
+/** Whether `kind` is a native systemd unit kind. */
+export function isNativeKind(kind: string): kind is NativeKind {
+  return (NATIVE_KINDS as readonly string[]).includes(kind);
+}
+
+/** Identifiers: service, host, unit stem (SPEC §1). */
+export const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9@._-]*$/;
+
+/**
+ * Bring-up tier of each unit kind (SPEC §2): image/build → volume/network →
+ * pod → container/kube → native units. Tear-down walks the tiers in reverse.
+ */
+export const BRING_UP_TIER: Readonly<Record<UnitKind, number>> = {
+  image: 0,
+  build: 0,
+  volume: 1,
+  network: 1,
+  pod: 2,
+  container: 3,
+  kube: 3,
+  socket: 4,
+  service: 4,
+  timer: 4,
+  target: 4,
+  mount: 4,
+  path: 4,
+};
+
+/** The section of a quadlet file that holds its kind's keys, e.g. `[Container]`. */
+export const QUADLET_SECTION: Readonly<Record<QuadletKind, string>> = {
+  container: "Container",
+  volume: "Volume",
+  network: "Network",
+  pod: "Pod",
+  kube: "Kube",
+  image: "Image",
+  build: "Build",
+};
+
+/**
+ * The systemd unit Podman's generator makes from a quadlet file, following its
+ * naming: `x.container`→`x.service`, `x.volume`→`x-volume.service`, … A
+ * `ServiceName=` in the quadlet (or its drop-ins) replaces the whole stem.
+ */
+export function quadletUnitName(stem: string, kind: QuadletKind, serviceName?: string): string {
+  if (serviceName) return `${serviceName}.service`;
+  switch (kind) {
+    case "container":
+    case "kube":
+      return `${stem}.service`;
+    default:
+      return `${stem}-${kind}.service`;
+  }
+}
+
+/** Where an artifact's source lies: the shared service tree or a host overlay. */
+export type Origin = "service" | "host";
+
+/** One file core-ops deploys. */
+export interface Artifact {
+  /** The service it belongs to. */
+  service: string;
+  kind: ArtifactKind;
+  /** Repo-relative source path (POSIX separators). */
+  source: string;
+  /** Absolute destination path on the host. */
+  destination: string;
+  /** The systemd unit this artifact belongs to; `null` for config files. */
+  unit: string | null;
+  /** Hex sha256 of {@link content}. */
+  sha256: string;
+  /** File mode to write: 0o644, or 0o600 for config files that are not world-readable in the repo. */
+  mode: number;
+  origin: Origin;
+  /** For unit files and drop-ins: the unit file name (`web.container`) the artifact defines or extends. */
+  unitFile?: string;
+  /** The exact bytes to deploy. */
+  content: Uint8Array;
+}
+
+/** Where core-ops deploys to (SPEC §1 destinations). */
+export interface TargetDirs {
+  quadletDir: string;
+  systemdUnitDir: string;
+  configDir: string;
+}
+
+/** A warning for the operator; never fails a run. */
+export interface Warning {
+  message: string;
+  /** Repo-relative file the warning is about, when there is one. */
+  file?: string;
+}
+
+/** The desired state for one host, as loaded from the source repository. */
+export interface DesiredState {
+  /** The host id the state was selected for, or `null` for a repo without `hosts/`. */
+  host: string | null;
+  /** Deployed services, in deployment order. */
+  services: string[];
+  /** Every artifact, in deterministic order. */
+  artifacts: Artifact[];
+  warnings: Warning[];
+}

@@ -1,0 +1,102 @@
+/**
+ * Renders a plan for people (a short table grouped by operation) and for
+ * programs (`plan --json`, SPEC §3). Pure and deterministic: no timestamps,
+ * no host-specific paths beyond the plan's own.
+ *
+ * @module
+ */
+import type { Artifact, DesiredState } from "../model.ts";
+import type { Op, Plan, UnitState } from "./planner.ts";
+
+/** Everything a rendered plan shows. */
+export interface PlanReport {
+  revision: string;
+  desired: DesiredState;
+  plan: Plan;
+  /** Unit states as observed; `null` when systemd could not be asked. */
+  states: ReadonlyMap<string, UnitState> | null;
+}
+
+/** The artifact fields of `plan --json`, in a fixed key order. */
+export function artifactJson(a: Artifact) {
+  return {
+    service: a.service,
+    kind: a.kind,
+    source: a.source,
+    destination: a.destination,
+    unit: a.unit,
+    sha256: a.sha256,
+  };
+}
+
+/** The `plan --json` document. */
+export function planJson(report: PlanReport): string {
+  const { desired, plan } = report;
+  const units: Record<string, { load: string; active: string }> = {};
+  for (const u of plan.units) {
+    const state = report.states?.get(u.unit);
+    units[u.unit] = state
+      ? { load: state.load, active: state.active }
+      : { load: "unknown", active: "unknown" };
+  }
+  const doc = {
+    revision: report.revision,
+    host: desired.host,
+    services: desired.services,
+    artifacts: desired.artifacts.map(artifactJson),
+    actions: plan.actions.map((a) => ({ op: a.op, target: a.target, reason: a.reason })),
+    warnings: plan.warnings.map((w) => ({ file: w.file ?? null, message: w.message })),
+    drift: plan.drift.map((d) => ({
+      path: d.path,
+      unit: d.unit,
+      expected: d.expected,
+      actual: d.actual,
+    })),
+    units,
+  };
+  return JSON.stringify(doc, null, 2) + "\n";
+}
+
+/** The human plan: a header, the actions grouped by operation, then warnings and drift. */
+export function planText(report: PlanReport): string {
+  const { desired, plan } = report;
+  const lines: string[] = [];
+  const host = desired.host === null ? "" : `host ${desired.host}, `;
+  lines.push(
+    `plan for ${host}revision ${report.revision}: ${desired.services.length} services, ${desired.artifacts.length} files`,
+  );
+  if (plan.actions.length === 0) {
+    lines.push("nothing to do: the host matches the repository");
+  } else {
+    const groups = new Map<Op, { target: string; reason: string }[]>();
+    for (const a of plan.actions) {
+      if (!groups.has(a.op)) groups.set(a.op, []);
+      groups.get(a.op)!.push(a);
+    }
+    const width = Math.min(72, Math.max(...plan.actions.map((a) => a.target.length)));
+    for (const [op, actions] of groups) {
+      lines.push("", `${op} (${actions.length})`);
+      for (const a of actions) lines.push(`  ${a.target.padEnd(width)}  ${a.reason}`);
+    }
+  }
+  if (plan.drift.length > 0) {
+    lines.push(
+      "",
+      `drift (${plan.drift.length}): owned files changed by hand, apply overwrites them`,
+    );
+    for (const d of plan.drift) {
+      lines.push(`  ${d.path}  ${d.actual === null ? "deleted" : "modified"}`);
+    }
+  }
+  if (plan.warnings.length > 0) {
+    lines.push("", `warnings (${plan.warnings.length})`);
+    for (const w of plan.warnings) lines.push(`  ${w.file ? `${w.file}: ` : ""}${w.message}`);
+  }
+  if (report.states === null && plan.units.length > 0) {
+    lines.push(
+      "",
+      "unit states unknown (systemd not reachable): starts of inactive units are not planned",
+    );
+  }
+  return lines.join("\n") + "\n";
+}

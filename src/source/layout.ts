@@ -1,0 +1,725 @@
+/**
+ * The layout loader (layout version 1, SPEC §1): a pure function from a
+ * {@link RepoTree} and a host id to the host's {@link DesiredState}. Every rule
+ * the layout breaks is collected, so one run shows the operator all of them.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { type Diagnostic, invalid } from "../errors.ts";
+import {
+  type Artifact,
+  type DesiredState,
+  IDENTIFIER,
+  isNativeKind,
+  isQuadletKind,
+  QUADLET_SECTION,
+  quadletUnitName,
+  type TargetDirs,
+  type UnitKind,
+  type Warning,
+} from "../model.ts";
+import {
+  compare,
+  isReserved,
+  MAX_FILE_SIZE,
+  MAX_FILES,
+  type RepoTree,
+  type TreeEntry,
+} from "./tree.ts";
+import { lastValue, parseUnitFile } from "./unitfile.ts";
+import { parseYaml } from "./yaml.ts";
+
+/** What to load the desired state for. */
+export interface LoadOptions {
+  /** The resolved host id; only consulted when the repo has `hosts/`. */
+  host: string | null;
+  dirs: TargetDirs;
+}
+
+const README = /^readme(\.[^/]*)?$/i;
+const PAYLOADS = ["quadlet", "systemd", "config"] as const;
+type Payload = (typeof PAYLOADS)[number];
+
+const configRoot = z.string().min(1).refine(
+  (root) => root.split("/").every((segment) => IDENTIFIER.test(segment)),
+  { message: "must be a relative path of identifiers (no '..', no leading '/')" },
+);
+
+const serviceSchema = z.strictObject({ "config-root": configRoot.optional() }).nullable();
+
+const hostSchema = z.strictObject({
+  host: z.string().regex(IDENTIFIER, "must be an identifier"),
+  services: z.array(z.string().regex(IDENTIFIER, "must be a service identifier")),
+});
+
+/** A unit file of one service and its drop-ins (base and host), before it becomes artifacts. */
+interface UnitSource {
+  payload: "quadlet" | "systemd";
+  file: string;
+  kind: UnitKind;
+  stem: string;
+  entry: FileEntry;
+  dropins: { name: string; entry: FileEntry; origin: "service" | "host" }[];
+}
+
+type FileEntry = Extract<TreeEntry, { type: "file" }>;
+
+/** What one service directory holds. */
+interface ServiceSource {
+  id: string;
+  configRoot: string;
+  units: Map<string, UnitSource>;
+  /** Config files by path relative to the service's `config/`. */
+  config: Map<string, { entry: FileEntry; origin: "service" | "host" }>;
+}
+
+/** Loads the desired state of `options.host` from `tree`; throws exit 65 with every problem found. */
+export function loadDesiredState(tree: RepoTree, options: LoadOptions): DesiredState {
+  const loader = new Loader(tree);
+  return loader.load(options);
+}
+
+/** The direct children of each directory, sorted; built once from the flat entry list. */
+function index(entries: readonly TreeEntry[]): Map<string, TreeEntry[]> {
+  const children = new Map<string, TreeEntry[]>();
+  children.set("", []);
+  for (const entry of entries) {
+    const slash = entry.path.lastIndexOf("/");
+    const parent = slash < 0 ? "" : entry.path.slice(0, slash);
+    if (!children.has(parent)) children.set(parent, []);
+    children.get(parent)!.push(entry);
+    if (entry.type === "dir" && !children.has(entry.path)) children.set(entry.path, []);
+  }
+  for (const list of children.values()) list.sort((a, b) => compare(a.path, b.path));
+  return children;
+}
+
+function baseName(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+function text(entry: FileEntry): string {
+  return new TextDecoder().decode(entry.content ?? new Uint8Array());
+}
+
+class Loader {
+  readonly errors: Diagnostic[] = [];
+  readonly warnings: Warning[] = [];
+  readonly children: Map<string, TreeEntry[]>;
+
+  constructor(readonly tree: RepoTree) {
+    this.children = index(tree.entries);
+  }
+
+  error(file: string, message: string, hint?: string, line?: number, column?: number) {
+    this.errors.push({ message, location: { file, line, column }, hint });
+  }
+
+  list(dir: string): TreeEntry[] {
+    return this.children.get(dir) ?? [];
+  }
+
+  load(options: LoadOptions): DesiredState {
+    if (this.tree.truncated) {
+      this.error(
+        ".",
+        `the repository has more than ${MAX_FILES} files`,
+        "split it, or move drafts under a '_' directory",
+      );
+      throw invalid(this.errors);
+    }
+    let servicesDir = false;
+    let hostsDir = false;
+    for (const entry of this.list("")) {
+      const name = entry.path;
+      if (this.rejectBadEntry(entry)) continue;
+      if (README.test(name) && entry.type === "file") continue;
+      if (entry.type !== "dir") continue; // LICENSE, .gitignore and the like are not ours to judge
+      if (name === "services") servicesDir = true;
+      else if (name === "hosts") hostsDir = true;
+      else if (name === "quadlets" || name === "quadlet-overrides") {
+        this.error(
+          name + "/",
+          `legacy layout: top-level ${name}/ is not read by layout version 1`,
+          name === "quadlets"
+            ? "move each file to services/<svc>/quadlet/"
+            : "move overrides to drop-ins: services/<svc>/quadlet/<unit>.d/<x>.conf or hosts/<host>/<svc>/quadlet/<unit>.d/",
+        );
+      } else {
+        this.error(
+          name + "/",
+          "unknown top-level directory",
+          "core-ops reads services/ and hosts/; prefix the name with '_' to keep it unread",
+        );
+      }
+    }
+    if (!servicesDir) {
+      this.error(
+        ".",
+        "not a core-ops repository: no services/ directory",
+        "see the layout reference in the README",
+      );
+      throw invalid(this.errors);
+    }
+
+    const services = new Map<string, ServiceSource>();
+    for (const entry of this.list("services")) {
+      if (this.rejectBadEntry(entry)) continue;
+      const name = baseName(entry.path);
+      if (entry.type === "file" && README.test(name)) continue;
+      if (!this.checkId(entry, "service")) continue;
+      if (entry.type !== "dir") {
+        this.error(
+          entry.path,
+          "unexpected file in services/",
+          "each service is a directory services/<svc>/",
+        );
+        continue;
+      }
+      const service = this.loadService(name);
+      if (service) services.set(name, service);
+    }
+
+    let host: string | null = null;
+    let deployed: string[];
+    if (hostsDir) {
+      host = options.host;
+      deployed = this.loadHost(options.host, services);
+    } else {
+      deployed = [...services.keys()];
+    }
+    if (this.errors.length > 0) throw invalid(this.errors);
+
+    const artifacts = this.artifacts(deployed.map((id) => services.get(id)!), options.dirs);
+    if (this.errors.length > 0) throw invalid(this.errors);
+    return { host, services: deployed, artifacts, warnings: this.warnings };
+  }
+
+  /** Rejects links out of the repo and special files anywhere; true when `entry` was rejected. */
+  rejectBadEntry(entry: TreeEntry): boolean {
+    if (entry.type === "badlink") {
+      this.error(
+        entry.path,
+        entry.dangling
+          ? `symbolic link to "${entry.target}" does not resolve`
+          : `symbolic link to "${entry.target}" points outside the repository`,
+        "symbolic links may only point inside the repository",
+      );
+      return true;
+    }
+    if (entry.type === "special") {
+      this.error(entry.path, "not a regular file or directory");
+      return true;
+    }
+    if (entry.type === "file" && entry.size > MAX_FILE_SIZE) {
+      this.error(entry.path, `file is larger than 1 MiB (${entry.size} bytes)`);
+      return true;
+    }
+    return false;
+  }
+
+  checkId(entry: TreeEntry, what: string): boolean {
+    const name = baseName(entry.path);
+    if (isReserved(name)) {
+      this.error(
+        entry.path,
+        `names starting with '_' or '.' are reserved inside ${entry.path.split("/")[0]}/`,
+      );
+      return false;
+    }
+    if (!IDENTIFIER.test(name)) {
+      this.error(
+        entry.path,
+        `invalid ${what} id "${name}"`,
+        "ids match ^[A-Za-z0-9][A-Za-z0-9@._-]*$",
+      );
+      return false;
+    }
+    return true;
+  }
+
+  loadService(id: string): ServiceSource | null {
+    const dir = `services/${id}`;
+    const service: ServiceSource = { id, configRoot: id, units: new Map(), config: new Map() };
+    for (const entry of this.list(dir)) {
+      if (this.rejectBadEntry(entry)) continue;
+      const name = baseName(entry.path);
+      if (entry.type === "file" && (README.test(name) || name.startsWith("."))) continue;
+      if (entry.type === "file" && name === "service.yaml") {
+        const parsed = parseYaml(entry.path, text(entry), serviceSchema);
+        if (!parsed.ok) this.errors.push(...parsed.diagnostics);
+        else if (parsed.located.value?.["config-root"]) {
+          service.configRoot = parsed.located.value["config-root"];
+        }
+        continue;
+      }
+      if (entry.type === "dir" && (PAYLOADS as readonly string[]).includes(name)) {
+        const payload = name as Payload;
+        if (payload === "config") this.loadConfig(entry.path, "", service.config, "service");
+        else this.loadUnits(entry.path, payload, service);
+        continue;
+      }
+      if (entry.type === "dir" && isReserved(name)) {
+        this.error(entry.path, "names starting with '_' or '.' are reserved inside services/");
+      } else if (entry.type === "dir") {
+        this.error(
+          entry.path + "/",
+          "unknown directory in a service",
+          "a service holds quadlet/, systemd/, config/ and service.yaml",
+        );
+      } else {
+        this.error(
+          entry.path,
+          "unknown file in a service",
+          "a service holds quadlet/, systemd/, config/ and service.yaml",
+        );
+      }
+    }
+    return service;
+  }
+
+  /** Reads `quadlet/` or `systemd/` of a service: unit files and their drop-in dirs. */
+  loadUnits(dir: string, payload: "quadlet" | "systemd", service: ServiceSource) {
+    const dropinDirs: TreeEntry[] = [];
+    for (const entry of this.list(dir)) {
+      if (this.rejectBadEntry(entry)) continue;
+      const name = baseName(entry.path);
+      if (name.startsWith(".") || (entry.type === "file" && README.test(name))) continue;
+      if (entry.type === "dir") {
+        dropinDirs.push(entry);
+        continue;
+      }
+      const parsed = this.unitName(entry.path, name, payload);
+      if (!parsed) continue;
+      service.units.set(name, {
+        payload,
+        file: name,
+        kind: parsed.kind,
+        stem: parsed.stem,
+        entry: entry as FileEntry,
+        dropins: [],
+      });
+    }
+    for (const entry of dropinDirs) {
+      const unit = this.dropinParent(entry, payload);
+      if (unit === null) continue;
+      const parent = service.units.get(unit);
+      if (!parent) {
+        this.error(
+          entry.path + "/",
+          `drop-ins for ${unit}, which this service does not deploy`,
+          `add ${dir}/${unit} or remove the directory`,
+        );
+        continue;
+      }
+      this.loadDropins(entry.path, parent, "service");
+    }
+  }
+
+  /**
+   * Checks a unit file name against its payload dir: returns its stem and kind,
+   * or null after recording an error or warning.
+   */
+  unitName(
+    path: string,
+    name: string,
+    payload: "quadlet" | "systemd",
+  ): { stem: string; kind: UnitKind } | null {
+    const dot = name.lastIndexOf(".");
+    const stem = dot > 0 ? name.slice(0, dot) : name;
+    const ext = dot > 0 ? name.slice(dot + 1) : "";
+    const own = payload === "quadlet" ? isQuadletKind(ext) : isNativeKind(ext);
+    const other = payload === "quadlet" ? isNativeKind(ext) : isQuadletKind(ext);
+    if (other) {
+      this.error(
+        path,
+        `a .${ext} file does not belong in ${payload}/`,
+        `move it to ${payload === "quadlet" ? "systemd" : "quadlet"}/`,
+      );
+      return null;
+    }
+    if (!own) {
+      this.warnings.push({
+        file: path,
+        message: `unknown file kind ".${ext}" in ${payload}/: skipped`,
+      });
+      return null;
+    }
+    if (!IDENTIFIER.test(stem)) {
+      this.error(
+        path,
+        `invalid unit name "${stem}"`,
+        "unit names match ^[A-Za-z0-9][A-Za-z0-9@._-]*$",
+      );
+      return null;
+    }
+    return { stem, kind: ext as UnitKind };
+  }
+
+  /** The unit file a drop-in dir extends (`web.container` for `web.container.d/`), or null after an error. */
+  dropinParent(entry: TreeEntry, payload: "quadlet" | "systemd"): string | null {
+    const name = baseName(entry.path);
+    if (isReserved(name) && !name.startsWith(".")) {
+      this.error(entry.path + "/", "names starting with '_' are reserved");
+      return null;
+    }
+    if (!name.endsWith(".d")) {
+      this.error(
+        entry.path + "/",
+        `unknown directory in ${payload}/`,
+        `drop-ins go in ${payload}/<unit>.d/<name>.conf`,
+      );
+      return null;
+    }
+    const unit = name.slice(0, -2);
+    const dot = unit.lastIndexOf(".");
+    const ext = dot > 0 ? unit.slice(dot + 1) : "";
+    const own = payload === "quadlet" ? isQuadletKind(ext) : isNativeKind(ext);
+    const other = payload === "quadlet" ? isNativeKind(ext) : isQuadletKind(ext);
+    if (other) {
+      this.error(
+        entry.path + "/",
+        `drop-ins for a .${ext} unit do not belong in ${payload}/`,
+        `move them to ${payload === "quadlet" ? "systemd" : "quadlet"}/`,
+      );
+      return null;
+    }
+    if (!own) {
+      this.error(
+        entry.path + "/",
+        `unknown directory in ${payload}/`,
+        `drop-ins go in ${payload}/<unit>.d/<name>.conf`,
+      );
+      return null;
+    }
+    return unit;
+  }
+
+  loadDropins(dir: string, parent: UnitSource, origin: "service" | "host") {
+    for (const entry of this.list(dir)) {
+      if (this.rejectBadEntry(entry)) continue;
+      const name = baseName(entry.path);
+      if (name.startsWith(".") || (entry.type === "file" && README.test(name))) continue;
+      if (entry.type === "dir") {
+        this.error(
+          entry.path + "/",
+          "unknown directory inside a drop-in directory",
+          "drop-in directories hold only <name>.conf files",
+        );
+        continue;
+      }
+      if (!name.endsWith(".conf")) {
+        this.warnings.push({ file: entry.path, message: "drop-in without .conf suffix: skipped" });
+        continue;
+      }
+      if (!IDENTIFIER.test(name)) {
+        this.error(entry.path, `invalid drop-in name "${name}"`);
+        continue;
+      }
+      parent.dropins.push({ name, entry: entry as FileEntry, origin });
+    }
+  }
+
+  /** Reads a `config/` tree: every file, by path relative to `config/`. */
+  loadConfig(
+    dir: string,
+    rel: string,
+    into: Map<string, { entry: FileEntry; origin: "service" | "host" }>,
+    origin: "service" | "host",
+  ) {
+    for (const entry of this.list(dir)) {
+      if (this.rejectBadEntry(entry)) continue;
+      const name = baseName(entry.path);
+      const path = rel === "" ? name : `${rel}/${name}`;
+      if (README.test(name) && entry.type === "file") continue;
+      if (name.startsWith(".")) {
+        this.warnings.push({ file: entry.path, message: "dotfile in config/: ignored" });
+        continue;
+      }
+      if (entry.type === "dir") this.loadConfig(entry.path, path, into, origin);
+      else if (entry.type === "file") into.set(path, { entry, origin });
+    }
+  }
+
+  /** Selects the services of `host` from `hosts/` and applies its overlay; returns the deployed ids. */
+  loadHost(host: string | null, services: Map<string, ServiceSource>): string[] {
+    const known: string[] = [];
+    for (const entry of this.list("hosts")) {
+      if (this.rejectBadEntry(entry)) continue;
+      const name = baseName(entry.path);
+      if (entry.type === "file" && README.test(name)) continue;
+      if (!this.checkId(entry, "host")) continue;
+      if (entry.type !== "dir") {
+        this.error(
+          entry.path,
+          "unexpected file in hosts/",
+          "each host is a directory hosts/<host>/ with a host.yaml",
+        );
+        continue;
+      }
+      known.push(name);
+    }
+    if (host === null) {
+      this.error(
+        "hosts/",
+        "the repository has hosts/ but no host id was given",
+        "pass --host, set CORE_OPS_HOST or host in agent.toml",
+      );
+      return [];
+    }
+    if (!known.includes(host)) {
+      this.error(
+        "hosts/",
+        `unknown host "${host}"`,
+        known.length ? `known hosts: ${known.join(", ")}` : "hosts/ is empty",
+      );
+      return [];
+    }
+
+    const dir = `hosts/${host}`;
+    const manifest = this.list(dir).find((e) =>
+      baseName(e.path) === "host.yaml" && e.type === "file"
+    );
+    if (!manifest || manifest.type !== "file") {
+      this.error(`${dir}/host.yaml`, "missing host.yaml", "write host: <id> and services: [..]");
+      return [];
+    }
+    const parsed = parseYaml(manifest.path, text(manifest), hostSchema);
+    if (!parsed.ok) {
+      this.errors.push(...parsed.diagnostics);
+      return [];
+    }
+    const { value, position } = parsed.located;
+    if (value.host !== host) {
+      this.error(
+        manifest.path,
+        `host: "${value.host}" does not match the directory name "${host}"`,
+        undefined,
+        position(["host"]).line,
+        position(["host"]).column,
+      );
+    }
+    const deployed: string[] = [];
+    value.services.forEach((id, i) => {
+      const at = position(["services", i]);
+      if (deployed.includes(id)) {
+        this.error(manifest.path, `service "${id}" is listed twice`, undefined, at.line, at.column);
+      } else if (!services.has(id)) {
+        this.error(
+          manifest.path,
+          `service "${id}" does not exist`,
+          `no services/${id}/ in the repository`,
+          at.line,
+          at.column,
+        );
+      } else {
+        deployed.push(id);
+      }
+    });
+
+    for (const entry of this.list(dir)) {
+      if (this.rejectBadEntry(entry)) continue;
+      const name = baseName(entry.path);
+      if (
+        entry.type === "file" && (name === "host.yaml" || README.test(name) || name.startsWith("."))
+      ) continue;
+      if (entry.type === "dir" && name === "overrides") {
+        this.error(
+          entry.path + "/",
+          "legacy layout: hosts/<host>/overrides/ is not read by layout version 1",
+          `move each override to ${dir}/<svc>/quadlet/<unit>.d/<x>.conf (drop-ins) or ${dir}/<svc>/config/`,
+        );
+        continue;
+      }
+      if (!this.checkId(entry, "service")) continue;
+      if (entry.type !== "dir") {
+        this.error(
+          entry.path,
+          "unknown file in a host directory",
+          "a host holds host.yaml and one overlay directory per service",
+        );
+        continue;
+      }
+      if (!value.services.includes(name) || !services.has(name)) {
+        this.error(
+          entry.path + "/",
+          `overlay for service "${name}", which host "${host}" does not deploy`,
+          `list it in ${manifest.path} or remove the overlay`,
+        );
+        continue;
+      }
+      this.loadOverlay(entry.path, services.get(name)!);
+    }
+    return deployed;
+  }
+
+  /** Applies `hosts/<host>/<svc>/`: drop-ins for the service's units and config replacements. */
+  loadOverlay(dir: string, service: ServiceSource) {
+    for (const entry of this.list(dir)) {
+      if (this.rejectBadEntry(entry)) continue;
+      const name = baseName(entry.path);
+      if (entry.type === "file" && (README.test(name) || name.startsWith("."))) continue;
+      if (entry.type === "dir" && name === "config") {
+        const overlay = new Map<string, { entry: FileEntry; origin: "service" | "host" }>();
+        this.loadConfig(entry.path, "", overlay, "host");
+        for (const [rel, file] of overlay) service.config.set(rel, file);
+        continue;
+      }
+      if (entry.type === "dir" && (name === "quadlet" || name === "systemd")) {
+        this.loadOverlayUnits(entry.path, name, service);
+        continue;
+      }
+      this.error(
+        entry.path + (entry.type === "dir" ? "/" : ""),
+        "unknown entry in a host overlay",
+        "an overlay holds quadlet/, systemd/ (drop-ins only) and config/",
+      );
+    }
+  }
+
+  loadOverlayUnits(dir: string, payload: "quadlet" | "systemd", service: ServiceSource) {
+    for (const entry of this.list(dir)) {
+      if (this.rejectBadEntry(entry)) continue;
+      const name = baseName(entry.path);
+      if (name.startsWith(".") || (entry.type === "file" && README.test(name))) continue;
+      if (entry.type === "file") {
+        const dot = name.lastIndexOf(".");
+        const ext = dot > 0 ? name.slice(dot + 1) : "";
+        if (isQuadletKind(ext) || isNativeKind(ext)) {
+          this.error(
+            entry.path,
+            "a base unit inside a host overlay",
+            `host overlays hold drop-ins only: put the unit in services/${service.id}/${payload}/ and the host's changes in ${dir}/${name}.d/<x>.conf`,
+          );
+        } else {
+          this.warnings.push({
+            file: entry.path,
+            message: `unknown file kind ".${ext}" in ${payload}/: skipped`,
+          });
+        }
+        continue;
+      }
+      const unit = this.dropinParent(entry, payload);
+      if (unit === null) continue;
+      const parent = service.units.get(unit);
+      if (!parent || parent.payload !== payload) {
+        this.error(
+          entry.path + "/",
+          `drop-ins for ${unit}, which service "${service.id}" does not deploy`,
+          `services/${service.id}/${payload}/${unit} must exist`,
+        );
+        continue;
+      }
+      this.loadDropins(entry.path, parent, "host");
+    }
+  }
+
+  /** Turns the deployed services into artifacts and checks that no two claim one destination or unit. */
+  artifacts(services: ServiceSource[], dirs: TargetDirs): Artifact[] {
+    const artifacts: Artifact[] = [];
+    for (const service of services) {
+      for (
+        const unit of [...service.units.values()].sort((a, b) =>
+          compare(a.entry.path, b.entry.path)
+        )
+      ) {
+        artifacts.push(...this.unitArtifacts(service, unit, dirs));
+      }
+      for (const rel of [...service.config.keys()].sort(compare)) {
+        const { entry, origin } = service.config.get(rel)!;
+        artifacts.push(artifact(entry, {
+          service: service.id,
+          kind: "config",
+          destination: `${dirs.configDir}/${service.configRoot}/${rel}`,
+          unit: null,
+          mode: entry.worldReadable ? 0o644 : 0o600,
+          origin,
+        }));
+      }
+    }
+
+    const byDestination = new Map<string, Artifact>();
+    const byUnit = new Map<string, Artifact>();
+    for (const a of artifacts) {
+      const other = byDestination.get(a.destination);
+      if (other) {
+        this.error(
+          a.source,
+          `two sources for one destination ${a.destination}: ${other.source} and ${a.source}`,
+          "rename one of them",
+        );
+      } else {
+        byDestination.set(a.destination, a);
+      }
+      if (a.kind === "dropin" || a.kind === "config" || a.unit === null) continue;
+      const clash = byUnit.get(a.unit);
+      if (clash) {
+        this.error(
+          a.source,
+          `two sources for one unit ${a.unit}: ${clash.source} and ${a.source}`,
+          "rename one of them or change its ServiceName=",
+        );
+      } else {
+        byUnit.set(a.unit, a);
+      }
+    }
+    return artifacts;
+  }
+
+  unitArtifacts(service: ServiceSource, unit: UnitSource, dirs: TargetDirs): Artifact[] {
+    const dir = unit.payload === "quadlet" ? dirs.quadletDir : dirs.systemdUnitDir;
+    // Base drop-ins, then the host's (SPEC §1); the generator itself merges them by file name.
+    const dropins = [
+      ...unit.dropins.filter((d) => d.origin === "service").sort((a, b) => compare(a.name, b.name)),
+      ...unit.dropins.filter((d) => d.origin === "host").sort((a, b) => compare(a.name, b.name)),
+    ];
+    let unitName = unit.file;
+    if (isQuadletKind(unit.kind)) {
+      const merged = [
+        unit.entry,
+        ...[...dropins].sort((a, b) => compare(a.name, b.name)).map((d) => d.entry),
+      ];
+      const serviceName = lastValue(
+        merged.map((e) => parseUnitFile(text(e))),
+        QUADLET_SECTION[unit.kind],
+        "ServiceName",
+      );
+      if (serviceName !== undefined && !IDENTIFIER.test(serviceName)) {
+        this.error(unit.entry.path, `invalid ServiceName="${serviceName}"`);
+      }
+      unitName = quadletUnitName(unit.stem, unit.kind, serviceName);
+    }
+    const common = { service: service.id, unit: unitName, mode: 0o644, unitFile: unit.file };
+    return [
+      artifact(unit.entry, {
+        ...common,
+        kind: unit.kind,
+        destination: `${dir}/${unit.file}`,
+        origin: "service",
+      }),
+      ...dropins.map((d) =>
+        artifact(d.entry, {
+          ...common,
+          kind: "dropin",
+          destination: `${dir}/${unit.file}.d/${d.name}`,
+          origin: d.origin,
+        })
+      ),
+    ];
+  }
+}
+
+function artifact(
+  entry: FileEntry,
+  fields: Omit<Artifact, "source" | "sha256" | "content">,
+): Artifact {
+  const content = entry.content ?? new Uint8Array();
+  return {
+    ...fields,
+    source: entry.path,
+    sha256: createHash("sha256").update(content).digest("hex"),
+    content,
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * The ownership manifest: every file core-ops wrote, so that it only ever
+ * touches files it owns (SPEC §2). Kept as `manifest.json` in the state dir.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { z } from "zod";
+import { CoreOpsError, Exit } from "../errors.ts";
+
+/** The manifest file's name inside the state dir. */
+export const MANIFEST_FILE = "manifest.json";
+
+const kind = z.enum([
+  "container",
+  "volume",
+  "network",
+  "pod",
+  "kube",
+  "image",
+  "build",
+  "socket",
+  "service",
+  "timer",
+  "target",
+  "mount",
+  "path",
+  "dropin",
+  "config",
+]);
+
+const entry = z.strictObject({
+  path: z.string().startsWith("/"),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  service: z.string(),
+  kind,
+  unit: z.string().nullable(),
+  revision: z.string(),
+});
+
+const manifestSchema = z.strictObject({
+  schema_version: z.literal(1),
+  files: z.array(entry),
+});
+
+/** One owned file. */
+export type ManifestEntry = z.infer<typeof entry>;
+/** The ownership manifest. */
+export type OwnershipManifest = z.infer<typeof manifestSchema>;
+
+/** Parses manifest text; `file` names it in errors. Corrupt state is an error, never reset silently. */
+export function parseManifest(text: string, file: string): OwnershipManifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw corrupt(file, error instanceof Error ? error.message : String(error));
+  }
+  const result = manifestSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw corrupt(file, `${issue.path.join(".") || "(root)"}: ${issue.message}`);
+  }
+  return result.data;
+}
+
+/** Reads the manifest from `stateDir`; `null` when core-ops has never written one there. */
+export async function readManifest(stateDir: string): Promise<OwnershipManifest | null> {
+  const file = join(stateDir, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    if (error instanceof Deno.errors.PermissionDenied) {
+      throw new CoreOpsError(Exit.noInput, "source", [{
+        message: "permission denied reading the ownership manifest",
+        location: { file },
+        hint: "run as root, or pass --state-dir",
+      }]);
+    }
+    throw error;
+  }
+  return parseManifest(text, file);
+}
+
+function corrupt(file: string, detail: string): CoreOpsError {
+  return new CoreOpsError(Exit.dataErr, "validation", [{
+    message: `ownership manifest is corrupt: ${detail}`,
+    location: { file },
+    hint:
+      "restore it from a backup; or move it aside and run apply --adopt to take ownership again",
+  }]);
+}
