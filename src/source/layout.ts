@@ -134,6 +134,7 @@ class Loader {
     let hostsDir = false;
     for (const entry of this.list("")) {
       const name = entry.path;
+      if (isReserved(name)) continue; // .git, _drafts: not ours (SPEC §1)
       if (this.rejectBadEntry(entry)) continue;
       if (README.test(name) && entry.type === "file") continue;
       if (entry.type !== "dir") continue; // LICENSE, .gitignore and the like are not ours to judge
