@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { GENERATOR_PATHS } from "../src/host/quadlet.ts";
 
 /** Default target dirs, state dir and lock dir of a production host (SPEC §1, §3). */
 export const DEFAULT_DIRS = {
@@ -28,12 +29,6 @@ export interface PermissionSet {
   /** `Deno.*` system information that may be read. */
   sys: readonly string[];
 }
-
-/** Podman's quadlet generator, in the two places Podman ≥ 4.4 installs it. */
-export const QUADLET_GENERATORS = [
-  "/usr/libexec/podman/quadlet",
-  "/usr/lib/systemd/system-generators/podman-system-generator",
-] as const;
 
 const ENV = [
   "CORE_OPS_REPO",
@@ -68,7 +63,7 @@ export const PRODUCTION: PermissionSet = {
     DEFAULT_DIRS.lockDir,
     "/tmp",
   ],
-  run: ["git", "systemctl", "journalctl", ...QUADLET_GENERATORS],
+  run: ["git", "systemctl", "journalctl", ...GENERATOR_PATHS],
   env: ENV,
   sys: ["hostname"],
 };

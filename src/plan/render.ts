@@ -73,7 +73,7 @@ export function planText(report: PlanReport): string {
       if (!groups.has(a.op)) groups.set(a.op, []);
       groups.get(a.op)!.push(a);
     }
-    const width = Math.min(72, Math.max(...plan.actions.map((a) => a.target.length)));
+    const width = Math.max(...plan.actions.map((a) => a.target.length));
     for (const [op, actions] of groups) {
       lines.push("", `${op} (${actions.length})`);
       for (const a of actions) lines.push(`  ${a.target.padEnd(width)}  ${a.reason}`);

@@ -203,9 +203,11 @@ class Loader {
     if (entry.type === "badlink") {
       this.error(
         entry.path,
-        entry.dangling
-          ? `symbolic link to "${entry.target}" does not resolve`
-          : `symbolic link to "${entry.target}" points outside the repository`,
+        {
+          dangling: `symbolic link to "${entry.target}" does not resolve`,
+          outside: `symbolic link to "${entry.target}" points outside the repository`,
+          cycle: `symbolic link to "${entry.target}" points to a directory that contains it`,
+        }[entry.problem],
         "symbolic links may only point inside the repository",
       );
       return true;

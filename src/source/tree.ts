@@ -28,8 +28,8 @@ export type TreeEntry =
     /** Whether "other" may read the file; config files that may not are deployed 0600. */
     worldReadable: boolean;
   }
-  /** A symbolic link whose target lies outside the repository (or nowhere). */
-  | { type: "badlink"; path: string; target: string; dangling: boolean }
+  /** A symbolic link to outside the repository, to nowhere, or to a directory above itself. */
+  | { type: "badlink"; path: string; target: string; problem: "outside" | "dangling" | "cycle" }
   /** A FIFO, socket or device node. */
   | { type: "special"; path: string };
 
@@ -88,11 +88,11 @@ export async function readRepoTree(root: string): Promise<RepoTree> {
           try {
             real = await Deno.realPath(full);
           } catch {
-            entries.push({ type: "badlink", path, target, dangling: true });
+            entries.push({ type: "badlink", path, target, problem: "dangling" });
             continue;
           }
           if (real !== rootReal && !real.startsWith(rootReal + "/")) {
-            entries.push({ type: "badlink", path, target, dangling: false });
+            entries.push({ type: "badlink", path, target, problem: "outside" });
             continue;
           }
           info = await Deno.stat(real);
@@ -101,11 +101,18 @@ export async function readRepoTree(root: string): Promise<RepoTree> {
         throw sourceError(error, full, path);
       }
       if (info.isDirectory) {
-        entries.push({ type: "dir", path });
-        // A link back up the tree would walk forever; the stack breaks the cycle.
-        if (inPayload && !stack.has(real)) {
-          await walk(real, path, depth + 1, new Set([...stack, real]));
+        // A link back up the tree would walk forever.
+        if (stack.has(real)) {
+          entries.push({
+            type: "badlink",
+            path,
+            target: await Deno.readLink(full),
+            problem: "cycle",
+          });
+          continue;
         }
+        entries.push({ type: "dir", path });
+        if (inPayload) await walk(real, path, depth + 1, new Set([...stack, real]));
       } else if (info.isFile) {
         if (++files > MAX_FILES) {
           truncated = true;
@@ -136,7 +143,11 @@ export function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function sourceError(error: unknown, full: string, shown: string): CoreOpsError {
+/**
+ * Maps a failure to read the source to its exit code: missing and unreadable
+ * are both 66, with different messages (permission denied is not "missing").
+ */
+export function sourceError(error: unknown, full: string, shown: string): CoreOpsError {
   if (error instanceof CoreOpsError) return error;
   if (error instanceof Deno.errors.NotFound) {
     return noInput("source path does not exist", shown, `looked for ${full}`);

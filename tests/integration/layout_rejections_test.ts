@@ -201,6 +201,14 @@ const CASES: Case[] = [
     },
   },
   {
+    name: "symlink loop",
+    change: {},
+    names: ["services/web/config/loop", "contains it"],
+    setup: async (root) => {
+      await Deno.symlink("..", join(root, "services/web/config/loop"));
+    },
+  },
+  {
     name: "file over 1 MiB",
     change: {},
     names: ["services/web/config/big.bin", "larger than 1 MiB"],
