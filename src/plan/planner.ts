@@ -5,14 +5,7 @@
  *
  * @module
  */
-import {
-  BRING_UP_TIER,
-  type DesiredState,
-  isNativeKind,
-  isQuadletKind,
-  type UnitKind,
-  type Warning,
-} from "../model.ts";
+import { BRING_UP_TIER, type DesiredState, type UnitKind, type Warning } from "../model.ts";
 import type { ManifestEntry, OwnershipManifest } from "../state/manifest.ts";
 import { bringUpOrder, describeUnits, mountsPath, type UnitInfo } from "./units.ts";
 
@@ -166,9 +159,9 @@ export function plan(input: PlanInput): Plan {
     reason: "removed from the repository",
   }));
 
+  const kindAt = new Map(desired.artifacts.map((a) => [a.destination, a.kind]));
   const unitFileTouched = [...writes, ...removes].some((action) => {
-    const kind = desired.artifacts.find((a) => a.destination === action.target)?.kind ??
-      owned.get(action.target)?.kind;
+    const kind = kindAt.get(action.target) ?? owned.get(action.target)?.kind;
     return kind !== undefined && kind !== "config";
   });
   const reload: Action[] = unitFileTouched
@@ -252,9 +245,4 @@ export function plan(input: PlanInput): Plan {
 
 function basename(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1);
-}
-
-/** Whether a manifest or artifact kind is a unit file kind. */
-export function isUnitKind(kind: string): kind is UnitKind {
-  return isQuadletKind(kind) || isNativeKind(kind);
 }

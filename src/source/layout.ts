@@ -135,9 +135,10 @@ class Loader {
     for (const entry of this.list("")) {
       const name = entry.path;
       if (isReserved(name)) continue; // .git, _drafts: not ours (SPEC §1)
+      // Top-level files (LICENSE, a PDF) are not deployed, so their size is not ours to judge.
+      if (entry.type === "file") continue;
       if (this.rejectBadEntry(entry)) continue;
-      if (README.test(name) && entry.type === "file") continue;
-      if (entry.type !== "dir") continue; // LICENSE, .gitignore and the like are not ours to judge
+      if (entry.type !== "dir") continue;
       if (name === "services") servicesDir = true;
       else if (name === "hosts") hostsDir = true;
       else if (name === "quadlets" || name === "quadlet-overrides") {

@@ -254,3 +254,9 @@ Deno.test("an unknown host and a missing host id are rejected with the known hos
     (e: unknown) => e instanceof CoreOpsError && /no host id/.test(e.message),
   );
 });
+
+Deno.test("a large file outside services/ and hosts/ is not judged", () => {
+  const tree = memoryTree(baseRepo());
+  tree.entries.push({ type: "file", path: "manual.pdf", size: 5 * 1024 * 1024, content: null, worldReadable: true });
+  assert.deepEqual(rows(load({}, "h1", tree)), rows(load(baseRepo())));
+});

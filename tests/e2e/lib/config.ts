@@ -1,0 +1,71 @@
+/**
+ * Where the e2e harness keeps its state, and the knobs that move it. Every
+ * file the harness creates lives under {@link E2eConfig.cacheDir}; nothing is
+ * read from outside the repository at run time except the host's own tools.
+ *
+ * Environment:
+ * - `CORE_OPS_E2E_CACHE`: cache dir (default `${XDG_CACHE_HOME:-$HOME/.cache}/core-ops-e2e`)
+ * - `CORE_OPS_E2E_MIRROR`: Debian mirror for debootstrap (default: the host's apt source)
+ * - `CORE_OPS_E2E_REBUILD=1`: ignore the cached rootfs and bootstrap a new one
+ * - `E2E_SUMMARY`: file to receive `{"passed":N,"failed":M}`
+ *
+ * @module
+ */
+
+/** Resolved harness locations. */
+export interface E2eConfig {
+  /** Rootfs tarball, pristine tree, debootstrap's .deb cache, logs. */
+  cacheDir: string;
+  /** Per-guest run dirs (overlay upper/work/merged, podman storage). */
+  runRoot: string;
+  /** Console logs and debootstrap output kept after a run for post-mortems. */
+  logDir: string;
+  /** Absolute path of the repository checkout under test. */
+  repoDir: string;
+  /** Where `deno task package` puts the offline install tree. */
+  packageDir: string;
+  mirror: string;
+  rebuild: boolean;
+  summaryFile: string | undefined;
+}
+
+/** Reads the configuration from the environment. */
+export async function loadConfig(): Promise<E2eConfig> {
+  const home = Deno.env.get("HOME") ?? "/root";
+  const xdg = Deno.env.get("XDG_CACHE_HOME") || `${home}/.cache`;
+  const cacheDir = Deno.env.get("CORE_OPS_E2E_CACHE") || `${xdg}/core-ops-e2e`;
+  const repoDir = new URL("../../..", import.meta.url).pathname.replace(/\/$/, "");
+  return {
+    cacheDir,
+    runRoot: `${cacheDir}/run`,
+    logDir: `${cacheDir}/logs`,
+    repoDir,
+    packageDir: `${repoDir}/dist/core-ops`,
+    mirror: Deno.env.get("CORE_OPS_E2E_MIRROR") || await hostMirror(),
+    rebuild: Deno.env.get("CORE_OPS_E2E_REBUILD") === "1",
+    summaryFile: Deno.env.get("E2E_SUMMARY") || undefined,
+  };
+}
+
+/**
+ * The host's own Debian mirror: CI machines are only allowed to reach the
+ * mirror apt is already configured for, so debootstrap must use the same one.
+ */
+async function hostMirror(): Promise<string> {
+  const fallback = "http://deb.debian.org/debian";
+  try {
+    const sources = await Deno.readTextFile("/etc/apt/sources.list.d/debian.sources");
+    const match = sources.match(/^URIs:\s*(\S+)/m);
+    if (match) return match[1];
+  } catch {
+    // Older hosts keep the one-line format instead.
+  }
+  try {
+    const list = await Deno.readTextFile("/etc/apt/sources.list");
+    const match = list.match(/^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+\S+\s+main/m);
+    if (match) return match[1];
+  } catch {
+    // No apt sources at all: the default mirror is the only guess left.
+  }
+  return fallback;
+}

@@ -1,0 +1,38 @@
+/**
+ * Host packages the harness needs. CI runs on a fresh Debian machine where
+ * none of them is installed, and nothing but the project's own files may
+ * install them, so the harness does it itself before anything else.
+ *
+ * @module
+ */
+import { mustRun, run } from "./proc.ts";
+
+/** Debian packages providing systemd-nspawn, debootstrap, the test image's busybox and zstd. */
+export const HOST_PACKAGES = [
+  "systemd-container",
+  "debootstrap",
+  "busybox-static",
+  "zstd",
+] as const;
+
+/** Installs whichever of {@link HOST_PACKAGES} is missing; returns what was installed. */
+export async function ensureHostPackages(): Promise<string[]> {
+  const missing: string[] = [];
+  for (const pkg of HOST_PACKAGES) {
+    const status = await run("dpkg-query", ["-W", "-f=${Status}", pkg]).catch(() => undefined);
+    if (status === undefined) {
+      throw new Error("dpkg-query not found: the e2e harness needs a Debian host (apt/dpkg)");
+    }
+    if (!status.stdout.includes("install ok installed")) missing.push(pkg);
+  }
+  if (missing.length === 0) return [];
+  const env = { DEBIAN_FRONTEND: "noninteractive" };
+  // A fresh machine's package lists are empty or stale: install would not find the packages.
+  await mustRun("apt-get", ["update", "-qq"], { env });
+  await mustRun(
+    "apt-get",
+    ["install", "-y", "-qq", "--no-install-recommends", ...missing],
+    { env },
+  );
+  return missing;
+}

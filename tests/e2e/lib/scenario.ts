@@ -1,0 +1,187 @@
+/**
+ * What a scenario is and the helpers that keep one to a few lines: write and
+ * commit a source repository inside the guest, run core-ops there, and assert
+ * on what systemd, Podman, the filesystem and journald say afterwards.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { E2eConfig } from "./config.ts";
+import { GUEST_CORE_OPS, type ExecOptions, type Guest } from "./guest.ts";
+import type { Result } from "./proc.ts";
+import type { Timings } from "./timings.ts";
+
+/** One end-to-end check. */
+export interface Scenario {
+  /** Shown in the report; unique. */
+  name: string;
+  /**
+   * Whether the runner boots a fresh guest for it (default true). Harness
+   * self-tests set false and manage their own guests.
+   */
+  guest?: boolean;
+  run(ctx: ScenarioContext): Promise<void>;
+}
+
+/** What the runner prepared once for all scenarios. */
+export interface HarnessEnv {
+  cfg: E2eConfig;
+  /** Pristine rootfs tree to boot guests from. */
+  pristine: string;
+  /** Offline package tree mounted into every guest. */
+  packageDir: string;
+  timings: Timings;
+}
+
+/** A file to write: its content, or content with a mode. */
+export type FileSpec = string | { content: string; mode: number };
+
+/** Relative path → content; parent dirs are created. */
+export type Files = Record<string, FileSpec>;
+
+/** One `journalctl -o json` entry: field → value (binary fields stay as byte arrays). */
+export type JournalEntry = Record<string, string | number[] | null>;
+
+const GIT_IDENTITY = ["-c", "user.name=core-ops e2e", "-c", "user.email=e2e@localhost"];
+
+/** The handle a scenario gets: the guest plus assertion helpers. */
+export class ScenarioContext {
+  constructor(readonly env: HarnessEnv, readonly guestOrNone: Guest | undefined) {}
+
+  /** The scenario's guest; only scenarios with `guest: false` have none. */
+  get guest(): Guest {
+    if (!this.guestOrNone) throw new Error("this scenario runs without a guest");
+    return this.guestOrNone;
+  }
+
+  /** Runs a command in the guest; never throws on a non-zero exit. */
+  exec(args: readonly string[], opts?: ExecOptions): Promise<Result> {
+    return this.guest.exec(args, opts);
+  }
+
+  /** Runs a command in the guest and asserts it exited 0. */
+  async ok(args: readonly string[], opts?: ExecOptions): Promise<Result> {
+    const result = await this.exec(args, opts);
+    assert.equal(result.code, 0, describe(args, result));
+    return result;
+  }
+
+  /** Writes one file inside the guest (parents created, default mode 0644). */
+  async writeFile(path: string, spec: FileSpec): Promise<void> {
+    const { content, mode } = typeof spec === "string" ? { content: spec, mode: 0o644 } : spec;
+    // Written from inside the guest: its absolute symlinks must resolve in the guest, not on the host.
+    await this.ok(["install", "-D", "-m", mode.toString(8), "/dev/stdin", path], {
+      stdin: content,
+    });
+  }
+
+  /** Writes every file of `files` under `dir` inside the guest. */
+  async writeFiles(dir: string, files: Files): Promise<void> {
+    for (const [rel, spec] of Object.entries(files)) {
+      assert.ok(!rel.startsWith("/") && !rel.split("/").includes(".."), `bad repo path ${rel}`);
+      await this.writeFile(`${dir}/${rel}`, spec);
+    }
+  }
+
+  /**
+   * Creates (or updates) a git repository at `dir` inside the guest with
+   * `files`, commits everything, and returns the commit SHA. Files of an
+   * earlier commit that `files` does not name are kept unless `replace`.
+   */
+  async writeRepo(
+    dir: string,
+    files: Files,
+    opts: { message?: string; replace?: boolean } = {},
+  ): Promise<string> {
+    const fresh = (await this.exec(["test", "-d", `${dir}/.git`])).code !== 0;
+    if (fresh) {
+      await this.ok(["mkdir", "-p", dir]);
+      await this.ok(["git", "-C", dir, "init", "-q", "-b", "main"]);
+    } else if (opts.replace) {
+      await this.ok(["git", "-C", dir, "rm", "-r", "-q", "--ignore-unmatch", "."]);
+    }
+    await this.writeFiles(dir, files);
+    await this.ok(["git", "-C", dir, "add", "-A"]);
+    await this.ok([
+      "git",
+      ...GIT_IDENTITY,
+      "-C",
+      dir,
+      "commit",
+      "-q",
+      "--allow-empty",
+      "-m",
+      opts.message ?? "e2e scenario commit",
+    ]);
+    return (await this.ok(["git", "-C", dir, "rev-parse", "HEAD"])).stdout.trim();
+  }
+
+  /** Runs the packaged `core-ops` in the guest, the way an operator would. */
+  coreOps(args: readonly string[], opts?: ExecOptions): Promise<Result> {
+    return this.exec([GUEST_CORE_OPS, ...args], opts);
+  }
+
+  /** Runs `core-ops` and parses its stdout as the one JSON document `--json` promises. */
+  async coreOpsJson(
+    args: readonly string[],
+    expectCode = 0,
+    opts?: ExecOptions,
+  ): Promise<Record<string, unknown>> {
+    const result = await this.coreOps(args, opts);
+    assert.equal(result.code, expectCode, describe(["core-ops", ...args], result));
+    try {
+      return JSON.parse(result.stdout);
+    } catch (error) {
+      assert.fail(`stdout of core-ops ${args.join(" ")} is not one JSON document (${error}):\n${result.stdout}`);
+    }
+  }
+
+  /** `systemctl show` properties of `unit` as a record. */
+  async unit(
+    unit: string,
+    props: readonly string[] = ["LoadState", "ActiveState", "SubState"],
+  ): Promise<Record<string, string>> {
+    const result = await this.ok(["systemctl", "show", "--no-pager", `--property=${props.join(",")}`, unit]);
+    const record: Record<string, string> = {};
+    for (const line of result.stdout.split("\n")) {
+      const eq = line.indexOf("=");
+      if (eq > 0) record[line.slice(0, eq)] = line.slice(eq + 1);
+    }
+    return record;
+  }
+
+  /** Asserts that `unit` has exactly the given `systemctl show` property values. */
+  async assertUnit(unit: string, expected: Record<string, string>): Promise<void> {
+    const actual = await this.unit(unit, Object.keys(expected));
+    assert.deepEqual(actual, expected, `systemctl show ${unit}`);
+  }
+
+  /** Runs `podman` in the guest and asserts success. */
+  podman(args: readonly string[]): Promise<Result> {
+    return this.ok(["podman", ...args]);
+  }
+
+  /** Content of a file inside the guest. */
+  async readFile(path: string): Promise<string> {
+    return (await this.ok(["cat", "--", path])).stdout;
+  }
+
+  /** Whether `path` exists inside the guest (without following a final symlink). */
+  async exists(path: string): Promise<boolean> {
+    return (await this.exec(["test", "-e", path])).code === 0 ||
+      (await this.exec(["test", "-L", path])).code === 0;
+  }
+
+  /** Journal entries matching journalctl `matches` (e.g. `SYSLOG_IDENTIFIER=core-ops`). */
+  async journal(matches: readonly string[]): Promise<JournalEntry[]> {
+    // Entries written a moment ago may still sit in journald's socket buffer.
+    await this.exec(["journalctl", "--sync"]);
+    const result = await this.ok(["journalctl", "--no-pager", "-o", "json", ...matches]);
+    return result.stdout.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
+  }
+}
+
+/** An assertion message showing a command's exit code and output. */
+export function describe(args: readonly string[], result: Result): string {
+  return `\`${args.join(" ")}\` exited ${result.code}\n--- stdout\n${result.stdout}--- stderr\n${result.stderr}`;
+}

@@ -1,0 +1,152 @@
+/**
+ * `deno task e2e`: the end-to-end suite on a real systemd 257 + Podman 5.4
+ * host. Installs the host packages it needs, builds the offline package,
+ * bootstraps (or reuses) the cached Debian trixie rootfs, then runs every
+ * scenario in a freshly booted guest of its own, one after another.
+ *
+ * Prints one PASS/FAIL line per scenario with its time, the phase timings,
+ * and last a line `e2e: N passed, M failed`; exits 1 if any failed. With
+ * `E2E_SUMMARY=<file>` the counts are also written there as JSON.
+ *
+ * Usage: `deno task e2e [--filter TEXT] [--list]`
+ *
+ * Must run as root (overlay mounts, systemd-nspawn); anything else fails.
+ * Runs with --allow-all: it drives mount, nsenter and nspawn as root anyway,
+ * and Deno grants reads of /proc (guest leader, leftover checks) only so.
+ *
+ * @module
+ */
+import { type E2eConfig, loadConfig } from "./lib/config.ts";
+import { Guest, installInterruptTeardown, reapStale } from "./lib/guest.ts";
+import { ensureHostPackages } from "./lib/hostdeps.ts";
+import { since } from "./lib/proc.ts";
+import { ensureRootfs } from "./lib/rootfs.ts";
+import { type HarnessEnv, type Scenario, ScenarioContext } from "./lib/scenario.ts";
+import { Timings } from "./lib/timings.ts";
+import { SCENARIOS } from "./scenarios/mod.ts";
+import { buildPackage } from "../../tools/package.ts";
+
+interface Counts {
+  passed: number;
+  failed: number;
+}
+
+function parseArgs(args: string[]): { filter: string | undefined; list: boolean } {
+  let filter: string | undefined;
+  let list = false;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--filter" && i + 1 < args.length) filter = args[++i];
+    else if (args[i] === "--list") list = true;
+    else {
+      console.error(`e2e: unknown argument ${args[i]}\nusage: deno task e2e [--filter TEXT] [--list]`);
+      Deno.exit(64);
+    }
+  }
+  return { filter, list };
+}
+
+/** Guest names: short, unique per run, and valid machine names. */
+function guestName(index: number, scenario: Scenario): string {
+  const slug = scenario.name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+  return `e2e-${index + 1}-${slug}`.slice(0, 60).replace(/-$/, "");
+}
+
+async function writeSummary(cfg: E2eConfig | undefined, counts: Counts): Promise<void> {
+  const file = cfg?.summaryFile ?? (Deno.env.get("E2E_SUMMARY") || undefined);
+  if (file) await Deno.writeTextFile(file, JSON.stringify(counts) + "\n");
+}
+
+async function finish(cfg: E2eConfig | undefined, counts: Counts): Promise<never> {
+  console.log(`e2e: ${counts.passed} passed, ${counts.failed} failed`);
+  await writeSummary(cfg, counts);
+  Deno.exit(counts.failed > 0 ? 1 : 0);
+}
+
+function message(error: unknown): string {
+  const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  return text.split("\n").map((l) => `    ${l}`).join("\n");
+}
+
+async function runScenario(
+  env: HarnessEnv,
+  scenario: Scenario,
+  index: number,
+): Promise<void> {
+  if (scenario.guest === false) {
+    await scenario.run(new ScenarioContext(env, undefined));
+    return;
+  }
+  const guest = await Guest.boot({
+    name: guestName(index, scenario),
+    pristine: env.pristine,
+    runRoot: env.cfg.runRoot,
+    logDir: env.cfg.logDir,
+    packageDir: env.packageDir,
+    timings: env.timings,
+  });
+  try {
+    await env.timings.measure("scenario", () => scenario.run(new ScenarioContext(env, guest)));
+  } finally {
+    await guest.shutdown();
+  }
+}
+
+async function main(): Promise<void> {
+  const { filter, list } = parseArgs(Deno.args);
+  const selected = SCENARIOS.filter((s) => !filter || s.name.includes(filter));
+  if (list) {
+    for (const s of selected) console.log(s.name);
+    return;
+  }
+  if (selected.length === 0) {
+    console.error(`e2e: no scenario matches ${JSON.stringify(filter)}`);
+    await finish(undefined, { passed: 0, failed: 1 });
+  }
+  if (Deno.uid() !== 0) {
+    // Skipping would let CI go green without ever booting a host: fail instead.
+    console.error("e2e: must run as root (overlay mounts and systemd-nspawn need it); not skipping");
+    await finish(undefined, { passed: 0, failed: selected.length });
+  }
+
+  const started = performance.now();
+  const timings = new Timings();
+  const cfg = await loadConfig();
+  installInterruptTeardown((signal) => {
+    console.error(`\ne2e: ${signal}: tearing down running guests`);
+  });
+
+  let env: HarnessEnv;
+  try {
+    const reaped = await reapStale(cfg.runRoot);
+    for (const dir of reaped) console.log(`e2e: cleaned up after an earlier killed run: ${dir}`);
+    const installed = await timings.measure("host-packages", ensureHostPackages);
+    if (installed.length > 0) console.log(`e2e: installed host packages: ${installed.join(" ")}`);
+    const pkg = await timings.measure("package", () => buildPackage(cfg.packageDir));
+    const { pristine } = await ensureRootfs(cfg, timings);
+    env = { cfg, pristine, packageDir: pkg.dir, timings };
+  } catch (error) {
+    console.error(`e2e: setup failed, no scenario could run:\n${message(error)}`);
+    console.log(timings.render());
+    await finish(cfg, { passed: 0, failed: selected.length });
+    return;
+  }
+  console.log(`e2e: setup done in ${since(started).toFixed(1)}s; cache ${cfg.cacheDir}`);
+
+  const counts: Counts = { passed: 0, failed: 0 };
+  for (const [index, scenario] of selected.entries()) {
+    const start = performance.now();
+    try {
+      await runScenario(env, scenario, index);
+      counts.passed++;
+      console.log(`PASS ${since(start).toFixed(1).padStart(5)}s  ${scenario.name}`);
+    } catch (error) {
+      counts.failed++;
+      console.log(`FAIL ${since(start).toFixed(1).padStart(5)}s  ${scenario.name}\n${message(error)}`);
+    }
+  }
+  console.log(timings.render());
+  console.log(`e2e: total ${since(started).toFixed(1)}s`);
+  await finish(cfg, counts);
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,19 @@
+/**
+ * Every e2e scenario, in the order the runner executes them: the harness
+ * self-tests first, so a broken harness is reported as such.
+ *
+ * @module
+ */
+import type { Scenario } from "../lib/scenario.ts";
+import { harnessScenarios } from "./harness.ts";
+import { planScenarios } from "./plan.ts";
+import { validateScenarios } from "./validate.ts";
+import { versionScenarios } from "./version.ts";
+
+/** All scenarios. */
+export const SCENARIOS: Scenario[] = [
+  ...harnessScenarios,
+  ...versionScenarios,
+  ...validateScenarios,
+  ...planScenarios,
+];

@@ -1,0 +1,52 @@
+/**
+ * `core-ops plan` on a real host reads real unit states from systemd and
+ * changes nothing.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { Scenario } from "../lib/scenario.ts";
+import { REPO, webService } from "./fixtures.ts";
+
+interface UnitState {
+  load: string;
+  active: string;
+}
+
+/** Unit states in `plan --json`: active when running, not-found when absent. */
+export const planScenarios: Scenario[] = [
+  {
+    name: "plan: --json reports real unit states (active, not-found)",
+    async run(t) {
+      const sha = await t.writeRepo(REPO, webService());
+      // "Started by hand": a transient web.service, so no unowned file sits at a destination.
+      await t.ok([
+        "systemd-run",
+        "--unit=web.service",
+        "--quiet",
+        "--",
+        "/bin/sleep",
+        "infinity",
+      ]);
+      await t.assertUnit("web.service", { LoadState: "loaded", ActiveState: "active" });
+
+      const plan = await t.coreOpsJson(["plan", "--source-repo", REPO, "--json"]);
+      assert.equal(plan.revision, sha);
+      const units = plan.units as Record<string, UnitState> | undefined;
+      assert.ok(units && typeof units === "object", `plan --json has no units object`);
+      const pick = (u: UnitState | undefined) => u && { load: u.load, active: u.active };
+      assert.deepEqual(pick(units["web.service"]), { load: "loaded", active: "active" });
+      assert.deepEqual(pick(units["data-volume.service"]), { load: "not-found", active: "inactive" });
+
+      const artifacts = plan.artifacts as { kind: string; unit: string | null; destination: string }[];
+      const web = artifacts.find((a) => a.kind === "container");
+      assert.deepEqual(
+        web && { unit: web.unit, destination: web.destination },
+        { unit: "web.service", destination: "/etc/containers/systemd/web.container" },
+      );
+      // plan is read-only: nothing deployed, the hand-started unit untouched.
+      assert.equal(await t.exists("/etc/containers/systemd/web.container"), false);
+      await t.assertUnit("web.service", { LoadState: "loaded", ActiveState: "active" });
+    },
+  },
+];
