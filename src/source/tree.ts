@@ -65,10 +65,12 @@ export async function readRepoTree(root: string): Promise<RepoTree> {
   let files = 0;
   let truncated = false;
 
-  async function walk(dirReal: string, rel: string, depth: number, stack: Set<string>) {
+  // Synchronous calls: a CLI run has nothing else to do meanwhile, and each
+  // async file op pays a thread-pool round trip (bench/plan_bench.ts).
+  function walk(dirReal: string, rel: string, depth: number, stack: Set<string>) {
     let names: Deno.DirEntry[];
     try {
-      names = await Array.fromAsync(Deno.readDir(dirReal));
+      names = [...Deno.readDirSync(dirReal)];
     } catch (error) {
       throw sourceError(error, join(root, rel), rel || ".");
     }
@@ -82,11 +84,11 @@ export async function readRepoTree(root: string): Promise<RepoTree> {
       let real = full;
       let info: Deno.FileInfo;
       try {
-        info = await Deno.lstat(full);
+        info = Deno.lstatSync(full);
         if (info.isSymlink) {
-          const target = await Deno.readLink(full);
+          const target = Deno.readLinkSync(full);
           try {
-            real = await Deno.realPath(full);
+            real = Deno.realPathSync(full);
           } catch {
             entries.push({ type: "badlink", path, target, problem: "dangling" });
             continue;
@@ -95,7 +97,7 @@ export async function readRepoTree(root: string): Promise<RepoTree> {
             entries.push({ type: "badlink", path, target, problem: "outside" });
             continue;
           }
-          info = await Deno.stat(real);
+          info = Deno.statSync(real);
         }
       } catch (error) {
         throw sourceError(error, full, path);
@@ -106,13 +108,13 @@ export async function readRepoTree(root: string): Promise<RepoTree> {
           entries.push({
             type: "badlink",
             path,
-            target: await Deno.readLink(full),
+            target: Deno.readLinkSync(full),
             problem: "cycle",
           });
           continue;
         }
         entries.push({ type: "dir", path });
-        if (inPayload) await walk(real, path, depth + 1, new Set([...stack, real]));
+        if (inPayload) walk(real, path, depth + 1, new Set([...stack, real]));
       } else if (info.isFile) {
         if (++files > MAX_FILES) {
           truncated = true;
@@ -122,7 +124,7 @@ export async function readRepoTree(root: string): Promise<RepoTree> {
         let content: Uint8Array | null = null;
         if (inPayload && info.size <= MAX_FILE_SIZE) {
           try {
-            content = await Deno.readFile(real);
+            content = Deno.readFileSync(real);
           } catch (error) {
             throw sourceError(error, full, path);
           }
@@ -134,7 +136,7 @@ export async function readRepoTree(root: string): Promise<RepoTree> {
     }
   }
 
-  await walk(rootReal, "", 0, new Set([rootReal]));
+  walk(rootReal, "", 0, new Set([rootReal]));
   return { entries, truncated };
 }
 
