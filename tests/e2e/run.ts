@@ -38,7 +38,9 @@ function parseArgs(args: string[]): { filter: string | undefined; list: boolean 
     if (args[i] === "--filter" && i + 1 < args.length) filter = args[++i];
     else if (args[i] === "--list") list = true;
     else {
-      console.error(`e2e: unknown argument ${args[i]}\nusage: deno task e2e [--filter TEXT] [--list]`);
+      console.error(
+        `e2e: unknown argument ${args[i]}\nusage: deno task e2e [--filter TEXT] [--list]`,
+      );
       Deno.exit(64);
     }
   }
@@ -104,7 +106,9 @@ async function main(): Promise<void> {
   }
   if (Deno.uid() !== 0) {
     // Skipping would let CI go green without ever booting a host: fail instead.
-    console.error("e2e: must run as root (overlay mounts and systemd-nspawn need it); not skipping");
+    console.error(
+      "e2e: must run as root (overlay mounts and systemd-nspawn need it); not skipping",
+    );
     await finish(undefined, { passed: 0, failed: selected.length });
   }
 
@@ -141,7 +145,9 @@ async function main(): Promise<void> {
       console.log(`PASS ${since(start).toFixed(1).padStart(5)}s  ${scenario.name}`);
     } catch (error) {
       counts.failed++;
-      console.log(`FAIL ${since(start).toFixed(1).padStart(5)}s  ${scenario.name}\n${message(error)}`);
+      console.log(
+        `FAIL ${since(start).toFixed(1).padStart(5)}s  ${scenario.name}\n${message(error)}`,
+      );
     }
   }
   console.log(timings.render());

@@ -170,7 +170,9 @@ export class Guest {
     nspawn.status.then(() => exited = true);
     const deadline = Date.now() + 30_000;
     while (this.#leader === 0) {
-      if (exited) throw new Error(`systemd-nspawn exited during boot:\n${await this.#consoleTail()}`);
+      if (exited) {
+        throw new Error(`systemd-nspawn exited during boot:\n${await this.#consoleTail()}`);
+      }
       if (Date.now() > deadline) throw new Error("guest PID 1 did not appear within 30 s");
       this.#leader = await findChild(nspawn.pid, "systemd");
       if (this.#leader === 0) await sleep(50);
@@ -332,8 +334,21 @@ export async function leftovers(dir: string): Promise<string[]> {
   return found;
 }
 
-/** Tears down every guest still running; used on SIGINT/SIGTERM. */
+const cleanups = new Set<() => Promise<void>>();
+
+/** Registers extra cleanup (e.g. a helper process) to run when the harness is interrupted. */
+export function onInterrupt(cleanup: () => Promise<void>): void {
+  cleanups.add(cleanup);
+}
+
+/** Removes a cleanup registered with {@link onInterrupt}. */
+export function offInterrupt(cleanup: () => Promise<void>): void {
+  cleanups.delete(cleanup);
+}
+
+/** Tears down every guest still running and runs registered cleanups; used on SIGINT/SIGTERM. */
 export async function shutdownAll(): Promise<void> {
+  await Promise.allSettled([...cleanups].map((cleanup) => cleanup()));
   await Promise.allSettled([...live].map((g) => g.shutdown()));
 }
 
@@ -388,7 +403,9 @@ export async function reapStale(runRoot: string): Promise<string[]> {
       if ((await run("umount", [point])).code !== 0) await run("umount", ["-l", point]);
     }
     const left = await leftovers(dir);
-    if (left.length > 0) throw new Error(`cannot clean stale guest dir ${dir}:\n${left.join("\n")}`);
+    if (left.length > 0) {
+      throw new Error(`cannot clean stale guest dir ${dir}:\n${left.join("\n")}`);
+    }
     await Deno.remove(dir, { recursive: true });
     reaped.push(dir);
   }

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import type { E2eConfig } from "./config.ts";
-import { GUEST_CORE_OPS, type ExecOptions, type Guest } from "./guest.ts";
+import { type ExecOptions, type Guest, GUEST_CORE_OPS } from "./guest.ts";
 import type { Result } from "./proc.ts";
 import type { Timings } from "./timings.ts";
 
@@ -132,7 +132,11 @@ export class ScenarioContext {
     try {
       return JSON.parse(result.stdout);
     } catch (error) {
-      assert.fail(`stdout of core-ops ${args.join(" ")} is not one JSON document (${error}):\n${result.stdout}`);
+      assert.fail(
+        `stdout of core-ops ${
+          args.join(" ")
+        } is not one JSON document (${error}):\n${result.stdout}`,
+      );
     }
   }
 
@@ -141,7 +145,13 @@ export class ScenarioContext {
     unit: string,
     props: readonly string[] = ["LoadState", "ActiveState", "SubState"],
   ): Promise<Record<string, string>> {
-    const result = await this.ok(["systemctl", "show", "--no-pager", `--property=${props.join(",")}`, unit]);
+    const result = await this.ok([
+      "systemctl",
+      "show",
+      "--no-pager",
+      `--property=${props.join(",")}`,
+      unit,
+    ]);
     const record: Record<string, string> = {};
     for (const line of result.stdout.split("\n")) {
       const eq = line.indexOf("=");
@@ -172,6 +182,15 @@ export class ScenarioContext {
       (await this.exec(["test", "-L", path])).code === 0;
   }
 
+  /**
+   * A listing of everything under `paths` (path, type, size, mtime), for
+   * asserting that a read-only command changed nothing on the host.
+   */
+  async snapshot(paths: readonly string[]): Promise<string> {
+    const result = await this.exec(["find", ...paths, "-printf", "%p %y %s %T@\\n"]);
+    return result.stdout.split("\n").sort().join("\n");
+  }
+
   /** Journal entries matching journalctl `matches` (e.g. `SYSLOG_IDENTIFIER=core-ops`). */
   async journal(matches: readonly string[]): Promise<JournalEntry[]> {
     // Entries written a moment ago may still sit in journald's socket buffer.
@@ -183,5 +202,7 @@ export class ScenarioContext {
 
 /** An assertion message showing a command's exit code and output. */
 export function describe(args: readonly string[], result: Result): string {
-  return `\`${args.join(" ")}\` exited ${result.code}\n--- stdout\n${result.stdout}--- stderr\n${result.stderr}`;
+  return `\`${
+    args.join(" ")
+  }\` exited ${result.code}\n--- stdout\n${result.stdout}--- stderr\n${result.stderr}`;
 }

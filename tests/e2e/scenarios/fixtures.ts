@@ -38,6 +38,8 @@ export function webService(containerExtra = ""): Files {
 export function withHost(files: Files, host = "h1", services = ["web"]): Files {
   return {
     ...files,
-    [`hosts/${host}/host.yaml`]: `host: ${host}\nservices:\n${services.map((s) => `  - ${s}\n`).join("")}`,
+    [`hosts/${host}/host.yaml`]: `host: ${host}\nservices:\n${
+      services.map((s) => `  - ${s}\n`).join("")
+    }`,
   };
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { Guest, leftovers } from "../lib/guest.ts";
+import { Guest, leftovers, offInterrupt, onInterrupt } from "../lib/guest.ts";
 import type { HarnessEnv, Scenario } from "../lib/scenario.ts";
 
 async function gone(path: string): Promise<boolean> {
@@ -40,7 +40,10 @@ export const harnessScenarios: Scenario[] = [
       const marker = `/etc/e2e-selftest-${crypto.randomUUID()}`;
       try {
         assert.equal((await guest.exec(["touch", marker])).code, 0);
-        assert.equal((await guest.exec(["systemctl", "is-system-running"])).stdout.trim(), "running");
+        assert.equal(
+          (await guest.exec(["systemctl", "is-system-running"])).stdout.trim(),
+          "running",
+        );
         await assert.rejects(async () => {
           try {
             throw new Error("scenario failed on purpose");
@@ -75,27 +78,44 @@ export const harnessScenarios: Scenario[] = [
         stdout: "piped",
         stderr: "piped",
       }).spawn();
-      const stderr = new Response(child.stderr).text();
-      let ready: string[] | undefined;
-      try {
-        let buffered = "";
-        const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-        for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-          buffered += chunk;
-          const line = buffered.split("\n").find((l) => l.startsWith("READY "));
-          if (line) {
-            ready = line.split(" ").slice(1);
-            break;
-          }
-        }
-        clearTimeout(timer);
-        assert.ok(ready, `hold.ts never became ready:\n${await stderr}`);
+      // If the harness itself is interrupted meanwhile, the helper and its guest go too.
+      const stopHelper = async () => {
         child.kill("SIGINT");
-      } finally {
+        await child.status;
+      };
+      onInterrupt(stopHelper);
+      const stderr = new Response(child.stderr).text();
+      // Drained to the end rather than abandoned after READY: cancelling a
+      // child's stdout stream mid-way can stall, and a full pipe would block it.
+      const ready = new Promise<string[]>((resolve, reject) => {
+        (async () => {
+          let buffered = "";
+          for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+            buffered += chunk;
+            const line = buffered.split("\n").find((l) => l.startsWith("READY "));
+            if (line) resolve(line.split(" ").slice(1));
+          }
+          reject(new Error(`hold.ts exited before it was ready:\n${await stderr}`));
+        })().catch(reject);
+      });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("hold.ts not ready within 60 s")), 60_000);
+      });
+      let runDir: string;
+      let pid: string;
+      try {
+        [runDir, pid] = await Promise.race([ready, timeout]);
+        child.kill("SIGINT");
         const status = await child.status;
-        if (ready) assert.equal(status.code, 130, `hold.ts exit after SIGINT:\n${await stderr}`);
+        assert.equal(status.code, 130, `hold.ts exit after SIGINT:\n${await stderr}`);
+      } catch (error) {
+        await stopHelper().catch(() => {});
+        throw error;
+      } finally {
+        clearTimeout(timer);
+        offInterrupt(stopHelper);
       }
-      const [runDir, pid] = ready;
       await assertNothingLeft(runDir, Number(pid));
     },
   },

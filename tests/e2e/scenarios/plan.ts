@@ -36,9 +36,16 @@ export const planScenarios: Scenario[] = [
       assert.ok(units && typeof units === "object", `plan --json has no units object`);
       const pick = (u: UnitState | undefined) => u && { load: u.load, active: u.active };
       assert.deepEqual(pick(units["web.service"]), { load: "loaded", active: "active" });
-      assert.deepEqual(pick(units["data-volume.service"]), { load: "not-found", active: "inactive" });
+      assert.deepEqual(pick(units["data-volume.service"]), {
+        load: "not-found",
+        active: "inactive",
+      });
 
-      const artifacts = plan.artifacts as { kind: string; unit: string | null; destination: string }[];
+      const artifacts = plan.artifacts as {
+        kind: string;
+        unit: string | null;
+        destination: string;
+      }[];
       const web = artifacts.find((a) => a.kind === "container");
       assert.deepEqual(
         web && { unit: web.unit, destination: web.destination },

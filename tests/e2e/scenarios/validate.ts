@@ -5,13 +5,20 @@
  * @module
  */
 import assert from "node:assert/strict";
+import type { Result } from "../lib/proc.ts";
 import { describe, type Scenario, type ScenarioContext } from "../lib/scenario.ts";
 import { REPO, webService, withHost } from "./fixtures.ts";
 
-/** validate writes nothing: the quadlet dir stays as the image shipped it. */
-async function assertNothingDeployed(t: ScenarioContext): Promise<void> {
-  const listing = await t.exec(["find", "/etc/containers/systemd", "-mindepth", "1"]);
-  assert.equal(listing.stdout, "", "validate wrote into /etc/containers/systemd");
+/** Where validate could write if it were wrong to: the deploy targets and the state dir. */
+const TARGETS = ["/etc/containers/systemd", "/etc/systemd/system", "/var/lib/core-ops"];
+
+/** Runs validate and asserts its exit code and that it left the targets as they were. */
+async function validate(t: ScenarioContext, args: string[], code: number): Promise<Result> {
+  const before = await t.snapshot(TARGETS);
+  const result = await t.coreOps(["validate", ...args]);
+  assert.equal(result.code, code, describe(["core-ops", "validate", ...args], result));
+  assert.equal(await t.snapshot(TARGETS), before, "validate changed the host");
+  return result;
 }
 
 /** Accepts good sets, rejects what the generator rejects, with exit 65 and the file named. */
@@ -20,44 +27,33 @@ export const validateScenarios: Scenario[] = [
     name: "validate: accepts a container/volume/network set (no hosts/)",
     async run(t) {
       await t.writeRepo(REPO, webService());
-      const args = ["validate", "--source-repo", REPO];
-      const result = await t.coreOps(args);
-      assert.equal(result.code, 0, describe(args, result));
-      await assertNothingDeployed(t);
+      await validate(t, ["--source-repo", REPO], 0);
     },
   },
   {
     name: "validate: accepts the set for --host with hosts/",
     async run(t) {
       await t.writeRepo(REPO, withHost(webService(), "h1"));
-      const args = ["validate", "--source-repo", REPO, "--host", "h1"];
-      const result = await t.coreOps(args);
-      assert.equal(result.code, 0, describe(args, result));
-      await assertNothingDeployed(t);
+      await validate(t, ["--source-repo", REPO, "--host", "h1"], 0);
     },
   },
   {
     name: "validate: rejects an unknown [Container] key (generator) with 65",
     async run(t) {
       await t.writeRepo(REPO, webService("FooBar=1\n"));
-      const args = ["validate", "--source-repo", REPO];
-      const result = await t.coreOps(args);
-      assert.equal(result.code, 65, describe(args, result));
-      assert.match(result.stderr, /services\/web\/quadlet\/web\.container/, describe(args, result));
-      assert.match(result.stderr, /FooBar/, describe(args, result));
-      await assertNothingDeployed(t);
+      const result = await validate(t, ["--source-repo", REPO], 65);
+      // The operator needs the repo file, not the generator's staging copy.
+      assert.match(result.stderr, /services\/web\/quadlet\/web\.container/, result.stderr);
+      assert.match(result.stderr, /FooBar/, result.stderr);
     },
   },
   {
     name: "validate: rejects a container whose .volume is missing with 65",
     async run(t) {
       await t.writeRepo(REPO, webService("Volume=missing.volume:/missing\n"));
-      const args = ["validate", "--source-repo", REPO];
-      const result = await t.coreOps(args);
-      assert.equal(result.code, 65, describe(args, result));
-      assert.match(result.stderr, /web\.container/, describe(args, result));
-      assert.match(result.stderr, /missing\.volume/, describe(args, result));
-      await assertNothingDeployed(t);
+      const result = await validate(t, ["--source-repo", REPO], 65);
+      assert.match(result.stderr, /services\/web\/quadlet\/web\.container/, result.stderr);
+      assert.match(result.stderr, /missing\.volume/, result.stderr);
     },
   },
 ];
