@@ -141,22 +141,31 @@ async function cacheDependencies(tree: string): Promise<void> {
       `deno cache failed (exit ${out.code}):\n${new TextDecoder().decode(out.stderr)}`,
     );
   }
-  const pinned: Lockfile = JSON.parse(await Deno.readTextFile(`${REPO}/deno.lock`));
-  const packaged: Lockfile = JSON.parse(await Deno.readTextFile(`${tree}/app/deno.lock`));
-  for (const [name, entry] of Object.entries(packaged.npm ?? {})) {
-    if (pinned.npm?.[name]?.integrity !== entry.integrity) {
+  await checkLockSubset(`${REPO}/deno.lock`, `${tree}/app/deno.lock`);
+  await pruneDenoDir(tree);
+}
+
+/**
+ * Throws unless every npm package and specifier in the lockfile at `derived`
+ * is pinned, with the same integrity, in the lockfile at `pinned`: a build
+ * may drop entries from the checkout's lock but never add or change one.
+ */
+export async function checkLockSubset(pinned: string, derived: string): Promise<void> {
+  const want: Lockfile = JSON.parse(await Deno.readTextFile(pinned));
+  const got: Lockfile = JSON.parse(await Deno.readTextFile(derived));
+  for (const [name, entry] of Object.entries(got.npm ?? {})) {
+    if (want.npm?.[name]?.integrity !== entry.integrity) {
       throw new PackageError(
         `npm:${name} is not pinned in deno.lock with this integrity; update the lock ` +
-          `(deno install) and commit it before packaging`,
+          `(deno install) and commit it first`,
       );
     }
   }
-  for (const [specifier, resolved] of Object.entries(packaged.specifiers ?? {})) {
-    if (pinned.specifiers?.[specifier] !== resolved) {
+  for (const [specifier, resolved] of Object.entries(got.specifiers ?? {})) {
+    if (want.specifiers?.[specifier] !== resolved) {
       throw new PackageError(`${specifier} is not pinned in deno.lock; update and commit the lock`);
     }
   }
-  await pruneDenoDir(tree);
 }
 
 /**
