@@ -6,6 +6,7 @@
  */
 import type { Scenario } from "../lib/scenario.ts";
 import { harnessScenarios } from "./harness.ts";
+import { helperScenarios } from "./helpers.ts";
 import { planScenarios } from "./plan.ts";
 import { validateScenarios } from "./validate.ts";
 import { versionScenarios } from "./version.ts";
@@ -13,6 +14,7 @@ import { versionScenarios } from "./version.ts";
 /** All scenarios. */
 export const SCENARIOS: Scenario[] = [
   ...harnessScenarios,
+  ...helperScenarios,
   ...versionScenarios,
   ...validateScenarios,
   ...planScenarios,
