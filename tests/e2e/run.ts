@@ -69,13 +69,29 @@ function message(error: unknown): string {
   return text.split("\n").map((l) => `    ${l}`).join("\n");
 }
 
+const DEFAULT_TIMEOUT_MS = 5 * 60_000;
+
+/** Runs `fn`, failing after `ms`: a hung scenario must not eat CI's whole budget. */
+async function withTimeout(ms: number, fn: () => Promise<void>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`scenario timed out after ${ms / 1000} s`)), ms);
+  });
+  try {
+    await Promise.race([fn(), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function runScenario(
   env: HarnessEnv,
   scenario: Scenario,
   index: number,
 ): Promise<void> {
+  const timeout = scenario.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (scenario.guest === false) {
-    await scenario.run(new ScenarioContext(env, undefined));
+    await withTimeout(timeout, () => scenario.run(new ScenarioContext(env, undefined)));
     return;
   }
   const guest = await Guest.boot({
@@ -87,7 +103,23 @@ async function runScenario(
     timings: env.timings,
   });
   try {
-    await env.timings.measure("scenario", () => scenario.run(new ScenarioContext(env, guest)));
+    await env.timings.measure(
+      "scenario",
+      () => withTimeout(timeout, () => scenario.run(new ScenarioContext(env, guest))),
+    );
+  } catch (error) {
+    // The guest's journal is gone after teardown: keep its tail with the failure.
+    const journal = await guest.exec(["journalctl", "--no-pager", "-q", "-n", "40"], {
+      timeoutMs: 10_000,
+    }).catch(() => undefined);
+    const tail = journal?.stdout.trimEnd() ?? "(journal unavailable)";
+    const detail = `guest journal (last 40 lines):\n${tail}\nguest console: ${guest.consoleLog}`;
+    if (error instanceof Error) {
+      // The report prints the stack, which V8 captured with the original message.
+      error.message += `\n${detail}`;
+      if (error.stack) error.stack += `\n${detail}`;
+    }
+    throw error;
   } finally {
     await guest.shutdown();
   }

@@ -11,6 +11,7 @@
  * @module
  */
 import type { E2eConfig } from "./config.ts";
+import { leftovers } from "./guest.ts";
 import { mustPipe, mustRun, run } from "./proc.ts";
 import type { Timings } from "./timings.ts";
 
@@ -134,7 +135,7 @@ export async function ensureRootfs(cfg: E2eConfig, timings: Timings): Promise<Ro
       await removeStale(cfg.cacheDir, key);
     } else if (!await exists(complete)) {
       await timings.measure("unpack", async () => {
-        await Deno.remove(paths.pristine, { recursive: true }).catch(() => {});
+        await removeTree(paths.pristine);
         await Deno.mkdir(paths.pristine, { recursive: true });
         await mustPipe(
           ["zstd", "-q", "-d", "-c", paths.tarball],
@@ -165,7 +166,7 @@ async function build(
   timings: Timings,
 ): Promise<void> {
   const tree = `${base}.build`;
-  await Deno.remove(tree, { recursive: true }).catch(() => {});
+  await removeTree(tree);
   const debs = `${cfg.cacheDir}/debs`;
   await Deno.mkdir(debs, { recursive: true });
 
@@ -197,7 +198,7 @@ async function build(
       ["zstd", "-q", "-T0", "-3", "-f", "-o", partial],
     );
     await Deno.rename(partial, paths.tarball);
-    await Deno.remove(paths.pristine, { recursive: true }).catch(() => {});
+    await removeTree(paths.pristine);
     await Deno.rename(tree, paths.pristine);
   });
 }
@@ -244,7 +245,30 @@ async function customize(cfg: E2eConfig, tree: string): Promise<void> {
 async function removeStale(cacheDir: string, key: string): Promise<void> {
   for await (const entry of Deno.readDir(cacheDir)) {
     if (entry.name.startsWith("rootfs-") && !entry.name.includes(`-${key}.`)) {
-      await Deno.remove(`${cacheDir}/${entry.name}`, { recursive: true });
+      await removeTree(`${cacheDir}/${entry.name}`);
     }
   }
+}
+
+/**
+ * Deletes a rootfs tree that an interrupted debootstrap may have left with
+ * /proc or /sys mounted inside: those are unmounted first (deepest first),
+ * and if any mount stays, nothing is deleted — a recursive delete must never
+ * walk into the host's /sys.
+ */
+async function removeTree(dir: string): Promise<void> {
+  const mounts = (await leftovers(dir))
+    .filter((l) => l.startsWith("mount "))
+    .map((l) => l.slice("mount ".length))
+    .sort((a, b) => b.length - a.length);
+  for (const point of mounts) {
+    if ((await run("umount", [point])).code !== 0) await run("umount", ["-l", point]);
+  }
+  const left = (await leftovers(dir)).filter((l) => l.startsWith("mount "));
+  if (left.length > 0) {
+    throw new Error(`refusing to delete ${dir}: still mounted:\n${left.join("\n")}`);
+  }
+  await Deno.remove(dir, { recursive: true }).catch((error) => {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  });
 }

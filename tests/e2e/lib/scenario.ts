@@ -20,6 +20,8 @@ export interface Scenario {
    * self-tests set false and manage their own guests.
    */
   guest?: boolean;
+  /** Longest the scenario may take, guest boot excluded (default 5 minutes). */
+  timeoutMs?: number;
   run(ctx: ScenarioContext): Promise<void>;
 }
 
