@@ -147,13 +147,14 @@ async function main(): Promise<void> {
   const started = performance.now();
   const timings = new Timings();
   const cfg = await loadConfig();
+  const removeRunRoot = () => Deno.remove(cfg.runRoot, { recursive: true }).catch(() => {});
   installInterruptTeardown((signal) => {
     console.error(`\ne2e: ${signal}: tearing down running guests`);
-  });
+  }, removeRunRoot);
 
   let env: HarnessEnv;
   try {
-    const reaped = await reapStale(cfg.runRoot);
+    const reaped = await reapStale(cfg.runsDir);
     for (const dir of reaped) console.log(`e2e: cleaned up after an earlier killed run: ${dir}`);
     const installed = await timings.measure("host-packages", ensureHostPackages);
     if (installed.length > 0) console.log(`e2e: installed host packages: ${installed.join(" ")}`);
@@ -163,6 +164,7 @@ async function main(): Promise<void> {
   } catch (error) {
     console.error(`e2e: setup failed, no scenario could run:\n${message(error)}`);
     console.log(timings.render());
+    await removeRunRoot();
     await finish(cfg, { passed: 0, failed: selected.length });
     return;
   }
@@ -182,6 +184,8 @@ async function main(): Promise<void> {
       );
     }
   }
+  // Guests are gone by now; what is left is this run's package build.
+  await removeRunRoot();
   console.log(timings.render());
   console.log(`e2e: total ${since(started).toFixed(1)}s`);
   await finish(cfg, counts);

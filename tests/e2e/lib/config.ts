@@ -16,13 +16,18 @@
 export interface E2eConfig {
   /** Rootfs tarball, pristine tree, debootstrap's .deb cache, logs. */
   cacheDir: string;
-  /** Per-guest run dirs (overlay upper/work/merged, podman storage). */
+  /** One dir per harness run, named by its pid; stale ones are reaped at start. */
+  runsDir: string;
+  /**
+   * This run's dir: its guests' run dirs (overlay layers, podman storage) and
+   * its own build of the package, so that concurrent runs never share state.
+   */
   runRoot: string;
   /** Console logs and debootstrap output kept after a run for post-mortems. */
   logDir: string;
   /** Absolute path of the repository checkout under test. */
   repoDir: string;
-  /** Where `deno task package` puts the offline install tree. */
+  /** Where this run builds the offline install tree that guests mount. */
   packageDir: string;
   mirror: string;
   rebuild: boolean;
@@ -37,10 +42,11 @@ export async function loadConfig(): Promise<E2eConfig> {
   const repoDir = new URL("../../..", import.meta.url).pathname.replace(/\/$/, "");
   return {
     cacheDir,
-    runRoot: `${cacheDir}/run`,
+    runsDir: `${cacheDir}/run`,
+    runRoot: `${cacheDir}/run/${Deno.pid}`,
     logDir: `${cacheDir}/logs`,
     repoDir,
-    packageDir: `${repoDir}/dist/core-ops`,
+    packageDir: `${cacheDir}/run/${Deno.pid}/package`,
     mirror: Deno.env.get("CORE_OPS_E2E_MIRROR") || await hostMirror(),
     rebuild: Deno.env.get("CORE_OPS_E2E_REBUILD") === "1",
     summaryFile: Deno.env.get("E2E_SUMMARY") || undefined,

@@ -354,60 +354,88 @@ export async function shutdownAll(): Promise<void> {
 
 /**
  * Makes Ctrl-C and SIGTERM tear down live guests before the harness exits,
- * instead of leaving a booted guest and a mounted overlay behind.
+ * instead of leaving a booted guest and a mounted overlay behind. `after`
+ * runs once the guests are down (e.g. to remove the run's own dir).
  */
-export function installInterruptTeardown(onInterrupt: (signal: string) => void = () => {}): void {
+export function installInterruptTeardown(
+  onSignal: (signal: string) => void = () => {},
+  after: () => Promise<void> = () => Promise.resolve(),
+): void {
   let stopping = false;
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, () => {
       if (stopping) return;
       stopping = true;
-      onInterrupt(signal);
-      shutdownAll().finally(() => Deno.exit(signal === "SIGINT" ? 130 : 143));
+      onSignal(signal);
+      shutdownAll()
+        .then(after)
+        .finally(() => Deno.exit(signal === "SIGINT" ? 130 : 143));
     });
   }
 }
 
+/** Whether `pid` is a live e2e harness process (pids get reused, so the command line is checked). */
+async function isLiveHarness(pid: number): Promise<boolean> {
+  const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
+  return cmdline.includes("tests/e2e/");
+}
+
 /**
- * Cleans up after a harness run that was killed too hard to clean up itself
- * (SIGKILL, OOM, a lost CI machine): stops its nspawn, unmounts, removes.
+ * Cleans up after harness runs that were killed too hard to clean up after
+ * themselves (SIGKILL, OOM, a lost CI machine): stops their nspawn, unmounts,
+ * removes. `runsDir` holds one dir per harness run, named by its pid; runs
+ * whose harness is still alive (a concurrent `deno task e2e`) are left alone.
  */
-export async function reapStale(runRoot: string): Promise<string[]> {
+export async function reapStale(runsDir: string): Promise<string[]> {
   const reaped: string[] = [];
-  let entries: Deno.DirEntry[];
-  try {
-    entries = await Array.fromAsync(Deno.readDir(runRoot));
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return reaped;
-    throw error;
-  }
-  for (const entry of entries) {
-    const dir = `${runRoot}/${entry.name}`;
-    const pidText = await Deno.readTextFile(`${dir}/nspawn.pid`).catch(() => "");
-    const pid = Number(pidText.trim());
-    if (pid > 0) {
-      const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
-      // Only a pid that is still *our* nspawn for this dir: pids get reused.
-      if (cmdline.includes("systemd-nspawn") && cmdline.includes(dir)) {
-        Deno.kill(pid, "SIGTERM");
-        const deadline = Date.now() + 30_000;
-        while (Date.now() < deadline && await Deno.stat(`/proc/${pid}`).catch(() => undefined)) {
-          await sleep(100);
-        }
-        if (await Deno.stat(`/proc/${pid}`).catch(() => undefined)) Deno.kill(pid, "SIGKILL");
-      }
+  for (const entry of await listDir(runsDir)) {
+    const dir = `${runsDir}/${entry}`;
+    if (/^\d+$/.test(entry) && await isLiveHarness(Number(entry))) continue;
+    for (const guest of await listDir(dir)) {
+      await reapGuestDir(`${dir}/${guest}`);
+      reaped.push(`${dir}/${guest}`);
     }
-    for (const line of await leftovers(dir)) {
-      if (!line.startsWith("mount ")) continue;
-      const point = line.slice("mount ".length);
-      if ((await run("umount", [point])).code !== 0) await run("umount", ["-l", point]);
-    }
-    const left = await leftovers(dir);
-    if (left.length > 0) {
-      throw new Error(`cannot clean stale guest dir ${dir}:\n${left.join("\n")}`);
-    }
-    await Deno.remove(dir, { recursive: true });
-    reaped.push(dir);
+    await reapGuestDir(dir);
   }
   return reaped;
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  try {
+    return (await Array.fromAsync(Deno.readDir(dir))).filter((e) => e.isDirectory).map((e) =>
+      e.name
+    );
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return [];
+    }
+    throw error;
+  }
+}
+
+async function reapGuestDir(dir: string): Promise<void> {
+  const pidText = await Deno.readTextFile(`${dir}/nspawn.pid`).catch(() => "");
+  const pid = Number(pidText.trim());
+  if (pid > 0) {
+    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
+    // Only a pid that is still *our* nspawn for this dir: pids get reused.
+    if (cmdline.includes("systemd-nspawn") && cmdline.includes(dir)) {
+      Deno.kill(pid, "SIGTERM");
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline && await Deno.stat(`/proc/${pid}`).catch(() => undefined)) {
+        await sleep(100);
+      }
+      if (await Deno.stat(`/proc/${pid}`).catch(() => undefined)) Deno.kill(pid, "SIGKILL");
+    }
+  }
+  for (const line of await leftovers(dir)) {
+    if (!line.startsWith("mount ")) continue;
+    const point = line.slice("mount ".length);
+    if ((await run("umount", [point])).code !== 0) await run("umount", ["-l", point]);
+  }
+  const left = await leftovers(dir);
+  if (left.length > 0) throw new Error(`cannot clean stale guest dir ${dir}:\n${left.join("\n")}`);
+  await Deno.remove(dir, { recursive: true }).catch((error) => {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  });
 }
