@@ -17,7 +17,7 @@
  * @module
  */
 import { type E2eConfig, loadConfig } from "./lib/config.ts";
-import { Guest, installInterruptTeardown, reapStale } from "./lib/guest.ts";
+import { Guest, installInterruptTeardown, interrupted, reapStale } from "./lib/guest.ts";
 import { ensureHostPackages } from "./lib/hostdeps.ts";
 import { since } from "./lib/proc.ts";
 import { ensureRootfs } from "./lib/rootfs.ts";
@@ -172,6 +172,7 @@ async function main(): Promise<void> {
 
   const counts: Counts = { passed: 0, failed: 0 };
   for (const [index, scenario] of selected.entries()) {
+    if (interrupted()) break;
     const start = performance.now();
     try {
       await runScenario(env, scenario, index);
@@ -183,6 +184,10 @@ async function main(): Promise<void> {
         `FAIL ${since(start).toFixed(1).padStart(5)}s  ${scenario.name}\n${message(error)}`,
       );
     }
+  }
+  if (interrupted()) {
+    // The signal handler is tearing down and exits 130; a summary now would pass for a full run.
+    await new Promise(() => {});
   }
   // Guests are gone by now; what is left is this run's package build.
   await removeRunRoot();

@@ -5,7 +5,7 @@
  * not to talk to a host systemd or machined (`--register=no --keep-unit`).
  *
  * Every guest is torn down on every path out — normal end, a thrown error,
- * SIGINT/SIGTERM to the harness — and a run killed harder than that is reaped
+ * SIGINT/SIGTERM/SIGHUP to the harness — and a run killed harder than that is reaped
  * by the next run ({@link reapStale}).
  *
  * @module
@@ -346,14 +346,21 @@ export function offInterrupt(cleanup: () => Promise<void>): void {
   cleanups.delete(cleanup);
 }
 
-/** Tears down every guest still running and runs registered cleanups; used on SIGINT/SIGTERM. */
+/** Tears down every guest still running and runs registered cleanups; used on SIGINT/SIGTERM/SIGHUP. */
 export async function shutdownAll(): Promise<void> {
   await Promise.allSettled([...cleanups].map((cleanup) => cleanup()));
   await Promise.allSettled([...live].map((g) => g.shutdown()));
 }
 
+let stopping = false;
+
+/** Whether SIGINT/SIGTERM/SIGHUP arrived: the run is being torn down and will exit. */
+export function interrupted(): boolean {
+  return stopping;
+}
+
 /**
- * Makes Ctrl-C and SIGTERM tear down live guests before the harness exits,
+ * Makes Ctrl-C, SIGTERM and SIGHUP tear down live guests before the harness exits,
  * instead of leaving a booted guest and a mounted overlay behind. `after`
  * runs once the guests are down (e.g. to remove the run's own dir).
  */
@@ -361,15 +368,17 @@ export function installInterruptTeardown(
   onSignal: (signal: string) => void = () => {},
   after: () => Promise<void> = () => Promise.resolve(),
 ): void {
-  let stopping = false;
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  // SIGHUP too: a closed terminal or a dying parent shell must not cut teardown short.
+  const codes = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
+  for (const signal of ["SIGHUP", "SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, () => {
+      // Later signals (CI sends TERM after INT) must not interrupt the teardown under way.
       if (stopping) return;
       stopping = true;
       onSignal(signal);
       shutdownAll()
         .then(after)
-        .finally(() => Deno.exit(signal === "SIGINT" ? 130 : 143));
+        .finally(() => Deno.exit(codes[signal]));
     });
   }
 }
