@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { Scenario } from "../lib/scenario.ts";
+import { describe, type Scenario } from "../lib/scenario.ts";
 import { REPO, webService } from "./fixtures.ts";
 
 interface UnitState {
@@ -54,6 +54,32 @@ export const planScenarios: Scenario[] = [
       // plan is read-only: nothing deployed, the hand-started unit untouched.
       assert.equal(await t.exists("/etc/containers/systemd/web.container"), false);
       await t.assertUnit("web.service", { LoadState: "loaded", ActiveState: "active" });
+    },
+  },
+  {
+    name: "plan: runs unprivileged (SPEC: no root needed) with the same result",
+    async run(t) {
+      const sha = await t.writeRepo(REPO, webService());
+      const asRoot = await t.coreOpsJson(["plan", "--source-repo", REPO, "--json"]);
+      // nobody: no home, no write access anywhere the package or repo lives.
+      const result = await t.exec([
+        "setpriv",
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        "core-ops",
+        "plan",
+        "--source-repo",
+        REPO,
+        "--json",
+      ], { cwd: "/", env: { HOME: "/nonexistent" } });
+      assert.equal(result.code, 0, describe(["plan as nobody"], result));
+      const asNobody = JSON.parse(result.stdout);
+      // Not asserted equal: git refuses a repo owned by another user (safe.directory),
+      // and SPEC lets core-ops report "(stateless)" when git cannot tell.
+      assert.ok([sha, "(stateless)"].includes(asNobody.revision), asNobody.revision);
+      assert.deepEqual(asNobody.artifacts, asRoot.artifacts);
+      assert.deepEqual(asNobody.actions, asRoot.actions);
     },
   },
 ];
