@@ -37,6 +37,11 @@ export function generatedUnits(stdout: string): string[] {
 /**
  * Judges a dry-run: every quadlet must have produced its unit, and a failing
  * exit status is a rejection even when stdout looks complete. Pure.
+ *
+ * Podman 5.4 reports a bad unit as `converting "web.container": <why>` (also
+ * for a bad key in a drop-in, which it names by the base file), a syntax error
+ * as `error loading "<dir>/web.container", …`, and keeps printing the units it
+ * could convert; it exits 1 when any unit failed.
  */
 export function judgeDryRun(
   quadlets: readonly Artifact[],
@@ -46,26 +51,30 @@ export function judgeDryRun(
 ): { units: string[]; diagnostics: Diagnostic[] } {
   const units = generatedUnits(stdout);
   const produced = new Set(units);
-  const messages = stderr.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  const messages = stderr.split("\n").map(stripPrefix).filter((line) =>
+    line !== "" && !line.startsWith("Loading source unit file")
+  );
   const diagnostics: Diagnostic[] = [];
-  const bases = quadlets.filter((a) => isQuadletKind(a.kind));
-  for (const a of bases) {
-    const file = a.unitFile ?? "";
-    const about = messages.filter((m) => m.includes(file));
-    if (!produced.has(a.unit ?? "") || about.some((m) => /error|unsupported|invalid/i.test(m))) {
-      diagnostics.push({
-        message: about.length > 0
-          ? `rejected by the quadlet generator: ${about.map(stripPrefix).join("; ")}`
-          : `the quadlet generator produced no ${a.unit} for it`,
-        location: { file: a.source },
-        hint: "see podman-systemd.unit(5) for the keys each section accepts",
-      });
-    }
+  for (const a of quadlets) {
+    if (!isQuadletKind(a.kind) || !a.unitFile) continue;
+    const name = a.unitFile;
+    const about = messages.filter((m) => m.includes(`"${name}"`) || m.includes(`/${name}"`));
+    if (produced.has(a.unit ?? "") && about.length === 0) continue;
+    const dropins = quadlets.filter((d) => d.kind === "dropin" && d.unitFile === name);
+    diagnostics.push({
+      message: about.length > 0
+        ? `rejected by the quadlet generator: ${about.join("; ")}`
+        : `the quadlet generator produced no ${a.unit} for it`,
+      location: { file: a.source },
+      hint: dropins.length > 0
+        ? `the cause may be in a drop-in: ${dropins.map((d) => d.source).join(", ")}`
+        : "see podman-systemd.unit(5) for the keys each section accepts",
+    });
   }
   if (exitCode !== 0 && diagnostics.length === 0) {
     diagnostics.push({
       message: `the quadlet generator failed (exit ${exitCode}): ${
-        messages.map(stripPrefix).join("; ") || "no message"
+        messages.join("; ") || "no message"
       }`,
     });
   }
@@ -73,7 +82,7 @@ export function judgeDryRun(
 }
 
 function stripPrefix(message: string): string {
-  return message.replace(/^quadlet-generator\[\d+\]:\s*/, "");
+  return message.trim().replace(/^quadlet-generator\[\d+\]:\s*/, "");
 }
 
 /** The real generator found at one of {@link GENERATOR_PATHS}. */
@@ -83,6 +92,8 @@ export const podmanGenerator: QuadletGenerator = {
     if (generator === null) {
       return { status: "skipped", reason: "Podman's quadlet generator is not installed here" };
     }
+    // With nothing to read the generator says "No files parsed" and succeeds: nothing to learn.
+    if (!quadlets.some((a) => isQuadletKind(a.kind))) return { status: "ok", generator, units: [] };
     const staging = await Deno.makeTempDir({ prefix: "core-ops-quadlet-" });
     try {
       for (const a of quadlets) {

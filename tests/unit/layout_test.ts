@@ -257,6 +257,12 @@ Deno.test("an unknown host and a missing host id are rejected with the known hos
 
 Deno.test("a large file outside services/ and hosts/ is not judged", () => {
   const tree = memoryTree(baseRepo());
-  tree.entries.push({ type: "file", path: "manual.pdf", size: 5 * 1024 * 1024, content: null, worldReadable: true });
+  tree.entries.push({
+    type: "file",
+    path: "manual.pdf",
+    size: 5 * 1024 * 1024,
+    content: null,
+    worldReadable: true,
+  });
   assert.deepEqual(rows(load({}, "h1", tree)), rows(load(baseRepo())));
 });
