@@ -167,21 +167,10 @@ class Loader {
     }
 
     const services = new Map<string, ServiceSource>();
-    for (const entry of this.list("services")) {
-      if (this.rejectBadEntry(entry)) continue;
-      const name = baseName(entry.path);
-      if (entry.type === "file" && README.test(name)) continue;
-      if (!this.checkId(entry, "service")) continue;
-      if (entry.type !== "dir") {
-        this.error(
-          entry.path,
-          "unexpected file in services/",
-          "each service is a directory services/<svc>/",
-        );
-        continue;
-      }
-      const service = this.loadService(name);
-      if (service) services.set(name, service);
+    for (
+      const id of this.ids("services", "service", "each service is a directory services/<svc>/")
+    ) {
+      services.set(id, this.loadService(id));
     }
 
     let host: string | null = null;
@@ -244,7 +233,24 @@ class Loader {
     return true;
   }
 
-  loadService(id: string): ServiceSource | null {
+  /** The valid ids of the directories in `services/` or `hosts/`; anything else there is an error. */
+  ids(dir: "services" | "hosts", what: string, hint: string): string[] {
+    const ids: string[] = [];
+    for (const entry of this.list(dir)) {
+      if (this.rejectBadEntry(entry)) continue;
+      const name = baseName(entry.path);
+      if (entry.type === "file" && README.test(name)) continue;
+      if (!this.checkId(entry, what)) continue;
+      if (entry.type !== "dir") {
+        this.error(entry.path, `unexpected file in ${dir}/`, hint);
+        continue;
+      }
+      ids.push(name);
+    }
+    return ids;
+  }
+
+  loadService(id: string): ServiceSource {
     const dir = `services/${id}`;
     const service: ServiceSource = { id, configRoot: id, units: new Map(), config: new Map() };
     for (const entry of this.list(dir)) {
@@ -449,22 +455,11 @@ class Loader {
 
   /** Selects the services of `host` from `hosts/` and applies its overlay; returns the deployed ids. */
   loadHost(host: string | null, services: Map<string, ServiceSource>): string[] {
-    const known: string[] = [];
-    for (const entry of this.list("hosts")) {
-      if (this.rejectBadEntry(entry)) continue;
-      const name = baseName(entry.path);
-      if (entry.type === "file" && README.test(name)) continue;
-      if (!this.checkId(entry, "host")) continue;
-      if (entry.type !== "dir") {
-        this.error(
-          entry.path,
-          "unexpected file in hosts/",
-          "each host is a directory hosts/<host>/ with a host.yaml",
-        );
-        continue;
-      }
-      known.push(name);
-    }
+    const known = this.ids(
+      "hosts",
+      "host",
+      "each host is a directory hosts/<host>/ with a host.yaml",
+    );
     if (host === null) {
       this.error(
         "hosts/",

@@ -7,27 +7,12 @@
 import { join } from "node:path";
 import { z } from "zod";
 import { CoreOpsError, Exit } from "../errors.ts";
+import { NATIVE_KINDS, QUADLET_KINDS } from "../model.ts";
 
 /** The manifest file's name inside the state dir. */
 export const MANIFEST_FILE = "manifest.json";
 
-const kind = z.enum([
-  "container",
-  "volume",
-  "network",
-  "pod",
-  "kube",
-  "image",
-  "build",
-  "socket",
-  "service",
-  "timer",
-  "target",
-  "mount",
-  "path",
-  "dropin",
-  "config",
-]);
+const kind = z.enum([...QUADLET_KINDS, ...NATIVE_KINDS, "dropin", "config"]);
 
 const entry = z.strictObject({
   path: z.string().startsWith("/"),

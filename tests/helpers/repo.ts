@@ -94,3 +94,27 @@ export async function commitAll(dir: string): Promise<string> {
   await git(dir, "commit", "--quiet", "-m", "test");
   return await git(dir, "rev-parse", "HEAD");
 }
+
+/** The ownership manifest apply would have written after deploying `artifacts`. */
+export function manifestOf<K extends string>(
+  artifacts: readonly {
+    destination: string;
+    sha256: string;
+    service: string;
+    kind: K;
+    unit: string | null;
+  }[],
+  revision = "r1",
+) {
+  return {
+    schema_version: 1 as const,
+    files: artifacts.map((a) => ({
+      path: a.destination,
+      sha256: a.sha256,
+      service: a.service,
+      kind: a.kind,
+      unit: a.unit,
+      revision,
+    })),
+  };
+}

@@ -7,6 +7,7 @@ import {
   commitAll,
   type Files,
   git,
+  manifestOf,
   sha256,
   writeFiles,
   writeRepo,
@@ -132,17 +133,7 @@ Deno.test("with a manifest and matching files, plan reports drift and nothing el
     files[a.destination.slice(t.root.length + 1)] = baseRepo()[a.source];
   }
   await writeFiles(t.root, files);
-  const manifest = {
-    schema_version: 1,
-    files: first.artifacts.map((a: Record<string, string>) => ({
-      path: a.destination,
-      sha256: a.sha256,
-      service: a.service,
-      kind: a.kind,
-      unit: a.unit,
-      revision: "r1",
-    })),
-  };
+  const manifest = manifestOf<string>(first.artifacts);
   await writeFiles(t.root, { "state/manifest.json": JSON.stringify(manifest) });
   await Deno.writeTextFile(join(t.root, "etc/web/unrelated.txt"), "edited by hand\n");
   const r = await cli(["plan", repo, "--host", "h1", "--json", ...t.flags]);

@@ -4,7 +4,7 @@ import type { DesiredState, TargetDirs } from "../../src/model.ts";
 import { type Action, plan, type PlanInput, type UnitState } from "../../src/plan/planner.ts";
 import { loadDesiredState } from "../../src/source/layout.ts";
 import type { OwnershipManifest } from "../../src/state/manifest.ts";
-import { baseRepo, type Files, memoryTree, sha256 } from "../helpers/repo.ts";
+import { baseRepo, type Files, manifestOf, memoryTree, sha256 } from "../helpers/repo.ts";
 
 const DIRS: TargetDirs = { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" };
 
@@ -14,17 +14,7 @@ function desired(files: Files, host: string | null = "h1"): DesiredState {
 
 /** A host converged to `state`: manifest, files and active units all match. */
 function converged(state: DesiredState): Omit<PlanInput, "desired"> {
-  const manifest: OwnershipManifest = {
-    schema_version: 1,
-    files: state.artifacts.map((a) => ({
-      path: a.destination,
-      sha256: a.sha256,
-      service: a.service,
-      kind: a.kind,
-      unit: a.unit,
-      revision: "r1",
-    })),
-  };
+  const manifest: OwnershipManifest = manifestOf(state.artifacts);
   const files = new Map(
     state.artifacts.map((a) => [a.destination, a.sha256] as [string, string | null]),
   );
