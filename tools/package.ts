@@ -201,8 +201,6 @@ DENO_DIR="$root/deno-dir"
 DENO_NO_PACKAGE_JSON=1
 DENO_NO_UPDATE_CHECK=1
 export DENO_DIR DENO_NO_PACKAGE_JSON DENO_NO_UPDATE_CHECK
-# deno.lock records package.json; ignoring it would fail the --frozen lock check.
-unset DENO_NO_PACKAGE_JSON
 exec "$root/bin/deno" run --quiet --cached-only --no-remote \\
   --config="$root/app/deno.json" --lock="$root/app/deno.lock" --frozen \\
   ${flags} \\
