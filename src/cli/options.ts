@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Option } from "@commander-js/extra-typings";
+import { Command, Option } from "@commander-js/extra-typings";
 import { CoreOpsError, Exit, usage } from "../errors.ts";
 import { fetchRevision, provenance } from "../host/git.ts";
 import type { DesiredState } from "../model.ts";
@@ -26,6 +26,22 @@ export const options = {
   stateDir: () => new Option("--state-dir <dir>", "core-ops state (ownership manifest)"),
   lockPath: () => new Option("--lock-path <path>", "the run lock"),
 };
+
+/**
+ * A command that reads a source for a host and knows the target dirs: the
+ * flags `plan`, `validate` (and later `apply`) share, spelled once.
+ */
+export function sourceCommand(name: string) {
+  return new Command(name)
+    .argument("[source]", "a local checkout (same as --source-repo)")
+    .addOption(options.sourceRepo())
+    .addOption(options.repo())
+    .addOption(options.rev())
+    .addOption(options.host())
+    .addOption(options.quadletDir())
+    .addOption(options.systemdUnitDir())
+    .addOption(options.configDir());
+}
 
 /** The flags that feed settings, as commander parses them. */
 export interface CommonFlags {

@@ -3,29 +3,20 @@
  *
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
 import { CoreOpsError, Exit } from "../errors.ts";
 import { observeFiles } from "../host/files.ts";
 import { systemctl, type UnitStates } from "../host/systemctl.ts";
 import { pathsOfInterest, plan, unitsOfInterest } from "../plan/planner.ts";
 import { planJson, planText } from "../plan/render.ts";
 import { readManifest } from "../state/manifest.ts";
-import { loadSource, options, settingsFrom } from "./options.ts";
+import { loadSource, options, settingsFrom, sourceCommand } from "./options.ts";
 import type { Output } from "./program.ts";
 
 /** Builds the `plan` command. */
 export function planCommand(out: Output, units: UnitStates = systemctl) {
-  return new Command("plan")
+  return sourceCommand("plan")
     .description("show what apply would change (no host change, no root needed)")
-    .argument("[source]", "a local checkout (same as --source-repo)")
-    .addOption(options.sourceRepo())
-    .addOption(options.repo())
-    .addOption(options.rev())
-    .addOption(options.host())
     .addOption(options.json())
-    .addOption(options.quadletDir())
-    .addOption(options.systemdUnitDir())
-    .addOption(options.configDir())
     .addOption(options.stateDir())
     .addOption(options.lockPath())
     .option("--adopt", "plan to take ownership of unowned files at destinations")

@@ -4,25 +4,16 @@
  *
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
 import { CoreOpsError, Exit } from "../errors.ts";
 import { podmanGenerator, type QuadletGenerator } from "../host/quadlet.ts";
 import { isQuadletKind } from "../model.ts";
-import { loadSource, options, settingsFrom } from "./options.ts";
+import { loadSource, settingsFrom, sourceCommand } from "./options.ts";
 import type { Output } from "./program.ts";
 
 /** Builds the `validate` command. */
 export function validateCommand(out: Output, generator: QuadletGenerator = podmanGenerator) {
-  return new Command("validate")
+  return sourceCommand("validate")
     .description("check the layout and run the quadlet generator's dry-run")
-    .argument("[source]", "a local checkout (same as --source-repo)")
-    .addOption(options.sourceRepo())
-    .addOption(options.repo())
-    .addOption(options.rev())
-    .addOption(options.host())
-    .addOption(options.quadletDir())
-    .addOption(options.systemdUnitDir())
-    .addOption(options.configDir())
     .action(async (source, flags) => {
       const common = { ...flags, sourceRepo: flags.sourceRepo ?? source };
       const settings = await settingsFrom(common);

@@ -642,29 +642,25 @@ class Loader {
     const byDestination = new Map<string, Artifact>();
     const byUnit = new Map<string, Artifact>();
     for (const a of artifacts) {
-      const other = byDestination.get(a.destination);
-      if (other) {
-        this.error(
-          a.source,
-          `two sources for one destination ${a.destination}: ${other.source} and ${a.source}`,
-          "rename one of them",
-        );
-      } else {
-        byDestination.set(a.destination, a);
-      }
+      this.claim(byDestination, a.destination, a, "destination", "rename one of them");
       if (a.kind === "dropin" || a.kind === "config" || a.unit === null) continue;
-      const clash = byUnit.get(a.unit);
-      if (clash) {
-        this.error(
-          a.source,
-          `two sources for one unit ${a.unit}: ${clash.source} and ${a.source}`,
-          "rename one of them or change its ServiceName=",
-        );
-      } else {
-        byUnit.set(a.unit, a);
-      }
+      this.claim(byUnit, a.unit, a, "unit", "rename one of them or change its ServiceName=");
     }
     return artifacts;
+  }
+
+  /** Records `a` as the one source of `key`, or an error naming both sources. */
+  claim(owners: Map<string, Artifact>, key: string, a: Artifact, what: string, hint: string) {
+    const other = owners.get(key);
+    if (other) {
+      this.error(
+        a.source,
+        `two sources for one ${what} ${key}: ${other.source} and ${a.source}`,
+        hint,
+      );
+    } else {
+      owners.set(key, a);
+    }
   }
 
   unitArtifacts(service: ServiceSource, unit: UnitSource, dirs: TargetDirs): Artifact[] {

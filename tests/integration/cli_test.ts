@@ -121,3 +121,9 @@ Deno.test("validate without Podman's generator says the dry-run was skipped", as
       /generator skipped: Podman's quadlet generator is not installed here/,
     );}
 });
+
+Deno.test("--help prints usage on stdout and exits 0", async () => {
+  const r = await cli(["plan", "--help"]);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^Usage: core-ops plan \[options\] \[source\]/);
+});
