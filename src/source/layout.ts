@@ -45,7 +45,10 @@ type Payload = (typeof PAYLOADS)[number];
 const configRoot = z.string().min(1).refine(
   (root) => root.split("/").every((segment) => IDENTIFIER.test(segment)),
   { message: "must be a relative path of identifiers (no '..', no leading '/')" },
-);
+).refine((root) => root.split("/")[0] !== "core-ops", {
+  // /etc/core-ops holds the agent's own config: a repo must not rewrite where it pulls from.
+  message: "core-ops is reserved for the agent's own configuration",
+});
 
 const serviceSchema = z.strictObject({ "config-root": configRoot.optional() }).nullable();
 
@@ -636,6 +639,20 @@ class Loader {
           mode: entry.worldReadable ? 0o644 : 0o600,
           origin,
         }));
+      }
+    }
+
+    // A config root over a unit dir would deploy units the layout never judged.
+    for (const a of artifacts) {
+      if (a.kind !== "config") continue;
+      for (const dir of [dirs.quadletDir, dirs.systemdUnitDir]) {
+        if (a.destination.startsWith(dir + "/")) {
+          this.error(
+            a.source,
+            `config file would be deployed into ${dir}, a unit directory`,
+            "choose a config-root in service.yaml that does not overlap the unit directories",
+          );
+        }
       }
     }
 

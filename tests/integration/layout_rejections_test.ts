@@ -40,6 +40,16 @@ const CASES: Case[] = [
     names: ["services/web/service.yaml:1:14", "config-root"],
   },
   {
+    name: "config-root over a unit directory",
+    change: { "services/web/service.yaml": "config-root: containers/systemd\n" },
+    names: ["services/web/config/app.conf", "a unit directory"],
+  },
+  {
+    name: "config-root of the agent's own configuration",
+    change: { "services/web/service.yaml": "config-root: core-ops\n" },
+    names: ["services/web/service.yaml:1:14", "reserved"],
+  },
+  {
     name: "native unit in quadlet/",
     change: { "services/web/quadlet/x.socket": "[Socket]\nListenStream=1\n" },
     names: ["services/web/quadlet/x.socket", "does not belong in quadlet/"],
