@@ -92,6 +92,11 @@ export function quadletUnitName(stem: string, kind: QuadletKind, serviceName?: s
   }
 }
 
+/** Whether `unit` is a template (`echo@.service`): only its instances run and have a state. */
+export function isTemplateUnit(unit: string): boolean {
+  return /@\.[a-z]+$/.test(unit);
+}
+
 /** Where an artifact's source lies: the shared service tree or a host overlay. */
 export type Origin = "service" | "host";
 

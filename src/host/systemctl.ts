@@ -3,6 +3,8 @@
  *
  * @module
  */
+import { CoreOpsError, Exit } from "../errors.ts";
+import { isTemplateUnit } from "../model.ts";
 import type { UnitState } from "../plan/planner.ts";
 
 /** The unit-state reader the planner's callers use; a fake stands in for it in unit tests. */
@@ -30,7 +32,8 @@ export function parseShow(text: string): Map<string, UnitState> {
 /** The real systemctl, when this host runs systemd. */
 export const systemctl: UnitStates = {
   async show(units) {
-    if (units.length === 0) return new Map();
+    const named = units.filter((u) => !isTemplateUnit(u));
+    if (named.length === 0) return new Map();
     try {
       await Deno.stat("/run/systemd/system");
     } catch {
@@ -39,7 +42,7 @@ export const systemctl: UnitStates = {
     let output: Deno.CommandOutput;
     try {
       output = await new Deno.Command("systemctl", {
-        args: ["show", "--no-pager", "-p", "Id,LoadState,ActiveState", "--", ...units],
+        args: ["show", "--no-pager", "-p", "Id,LoadState,ActiveState", "--", ...named],
         stdout: "piped",
         stderr: "piped",
       }).output();
@@ -47,7 +50,14 @@ export const systemctl: UnitStates = {
       if (error instanceof Deno.errors.NotFound) return null;
       throw error;
     }
-    if (!output.success) return null;
+    if (!output.success) {
+      // Booted with systemd, yet it would not answer: planning on a guess would be worse.
+      throw new CoreOpsError(Exit.software, "internal", [{
+        message: `systemctl show failed (exit ${output.code}): ${
+          new TextDecoder().decode(output.stderr).trim()
+        }`,
+      }]);
+    }
     const text = new TextDecoder().decode(output.stdout);
     // `show` prints blocks in argument order; Id is the unit's primary name, which
     // differs from the argument for aliases, so pair blocks by position.
@@ -55,7 +65,7 @@ export const systemctl: UnitStates = {
     const states = new Map<string, UnitState>();
     blocks.forEach((block, i) => {
       const parsed = [...parseShow(block).values()][0];
-      if (parsed && i < units.length) states.set(units[i], parsed);
+      if (parsed && i < named.length) states.set(named[i], parsed);
     });
     return states;
   },

@@ -5,7 +5,13 @@
  *
  * @module
  */
-import { BRING_UP_TIER, type DesiredState, type UnitKind, type Warning } from "../model.ts";
+import {
+  BRING_UP_TIER,
+  type DesiredState,
+  isTemplateUnit,
+  type UnitKind,
+  type Warning,
+} from "../model.ts";
 import type { ManifestEntry, OwnershipManifest } from "../state/manifest.ts";
 import { bringUpOrder, describeUnits, mountsPath, type UnitInfo } from "./units.ts";
 
@@ -146,7 +152,7 @@ export function plan(input: PlanInput): Plan {
   const teardown = [...goneUnits].sort(([, a], [, b]) => BRING_UP_TIER[b] - BRING_UP_TIER[a]);
   const stops: Action[] = [];
   for (const [unit] of teardown) {
-    if (/@\.[a-z]+$/.test(unit)) continue;
+    if (isTemplateUnit(unit)) continue;
     const state = observed.units?.get(unit);
     if (
       state && state.load === "not-found" && !ACTIVE.has(state.active) && state.active !== "failed"

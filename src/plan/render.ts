@@ -34,6 +34,7 @@ export function planJson(report: PlanReport): string {
   const { desired, plan } = report;
   const units: Record<string, { load: string; active: string }> = {};
   for (const u of plan.units) {
+    if (u.template) continue; // a template has instances, not a state
     const state = report.states?.get(u.unit);
     units[u.unit] = state
       ? { load: state.load, active: state.active }

@@ -9,6 +9,7 @@ import {
   type Artifact,
   BRING_UP_TIER,
   isQuadletKind,
+  isTemplateUnit,
   QUADLET_SECTION,
   type UnitKind,
 } from "../model.ts";
@@ -93,7 +94,7 @@ export function describeUnits(artifacts: readonly Artifact[]): UnitInfo[] {
       configPaths: unique([...refs.paths, ...serviceEnv].filter((p) => p.startsWith("/"))),
       hasInstall: parsed.some((f) => f.sections.includes("Install")),
       triggeredBy: null,
-      template: /@\.[a-z]+$/.test(unit),
+      template: isTemplateUnit(unit),
     });
   }
 

@@ -61,6 +61,8 @@ Deno.test("plan --json has the contract's fields, in execution order", async () 
   assert.equal(doc.actions.filter((a: { op: string }) => a.op === "reload").length, 1);
   assert.deepEqual(doc.drift, []);
   assert.ok("web.service" in doc.units);
+  // A template has no state of its own; systemctl would refuse to show it.
+  assert.ok(!("echo@.service" in doc.units));
 });
 
 Deno.test("plan --json is byte-identical across runs and across file creation order", async () => {

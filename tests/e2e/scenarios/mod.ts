@@ -5,6 +5,7 @@
  * @module
  */
 import type { Scenario } from "../lib/scenario.ts";
+import { exampleScenarios } from "./example.ts";
 import { harnessScenarios } from "./harness.ts";
 import { helperScenarios } from "./helpers.ts";
 import { planScenarios } from "./plan.ts";
@@ -18,4 +19,5 @@ export const SCENARIOS: Scenario[] = [
   ...versionScenarios,
   ...validateScenarios,
   ...planScenarios,
+  ...exampleScenarios,
 ];
