@@ -56,4 +56,24 @@ export const validateScenarios: Scenario[] = [
       assert.match(result.stderr, /missing\.volume/, result.stderr);
     },
   },
+  {
+    name: "validate: a bad key in a host drop-in names the base file and the drop-in",
+    async run(t) {
+      await t.writeRepo(REPO, {
+        ...withHost(webService(), "h1"),
+        "hosts/h1/web/quadlet/web.container.d/50-host.conf": "[Container]\nBogusKey=1\n",
+      });
+      const result = await validate(t, ["--source-repo", REPO, "--host", "h1"], 65);
+      assert.match(
+        result.stderr,
+        /services\/web\/quadlet\/web\.container: .*BogusKey/,
+        result.stderr,
+      );
+      assert.match(
+        result.stderr,
+        /hosts\/h1\/web\/quadlet\/web\.container\.d\/50-host\.conf/,
+        result.stderr,
+      );
+    },
+  },
 ];
