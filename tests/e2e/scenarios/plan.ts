@@ -82,4 +82,41 @@ export const planScenarios: Scenario[] = [
       assert.deepEqual(asNobody.actions, asRoot.actions);
     },
   },
+  {
+    name: "plan: a source the user may not read exits 66 (permission denied, not missing)",
+    async run(t) {
+      await t.writeRepo(REPO, webService());
+      await t.ok(["chmod", "0700", `${REPO}/services/web/quadlet`]);
+      const result = await t.exec([
+        "setpriv",
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        "core-ops",
+        "plan",
+        "--source-repo",
+        REPO,
+      ], { cwd: "/", env: { HOME: "/nonexistent" } });
+      assert.equal(result.code, 66, describe(["plan as nobody"], result));
+      assert.match(result.stderr, /services\/web\/quadlet: permission denied/, result.stderr);
+    },
+  },
+  {
+    name: "plan: a hand-placed file at a destination is a conflict; others are left alone",
+    async run(t) {
+      await t.writeRepo(REPO, webService());
+      await t.writeFile("/etc/containers/systemd/web.container", "[Container]\nImage=mine\n");
+      await t.writeFile("/etc/containers/systemd/other.container", "[Container]\nImage=mine\n");
+      const conflict = await t.coreOps(["plan", "--source-repo", REPO]);
+      assert.equal(conflict.code, 65, describe(["plan"], conflict));
+      assert.match(
+        conflict.stderr,
+        /\/etc\/containers\/systemd\/web\.container exists and is not owned/,
+      );
+      const adopted = await t.coreOpsJson(["plan", "--source-repo", REPO, "--adopt", "--json"]);
+      const targets = (adopted.actions as { target: string }[]).map((a) => a.target);
+      assert.ok(targets.includes("/etc/containers/systemd/web.container"), targets.join(" "));
+      assert.ok(!targets.some((p) => p.includes("other.container")), targets.join(" "));
+    },
+  },
 ];
