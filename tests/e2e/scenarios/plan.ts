@@ -5,12 +5,19 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { describe, type Scenario } from "../lib/scenario.ts";
+import type { Result } from "../lib/proc.ts";
+import { describe, type Scenario, type ScenarioContext } from "../lib/scenario.ts";
 import { REPO, webService } from "./fixtures.ts";
 
 interface UnitState {
   load: string;
   active: string;
+}
+
+/** Runs core-ops in the guest as `nobody`: no home, no write access where the package or repo lives. */
+function coreOpsAsNobody(t: ScenarioContext, args: string[]): Promise<Result> {
+  const drop = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"];
+  return t.exec([...drop, "core-ops", ...args], { cwd: "/", env: { HOME: "/nonexistent" } });
 }
 
 /** Unit states in `plan --json`: active when running, not-found when absent. */
@@ -61,18 +68,7 @@ export const planScenarios: Scenario[] = [
     async run(t) {
       const sha = await t.writeRepo(REPO, webService());
       const asRoot = await t.coreOpsJson(["plan", "--source-repo", REPO, "--json"]);
-      // nobody: no home, no write access anywhere the package or repo lives.
-      const result = await t.exec([
-        "setpriv",
-        "--reuid=nobody",
-        "--regid=nogroup",
-        "--clear-groups",
-        "core-ops",
-        "plan",
-        "--source-repo",
-        REPO,
-        "--json",
-      ], { cwd: "/", env: { HOME: "/nonexistent" } });
+      const result = await coreOpsAsNobody(t, ["plan", "--source-repo", REPO, "--json"]);
       assert.equal(result.code, 0, describe(["plan as nobody"], result));
       const asNobody = JSON.parse(result.stdout);
       // Not asserted equal: git refuses a repo owned by another user (safe.directory),
@@ -87,16 +83,7 @@ export const planScenarios: Scenario[] = [
     async run(t) {
       await t.writeRepo(REPO, webService());
       await t.ok(["chmod", "0700", `${REPO}/services/web/quadlet`]);
-      const result = await t.exec([
-        "setpriv",
-        "--reuid=nobody",
-        "--regid=nogroup",
-        "--clear-groups",
-        "core-ops",
-        "plan",
-        "--source-repo",
-        REPO,
-      ], { cwd: "/", env: { HOME: "/nonexistent" } });
+      const result = await coreOpsAsNobody(t, ["plan", "--source-repo", REPO]);
       assert.equal(result.code, 66, describe(["plan as nobody"], result));
       assert.match(result.stderr, /services\/web\/quadlet: permission denied/, result.stderr);
     },
