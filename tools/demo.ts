@@ -1,41 +1,32 @@
 /**
  * `deno task demo`: plans the bundled example repository for host `nas` into
- * fresh temp target dirs, through the same launcher and production permission
- * flags as `deno task core-ops`, and prints the human plan.
+ * fresh temp target dirs, with the same production permission flags as
+ * `deno task core-ops`, and prints the human plan.
  *
  * @module
  */
+import { runCoreOps } from "./launch.ts";
+
 const root = new URL("..", import.meta.url).pathname;
 const targets = await Deno.makeTempDir({ prefix: "core-ops-demo-" });
 const host = Deno.args[0] ?? "nas";
 try {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--allow-read",
-      "--allow-run",
-      `${root}tools/launch.ts`,
-      "plan",
-      "--source-repo",
-      `${root}examples/homelab`,
-      "--host",
-      host,
-      "--quadlet-dir",
-      `${targets}/etc/containers/systemd`,
-      "--systemd-unit-dir",
-      `${targets}/etc/systemd/system`,
-      "--config-dir",
-      `${targets}/etc`,
-      "--state-dir",
-      `${targets}/var/lib/core-ops`,
-    ],
-    env: { CORE_OPS_CONFIG: "/dev/null" },
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn();
-  const status = await child.status;
-  if (!status.success) Deno.exitCode = status.code || 1;
+  const code = await runCoreOps([
+    "plan",
+    "--source-repo",
+    `${root}examples/homelab`,
+    "--host",
+    host,
+    "--quadlet-dir",
+    `${targets}/etc/containers/systemd`,
+    "--systemd-unit-dir",
+    `${targets}/etc/systemd/system`,
+    "--config-dir",
+    `${targets}/etc`,
+    "--state-dir",
+    `${targets}/var/lib/core-ops`,
+  ], { CORE_OPS_CONFIG: "/dev/null" });
+  if (code !== 0) Deno.exitCode = code;
 } finally {
   await Deno.remove(targets, { recursive: true });
 }

@@ -4,9 +4,8 @@
  *
  * @module
  */
-import { testPermissions, toFlags } from "../../tools/permissions.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+import { coreOpsArgs } from "../../tools/launch.ts";
+import { testPermissions } from "../../tools/permissions.ts";
 
 /** What a CLI run left behind. */
 export interface CliResult {
@@ -40,7 +39,7 @@ export async function cli(args: string[], options: CliOptions = {}): Promise<Cli
   const denoDir = Deno.env.get("DENO_DIR");
   if (denoDir) env.DENO_DIR = denoDir;
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...toFlags(testPermissions(options.writable ?? [])), MAIN, ...args],
+    args: coreOpsArgs(testPermissions(options.writable ?? []), args),
     env,
     clearEnv: true,
     cwd: options.cwd,
