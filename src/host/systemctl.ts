@@ -13,20 +13,19 @@ export interface UnitStates {
   show(units: readonly string[]): Promise<Map<string, UnitState> | null>;
 }
 
-/** Parses `systemctl show -p Id,LoadState,ActiveState` output: blank-line separated blocks. */
-export function parseShow(text: string): Map<string, UnitState> {
-  const out = new Map<string, UnitState>();
-  for (const block of text.split(/\n\s*\n/)) {
+/**
+ * Parses `systemctl show -p LoadState,ActiveState` output: one blank-line
+ * separated block per unit, in the order the units were named.
+ */
+export function parseShow(text: string): UnitState[] {
+  return text.split(/\n\s*\n/).filter((block) => block.trim() !== "").map((block) => {
     const fields = new Map<string, string>();
     for (const line of block.split("\n")) {
       const eq = line.indexOf("=");
       if (eq > 0) fields.set(line.slice(0, eq), line.slice(eq + 1));
     }
-    const id = fields.get("Id");
-    if (!id) continue;
-    out.set(id, { load: fields.get("LoadState") ?? "", active: fields.get("ActiveState") ?? "" });
-  }
-  return out;
+    return { load: fields.get("LoadState") ?? "", active: fields.get("ActiveState") ?? "" };
+  });
 }
 
 /** The real systemctl, when this host runs systemd. */
@@ -42,7 +41,7 @@ export const systemctl: UnitStates = {
     let output: Deno.CommandOutput;
     try {
       output = await new Deno.Command("systemctl", {
-        args: ["show", "--no-pager", "-p", "Id,LoadState,ActiveState", "--", ...named],
+        args: ["show", "--no-pager", "-p", "LoadState,ActiveState", "--", ...named],
         stdout: "piped",
         stderr: "piped",
       }).output();
@@ -58,14 +57,12 @@ export const systemctl: UnitStates = {
         }`,
       }]);
     }
-    const text = new TextDecoder().decode(output.stdout);
-    // `show` prints blocks in argument order; Id is the unit's primary name, which
-    // differs from the argument for aliases, so pair blocks by position.
-    const blocks = text.split(/\n\s*\n/).filter((b) => b.trim() !== "");
+    // Blocks come in argument order; pairing by position (not by Id) keeps an
+    // alias paired with the name it was asked by.
+    const blocks = parseShow(new TextDecoder().decode(output.stdout));
     const states = new Map<string, UnitState>();
-    blocks.forEach((block, i) => {
-      const parsed = [...parseShow(block).values()][0];
-      if (parsed && i < named.length) states.set(named[i], parsed);
+    blocks.forEach((state, i) => {
+      if (i < named.length) states.set(named[i], state);
     });
     return states;
   },

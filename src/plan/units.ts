@@ -65,6 +65,7 @@ export function describeUnits(artifacts: readonly Artifact[]): UnitInfo[] {
     unitOfFile.get(name) ?? (byUnit.has(name) ? name : undefined);
 
   const infos: UnitInfo[] = [];
+  const activates = new Map<string, string[]>();
   for (const [unit, files] of byUnit) {
     const base = files.find((a) => a.kind !== "dropin");
     if (!base || base.kind === "dropin" || base.kind === "config") continue;
@@ -96,11 +97,12 @@ export function describeUnits(artifacts: readonly Artifact[]): UnitInfo[] {
       triggeredBy: null,
       template: isTemplateUnit(unit),
     });
+    activates.set(unit, triggers(unit, kind, parsed));
   }
 
   const infoByUnit = new Map(infos.map((i) => [i.unit, i]));
   for (const info of infos) {
-    for (const target of triggers(info)) {
+    for (const target of activates.get(info.unit)!) {
       const triggered = infoByUnit.get(target);
       if (triggered && triggered.triggeredBy === null) triggered.triggeredBy = info.unit;
     }
@@ -109,14 +111,13 @@ export function describeUnits(artifacts: readonly Artifact[]): UnitInfo[] {
 }
 
 /** Units a socket, timer or path unit activates, by systemd's defaults and explicit keys. */
-function triggers(info: UnitInfo): string[] {
-  if (info.kind !== "socket" && info.kind !== "timer" && info.kind !== "path") return [];
-  const parsed = info.artifacts.map((a) => parseUnitFile(new TextDecoder().decode(a.content)));
-  const section = info.kind === "socket" ? "Socket" : info.kind === "timer" ? "Timer" : "Path";
-  const explicit = values(parsed, section, info.kind === "socket" ? "Service" : "Unit");
+function triggers(unit: string, kind: UnitKind, parsed: UnitFile[]): string[] {
+  if (kind !== "socket" && kind !== "timer" && kind !== "path") return [];
+  const section = kind === "socket" ? "Socket" : kind === "timer" ? "Timer" : "Path";
+  const explicit = values(parsed, section, kind === "socket" ? "Service" : "Unit");
   if (explicit.length > 0) return explicit;
-  const stem = info.unit.slice(0, info.unit.lastIndexOf("."));
-  if (info.kind === "socket") {
+  const stem = unit.slice(0, unit.lastIndexOf("."));
+  if (kind === "socket") {
     const accept = values(parsed, "Socket", "Accept").at(-1);
     if (accept !== undefined && /^(yes|true|on|1)$/i.test(accept)) return [`${stem}@.service`];
   }
