@@ -76,7 +76,7 @@ export async function settingsFrom(flags: CommonFlags, configPath?: string): Pro
   return resolveSettings({ flags: named, env, toml });
 }
 
-/** A loaded source: the desired state, where it came from, and a clean-up for fetched sources. */
+/** A loaded source: the desired state and the revision it came from. */
 export interface LoadedSource {
   revision: string;
   desired: DesiredState;

@@ -106,8 +106,6 @@ export function plan(input: PlanInput): Plan {
   const drift: Drift[] = [];
   const conflicts: Conflict[] = [];
   const writes: Action[] = [];
-  const written = new Set<string>();
-  const created = new Set<string>();
 
   for (const a of desired.artifacts) {
     const disk = observed.files.get(a.destination) ?? null;
@@ -119,18 +117,16 @@ export function plan(input: PlanInput): Plan {
       if (disk === a.sha256) continue;
       const reason = disk === null ? "missing" : disk !== entry.sha256 ? "drift" : "changed";
       writes.push({ op: "write", target: a.destination, reason });
-      written.add(a.destination);
     } else if (disk === null) {
       writes.push({ op: "write", target: a.destination, reason: "new" });
-      written.add(a.destination);
-      created.add(a.destination);
     } else if (!input.adopt) {
       conflicts.push({ path: a.destination, source: a.source });
     } else if (disk !== a.sha256) {
       writes.push({ op: "write", target: a.destination, reason: "adopt" });
-      written.add(a.destination);
     }
   }
+  const written = new Set(writes.map((w) => w.target));
+  const created = new Set(writes.filter((w) => w.reason === "new").map((w) => w.target));
 
   const desiredPaths = new Set(desired.artifacts.map((a) => a.destination));
   const removed = (manifest?.files ?? []).filter((f) => !desiredPaths.has(f.path));

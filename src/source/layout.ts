@@ -682,17 +682,16 @@ class Loader {
 
   unitArtifacts(service: ServiceSource, unit: UnitSource, dirs: TargetDirs): Artifact[] {
     const dir = unit.payload === "quadlet" ? dirs.quadletDir : dirs.systemdUnitDir;
-    // Base drop-ins, then the host's (SPEC §1); the generator itself merges them by file name.
+    const byName = (a: { name: string }, b: { name: string }) => compare(a.name, b.name);
+    // Artifacts list base drop-ins, then the host's (SPEC §1) ...
     const dropins = [
-      ...unit.dropins.filter((d) => d.origin === "service").sort((a, b) => compare(a.name, b.name)),
-      ...unit.dropins.filter((d) => d.origin === "host").sort((a, b) => compare(a.name, b.name)),
+      ...unit.dropins.filter((d) => d.origin === "service").sort(byName),
+      ...unit.dropins.filter((d) => d.origin === "host").sort(byName),
     ];
     let unitName = unit.file;
     if (isQuadletKind(unit.kind)) {
-      const merged = [
-        unit.entry,
-        ...[...dropins].sort((a, b) => compare(a.name, b.name)).map((d) => d.entry),
-      ];
+      // ... while the generator applies them all in file-name order.
+      const merged = [unit.entry, ...[...unit.dropins].sort(byName).map((d) => d.entry)];
       const serviceName = lastValue(
         merged.map((e) => parseUnitFile(text(e))),
         QUADLET_SECTION[unit.kind],
