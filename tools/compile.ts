@@ -23,7 +23,7 @@
  * @module
  */
 import { PRODUCTION, toFlags } from "./permissions.ts";
-import { checkLockSubset, PackageError } from "./package.ts";
+import { checkLockSubset, outArgument, PackageError } from "./package.ts";
 import { VERSION } from "../src/version.ts";
 
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -118,14 +118,8 @@ async function verify(binary: string, denort: string | undefined): Promise<strin
 }
 
 if (import.meta.main) {
-  const outIndex = Deno.args.indexOf("--out");
-  const out = outIndex >= 0 ? Deno.args[outIndex + 1] : undefined;
-  if (outIndex >= 0 && !out) {
-    console.error("usage: deno task compile [--out FILE]");
-    Deno.exit(64);
-  }
+  const target = outArgument("usage: deno task compile [--out FILE]");
   try {
-    const target = out ? (out.startsWith("/") ? out : `${Deno.cwd()}/${out}`) : undefined;
     const version = await compile(target);
     console.log(`compile: ${target ?? `${REPO}/dist/core-ops-bin`} (core-ops ${version})`);
   } catch (error) {

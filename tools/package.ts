@@ -253,14 +253,9 @@ async function copyTree(from: string, to: string): Promise<void> {
 }
 
 if (import.meta.main) {
-  const outIndex = Deno.args.indexOf("--out");
-  const out = outIndex >= 0 ? Deno.args[outIndex + 1] : undefined;
-  if (outIndex >= 0 && !out) {
-    console.error("usage: deno task package [--out DIR]");
-    Deno.exit(64);
-  }
+  const out = outArgument("usage: deno task package [--out DIR]");
   try {
-    const info = await buildPackage(out ? absolute(out) : undefined);
+    const info = await buildPackage(out);
     console.log(`package: ${info.dir} (core-ops ${info.version}, offline check passed)`);
   } catch (error) {
     console.error(`package: ${error instanceof Error ? error.message : String(error)}`);
@@ -268,6 +263,17 @@ if (import.meta.main) {
   }
 }
 
-function absolute(path: string): string {
-  return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+/**
+ * The absolute path given with `--out` in the task's arguments, if any; a
+ * `--out` without a value exits 64 with `usage`.
+ */
+export function outArgument(usage: string): string | undefined {
+  const index = Deno.args.indexOf("--out");
+  if (index < 0) return undefined;
+  const out = Deno.args[index + 1];
+  if (!out) {
+    console.error(usage);
+    Deno.exit(64);
+  }
+  return out.startsWith("/") ? out : `${Deno.cwd()}/${out}`;
 }
