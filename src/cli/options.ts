@@ -7,10 +7,14 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { CoreOpsError, Exit, usage } from "../errors.ts";
 import { fetchRevision, provenance } from "../host/git.ts";
-import type { DesiredState } from "../model.ts";
+import type { Files } from "../host/files.ts";
+import type { Artifact, DesiredState } from "../model.ts";
+import { renderDiff } from "../plan/diff.ts";
+import type { Action } from "../plan/planner.ts";
 import { readAgentToml, resolveSettings, type SettingName, type Settings } from "../settings.ts";
 import { loadDesiredState } from "../source/layout.ts";
-import { readRepoTree } from "../source/tree.ts";
+import { readRepoTree, type RepoTree } from "../source/tree.ts";
+import type { ResolvedSource } from "../apply/pipeline.ts";
 
 /** Option factories, so every command spells each flag the same way. */
 export const options = {
@@ -20,6 +24,7 @@ export const options = {
   host: () =>
     new Option("--host <id>", "the host id (default: CORE_OPS_HOST, agent.toml, hostname)"),
   json: () => new Option("--json", "one JSON document on stdout"),
+  diff: () => new Option("--diff", "show a unified diff of every file to be written or removed"),
   quadletDir: () => new Option("--quadlet-dir <dir>", "where quadlet files go"),
   systemdUnitDir: () => new Option("--systemd-unit-dir <dir>", "where native units go"),
   configDir: () => new Option("--config-dir <dir>", "where service config roots go"),
@@ -83,10 +88,14 @@ export interface LoadedSource {
 }
 
 /**
- * Resolves the source (a checkout, or a fetched revision), reads it, and loads
- * the desired state for the resolved host.
+ * Resolves the source — a checkout as it is, or a fetched revision — and reads
+ * its tree; loading the desired state from it is left to `load()`, so a
+ * layout error is known to belong to that revision.
  */
-export async function loadSource(flags: CommonFlags, settings: Settings): Promise<LoadedSource> {
+export async function resolveSource(
+  flags: CommonFlags,
+  settings: Settings,
+): Promise<ResolvedSource> {
   if (flags.sourceRepo !== undefined && flags.repo !== undefined) {
     throw usage(
       "--source-repo and --repo are exclusive",
@@ -94,11 +103,13 @@ export async function loadSource(flags: CommonFlags, settings: Settings): Promis
     );
   }
   const hostId = settings.host ?? hostname();
+  const loader = (tree: RepoTree) => () =>
+    Promise.resolve(loadDesiredState(tree, { host: hostId, dirs: settings.dirs }));
   if (flags.sourceRepo !== undefined) {
     if (flags.rev !== undefined) throw usage("--rev goes with --repo, not --source-repo");
     const tree = await readRepoTree(flags.sourceRepo);
     const revision = await provenance(flags.sourceRepo);
-    return { revision, desired: loadDesiredState(tree, { host: hostId, dirs: settings.dirs }) };
+    return { revision, load: loader(tree) };
   }
   if (settings.repo === null) {
     throw usage(
@@ -110,11 +121,19 @@ export async function loadSource(flags: CommonFlags, settings: Settings): Promis
   const dir = await Deno.makeTempDir({ prefix: "core-ops-source-" });
   try {
     const revision = await fetchRevision(settings.repo, settings.rev, dir);
-    const tree = await readRepoTree(dir);
-    return { revision, desired: loadDesiredState(tree, { host: hostId, dirs: settings.dirs }) };
+    return { revision, load: loader(await readRepoTree(dir)) };
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/**
+ * Resolves the source, reads it, and loads the desired state for the resolved
+ * host.
+ */
+export async function loadSource(flags: CommonFlags, settings: Settings): Promise<LoadedSource> {
+  const source = await resolveSource(flags, settings);
+  return { revision: source.revision, desired: await source.load() };
 }
 
 function hostname(): string | null {
@@ -124,4 +143,17 @@ function hostname(): string | null {
     if (error instanceof Deno.errors.NotCapable) throw error;
     throw new CoreOpsError(Exit.software, "internal", [{ message: "cannot read the hostname" }]);
   }
+}
+
+/** The `--diff` of `actions`: what is on disk now against what they put there. */
+export async function diffText(
+  actions: readonly Action[],
+  artifacts: readonly Artifact[],
+  files: Files,
+): Promise<string> {
+  const paths = actions.filter((a) => a.op === "write" || a.op === "remove").map((a) => a.target);
+  const current = new Map(
+    await Promise.all(paths.map(async (path) => [path, await files.read(path)] as const)),
+  );
+  return renderDiff(actions, artifacts, current);
 }

@@ -4,12 +4,12 @@
  * @module
  */
 import { CoreOpsError, Exit } from "../errors.ts";
-import { observeFiles } from "../host/files.ts";
+import { observeFiles, realFiles } from "../host/files.ts";
 import { systemctl, type UnitStates } from "../host/systemctl.ts";
 import { pathsOfInterest, plan, unitsOfInterest } from "../plan/planner.ts";
 import { planJson, planText } from "../plan/render.ts";
 import { readManifest } from "../state/manifest.ts";
-import { loadSource, options, settingsFrom, sourceCommand } from "./options.ts";
+import { diffText, loadSource, options, settingsFrom, sourceCommand } from "./options.ts";
 import type { Output } from "./program.ts";
 
 /** Builds the `plan` command. */
@@ -17,6 +17,7 @@ export function planCommand(out: Output, units: UnitStates = systemctl) {
   return sourceCommand("plan")
     .description("show what apply would change (no host change, no root needed)")
     .addOption(options.json())
+    .addOption(options.diff())
     .addOption(options.stateDir())
     .addOption(options.lockPath())
     .option("--adopt", "plan to take ownership of unowned files at destinations")
@@ -49,5 +50,8 @@ export function planCommand(out: Output, units: UnitStates = systemctl) {
       }
       const report = { revision: loaded.revision, desired: loaded.desired, plan: result, states };
       out.stdout(flags.json ? planJson(report) : planText(report));
+      if (flags.diff && !flags.json) {
+        out.stdout(await diffText(result.actions, loaded.desired.artifacts, realFiles));
+      }
     });
 }

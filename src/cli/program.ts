@@ -7,7 +7,9 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { CoreOpsError, Exit, renderDiagnostics } from "../errors.ts";
 import { VERSION } from "../version.ts";
+import { applyCommand, RunFailed } from "./apply.ts";
 import { planCommand } from "./plan.ts";
+import { statusCommand } from "./status.ts";
 import { validateCommand } from "./validate.ts";
 
 /** Where the program writes; injectable so tests can capture output. */
@@ -37,6 +39,8 @@ export async function run(args: string[], out: Output = processOutput): Promise<
     })
     .showSuggestionAfterError(true)
     .addCommand(planCommand(out))
+    .addCommand(applyCommand(out))
+    .addCommand(statusCommand(out))
     .addCommand(validateCommand(out));
   // Subcommands report usage errors through the same exception as the root.
   for (const command of program.commands) {
@@ -56,6 +60,7 @@ function report(error: unknown, out: Output): number {
     // --help and --version end parsing through an exception, with exit code 0.
     return error.exitCode === 0 ? Exit.ok : Exit.usage;
   }
+  if (error instanceof RunFailed) return error.exitCode; // reported in full already
   if (error instanceof CoreOpsError) {
     out.stderr(renderDiagnostics(error.diagnostics) + "\n");
     return error.exitCode;

@@ -1,10 +1,38 @@
 /**
- * Reads what is at destination paths on the host, as sha256 digests.
+ * The file adapter: what is at destination paths (as sha256 digests), and the
+ * two changes core-ops makes to files — an atomic write and a removal.
  *
  * @module
  */
 import { createHash } from "node:crypto";
+import { basename, dirname, join } from "node:path";
 import { CoreOpsError, Exit } from "../errors.ts";
+
+/** What core-ops does to files on the host; a recording fake stands in for it in unit tests. */
+export interface Files {
+  /** sha256 of each path, `null` where nothing is. */
+  digests(paths: readonly string[]): Promise<Map<string, string | null>>;
+  /** The bytes and permission bits at `path`, `null` where nothing is. */
+  read(path: string): Promise<FileContent | null>;
+  /**
+   * Replaces `path` atomically with `content` and `mode`: a temp file in the same
+   * dir, fsync, rename, fsync of the dir. Missing parent dirs are created 0755.
+   */
+  write(path: string, content: Uint8Array, mode: number): Promise<void>;
+  /** Removes `path` (absent is fine); an emptied `<unit>.d/` drop-in dir goes with it. */
+  remove(path: string): Promise<void>;
+}
+
+/** A file's bytes and permission bits. */
+export interface FileContent {
+  content: Uint8Array;
+  mode: number;
+}
+
+/** sha256 of `bytes`, hex. */
+export function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
 
 /**
  * The sha256 of each file in `paths`, or `null` where nothing is (a missing
@@ -14,15 +42,15 @@ import { CoreOpsError, Exit } from "../errors.ts";
 export async function observeFiles(paths: readonly string[]): Promise<Map<string, string | null>> {
   const out = new Map<string, string | null>();
   await Promise.all(paths.map(async (path) => {
-    out.set(path, await digest(path));
+    const bytes = await readBytes(path);
+    out.set(path, bytes === null ? null : sha256(bytes));
   }));
   return out;
 }
 
-async function digest(path: string): Promise<string | null> {
+async function readBytes(path: string): Promise<Uint8Array | null> {
   try {
-    const bytes = await Deno.readFile(path);
-    return createHash("sha256").update(bytes).digest("hex");
+    return await Deno.readFile(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
       return null;
@@ -44,3 +72,94 @@ async function digest(path: string): Promise<string | null> {
     throw error;
   }
 }
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await Deno.open(dir, { read: true });
+  try {
+    await handle.sync();
+  } finally {
+    handle.close();
+  }
+}
+
+/** Creates `dir` and its missing parents with mode 0755 (not subject to the umask's whims). */
+async function ensureDir(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let d = dir; d !== dirname(d); d = dirname(d)) {
+    try {
+      await Deno.stat(d);
+      break;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      missing.unshift(d);
+    }
+  }
+  for (const d of missing) {
+    try {
+      await Deno.mkdir(d);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    }
+    await Deno.chmod(d, 0o755);
+  }
+}
+
+async function isEmptyDir(dir: string): Promise<boolean> {
+  try {
+    for await (const _ of Deno.readDir(dir)) return false;
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** The real file system. */
+export const realFiles: Files = {
+  digests: observeFiles,
+
+  async read(path) {
+    const content = await readBytes(path);
+    if (content === null) return null;
+    const mode = (await Deno.stat(path)).mode ?? 0o644;
+    return { content, mode: mode & 0o7777 };
+  },
+
+  async write(path, content, mode) {
+    const dir = dirname(path);
+    await ensureDir(dir);
+    // A dot name with a .tmp suffix: neither the quadlet generator nor systemd reads it.
+    const temp = join(dir, `.${basename(path)}.core-ops-${crypto.randomUUID().slice(0, 8)}.tmp`);
+    const file = await Deno.open(temp, { write: true, createNew: true, mode });
+    try {
+      try {
+        let written = 0;
+        while (written < content.length) written += await file.write(content.subarray(written));
+        await file.sync();
+      } finally {
+        file.close();
+      }
+      await Deno.chmod(temp, mode); // the umask must not change the mode
+      await Deno.rename(temp, path);
+    } catch (error) {
+      await Deno.remove(temp).catch(() => {}); // best effort: the write itself already failed
+      throw error;
+    }
+    await fsyncDir(dir);
+  },
+
+  async remove(path) {
+    try {
+      await Deno.remove(path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return; // already gone: nothing to sync
+      throw error;
+    }
+    let dir = dirname(path);
+    if (dir.endsWith(".d") && (await isEmptyDir(dir))) {
+      await Deno.remove(dir);
+      dir = dirname(dir);
+    }
+    await fsyncDir(dir);
+  },
+};

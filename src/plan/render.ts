@@ -31,6 +31,11 @@ export function artifactJson(a: Artifact) {
 
 /** The `plan --json` document. */
 export function planJson(report: PlanReport): string {
+  return JSON.stringify(planDocument(report), null, 2) + "\n";
+}
+
+/** The fields of `plan --json` as an object; `apply --json` extends it. */
+export function planDocument(report: PlanReport) {
   const { desired, plan } = report;
   const units: Record<string, { load: string; active: string }> = {};
   for (const u of plan.units) {
@@ -40,7 +45,7 @@ export function planJson(report: PlanReport): string {
       ? { load: state.load, active: state.active }
       : { load: "unknown", active: "unknown" };
   }
-  const doc = {
+  return {
     revision: report.revision,
     host: desired.host,
     services: desired.services,
@@ -55,7 +60,6 @@ export function planJson(report: PlanReport): string {
     })),
     units,
   };
-  return JSON.stringify(doc, null, 2) + "\n";
 }
 
 /** The human plan: a header, the actions grouped by operation, then warnings and drift. */

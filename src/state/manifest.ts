@@ -14,7 +14,8 @@ export const MANIFEST_FILE = "manifest.json";
 
 const kind = z.enum([...QUADLET_KINDS, ...NATIVE_KINDS, "dropin", "config"]);
 
-const entry = z.strictObject({
+/** Schema of one manifest entry (also used by the state file's pending set). */
+export const manifestEntry = z.strictObject({
   path: z.string().startsWith("/"),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   service: z.string(),
@@ -25,11 +26,11 @@ const entry = z.strictObject({
 
 const manifestSchema = z.strictObject({
   schema_version: z.literal(1),
-  files: z.array(entry),
+  files: z.array(manifestEntry),
 });
 
 /** One owned file. */
-export type ManifestEntry = z.infer<typeof entry>;
+export type ManifestEntry = z.infer<typeof manifestEntry>;
 /** The ownership manifest. */
 export type OwnershipManifest = z.infer<typeof manifestSchema>;
 

@@ -12,7 +12,7 @@ import { REPO } from "./fixtures.ts";
 const EXAMPLE = new URL("../../../examples/homelab", import.meta.url).pathname;
 
 /** Every file of the example, as the scenario helpers write them (modes kept). */
-async function exampleFiles(): Promise<Files> {
+export async function exampleFiles(): Promise<Files> {
   const files: Files = {};
   const walk = async (dir: string) => {
     for await (const entry of Deno.readDir(dir)) {

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Scenario } from "../lib/scenario.ts";
+import { applyScenarios } from "./apply.ts";
 import { exampleScenarios } from "./example.ts";
 import { harnessScenarios } from "./harness.ts";
 import { helperScenarios } from "./helpers.ts";
@@ -20,4 +21,5 @@ export const SCENARIOS: Scenario[] = [
   ...validateScenarios,
   ...planScenarios,
   ...exampleScenarios,
+  ...applyScenarios,
 ];

@@ -1,0 +1,169 @@
+/**
+ * `core-ops status`: the last run, the applied and attempted revisions, drift,
+ * and each owned unit's live state — from the state dir and ONE batched
+ * `systemctl show`.
+ *
+ * @module
+ */
+import { Command } from "@commander-js/extra-typings";
+import { type Files, realFiles } from "../host/files.ts";
+import { realSystemd, type Systemd, type UnitProperties } from "../host/systemd.ts";
+import { isTemplateUnit } from "../model.ts";
+import type { OwnershipManifest } from "../state/manifest.ts";
+import { type RunState, StateStore } from "../state/store.ts";
+import { options, settingsFrom } from "./options.ts";
+import type { Output } from "./program.ts";
+
+/** An owned file whose content is no longer what core-ops wrote. */
+export interface DriftEntry {
+  path: string;
+  unit: string | null;
+  expected: string;
+  actual: string | null;
+}
+
+/** Everything `status` shows. */
+export interface StatusReport {
+  stateDir: string;
+  state: RunState;
+  files: number;
+  drift: DriftEntry[];
+  units: Map<string, UnitProperties>;
+}
+
+const UNIT_PROPS = ["LoadState", "ActiveState", "SubState", "Result", "NRestarts"];
+
+/** Gathers the status from the state dir, the owned files and systemd. */
+export async function gatherStatus(
+  stateDir: string,
+  files: Files,
+  systemd: Systemd,
+): Promise<StatusReport> {
+  const store = new StateStore(stateDir, files);
+  const state = await store.readState();
+  const manifest = await store.readManifest();
+  const [digests, units] = await Promise.all([
+    files.digests((manifest?.files ?? []).map((f) => f.path)),
+    ownedUnits(manifest, systemd),
+  ]);
+  const drift = (manifest?.files ?? []).flatMap((f) => {
+    const actual = digests.get(f.path) ?? null;
+    return actual === f.sha256 ? [] : [{ path: f.path, unit: f.unit, expected: f.sha256, actual }];
+  });
+  return { stateDir, state, files: manifest?.files.length ?? 0, drift, units };
+}
+
+async function ownedUnits(
+  manifest: OwnershipManifest | null,
+  systemd: Systemd,
+): Promise<Map<string, UnitProperties>> {
+  const units = new Set<string>();
+  for (const f of manifest?.files ?? []) {
+    if (f.unit !== null && !isTemplateUnit(f.unit)) units.add(f.unit);
+  }
+  if (units.size === 0 || !(await systemd.available())) return new Map();
+  return await systemd.show([...units].sort(), UNIT_PROPS);
+}
+
+/** The `status --json` document. */
+export function statusJson(report: StatusReport): string {
+  const units: Record<string, Record<string, string>> = {};
+  for (const [unit, p] of report.units) {
+    units[unit] = {
+      load: p.LoadState ?? "",
+      active: p.ActiveState ?? "",
+      sub: p.SubState ?? "",
+      result: p.Result ?? "",
+      restarts: p.NRestarts ?? "",
+    };
+  }
+  const { state } = report;
+  return JSON.stringify(
+    {
+      state_dir: report.stateDir,
+      status: state.status,
+      generation: state.generation,
+      repository: state.repository,
+      ref: state.ref,
+      last_applied_revision: state.last_applied_revision,
+      last_attempted_revision: state.last_attempted_revision,
+      last_success: state.last_success,
+      last_failure: state.last_failure,
+      consecutive_failures: state.consecutive_failures,
+      last_run: state.last_run,
+      failure: state.failure,
+      interrupted_run: state.in_progress,
+      owned_files: report.files,
+      drift: report.drift,
+      units,
+    },
+    null,
+    2,
+  ) + "\n";
+}
+
+/** The human status. */
+export function statusText(report: StatusReport): string {
+  const { state } = report;
+  const lines: string[] = [];
+  const run = state.last_run;
+  if (run === null) {
+    lines.push(`last run:  never (state ${report.stateDir})`);
+  } else {
+    lines.push(
+      `last run:  ${run.outcome} at ${run.finished} (${
+        (run.duration_ms / 1000).toFixed(1)
+      } s): ${run.plan_summary}`,
+    );
+  }
+  lines.push(
+    `applied:   ${state.last_applied_revision ?? "none"} (generation ${state.generation})`,
+  );
+  if (state.last_attempted_revision !== state.last_applied_revision) {
+    lines.push(`attempted: ${state.last_attempted_revision ?? "none"} (${state.status})`);
+  }
+  if (state.repository !== null) {
+    lines.push(`source:    ${state.repository}${state.ref ? ` @ ${state.ref}` : ""}`);
+  }
+  if (state.in_progress !== null) {
+    lines.push(
+      `interrupted: run ${state.in_progress.run_id} of ${state.in_progress.revision} did not finish; the next run recovers it`,
+    );
+  }
+  if (state.failure !== null && state.status === "failed") {
+    lines.push(`failure:   ${state.failure.class}: ${state.failure.reason}`);
+    if (state.failure.rollback === "failed") {
+      lines.push(`ROLLBACK FAILED: ${state.failure.rollback_error}`);
+    }
+  }
+  lines.push(
+    report.drift.length === 0
+      ? `drift:     none (${report.files} owned files)`
+      : `drift:     ${report.drift.length} of ${report.files} owned files changed by hand`,
+  );
+  for (const d of report.drift) {
+    lines.push(`  ${d.path}  ${d.actual === null ? "deleted" : "modified"}`);
+  }
+  if (report.units.size > 0) {
+    lines.push("units:");
+    const width = Math.max(...[...report.units.keys()].map((u) => u.length));
+    for (const [unit, p] of report.units) {
+      const result = p.Result && p.Result !== "success" ? `, Result=${p.Result}` : "";
+      lines.push(`  ${unit.padEnd(width)}  ${p.ActiveState} (${p.SubState})${result}`);
+    }
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** Builds the `status` command. */
+export function statusCommand(out: Output, files: Files = realFiles, systemd = realSystemd) {
+  return new Command("status")
+    .description("last run, revisions, drift and the live state of owned units")
+    .addOption(options.json())
+    .addOption(options.stateDir())
+    .action(async (flags) => {
+      const settings = await settingsFrom(flags);
+      const report = await gatherStatus(settings.stateDir, files, systemd);
+      out.stdout(flags.json ? statusJson(report) : statusText(report));
+    });
+}

@@ -1,0 +1,215 @@
+/**
+ * The systemd adapter: everything core-ops asks of or tells systemd, each as
+ * ONE `systemctl` process however many units it concerns — unit states for
+ * planning (`list-units`), the properties verification needs (`show`), and
+ * the jobs of a run (`daemon-reload`, `start`, `restart`, `stop`,
+ * `reset-failed`). Never `enable`/`disable`: boot activation of generated
+ * units is the quadlet's `[Install]` section (SPEC §2).
+ *
+ * @module
+ */
+import { z } from "zod";
+import { CoreOpsError, Exit } from "../errors.ts";
+import { isTemplateUnit } from "../model.ts";
+import type { UnitState } from "../plan/planner.ts";
+
+/** The jobs a run asks systemd for; each call names every unit of one batch. */
+export type JobOp = "start" | "restart" | "stop" | "reset-failed";
+
+/** How one `systemctl` job call went. */
+export interface JobOutcome {
+  ok: boolean;
+  /** systemctl's own words on failure (stderr), empty on success. */
+  message: string;
+}
+
+/** `systemctl show` properties of one unit. */
+export type UnitProperties = Readonly<Record<string, string>>;
+
+/** The properties verification and `explain` read, in one `show` call. */
+export const VERIFY_PROPERTIES = [
+  "Id",
+  "LoadState",
+  "ActiveState",
+  "SubState",
+  "Result",
+  "NRestarts",
+  "InvocationID",
+  "ExecMainStatus",
+  "ExecMainCode",
+  "ActiveEnterTimestamp",
+  "Type",
+  "RemainAfterExit",
+  "LoadError",
+] as const;
+
+/** What core-ops needs of systemd; a recording fake stands in for it in unit tests. */
+export interface Systemd {
+  /** Whether this host runs systemd as its init (sd_booted(3)); nothing else works without. */
+  available(): Promise<boolean>;
+  /**
+   * Load/active states of `units` from ONE `systemctl list-units --all` call;
+   * templates (`web@.service`) are asked as patterns and answered with their
+   * instances. A unit systemd has not loaded is reported `not-found`/`inactive`.
+   * `null` when this host does not run systemd.
+   */
+  states(units: readonly string[]): Promise<Map<string, UnitState> | null>;
+  /** `props` of every unit of `units`, from ONE `systemctl show` call. */
+  show(units: readonly string[], props: readonly string[]): Promise<Map<string, UnitProperties>>;
+  /** `systemctl daemon-reload`. */
+  daemonReload(): Promise<JobOutcome>;
+  /** One `systemctl <op> units…` call, waiting for the jobs to finish. */
+  job(op: JobOp, units: readonly string[]): Promise<JobOutcome>;
+  /** The last `lines` journal lines of `unit` (for failure reports). */
+  journal(unit: string, lines: number): Promise<string[]>;
+}
+
+const listUnitsSchema = z.array(z.object({
+  unit: z.string(),
+  load: z.string(),
+  active: z.string(),
+  sub: z.string(),
+}));
+
+/** Parses `systemctl list-units -o json` into states by unit name. Pure. */
+export function parseListUnits(json: string): Map<string, UnitState> {
+  const parsed = listUnitsSchema.parse(JSON.parse(json));
+  return new Map(parsed.map((u) => [u.unit, { load: u.load, active: u.active }]));
+}
+
+/**
+ * The query `states` sends for `units`: templates become instance patterns.
+ * Pure; exported for tests.
+ */
+export function listPatterns(units: readonly string[]): string[] {
+  return units.map((u) => isTemplateUnit(u) ? u.replace("@.", "@*.") : u);
+}
+
+/**
+ * Parses `systemctl show` output: one blank-line separated block per unit, in
+ * the order the units were named (pairing by position, not by `Id`, keeps an
+ * alias paired with the name it was asked by). Pure.
+ */
+export function parseShowBlocks(text: string): Record<string, string>[] {
+  return text.split(/\n\s*\n/).filter((block) => block.trim() !== "").map((block) => {
+    const fields: Record<string, string> = {};
+    for (const line of block.split("\n")) {
+      const eq = line.indexOf("=");
+      if (eq > 0) fields[line.slice(0, eq)] = line.slice(eq + 1);
+    }
+    return fields;
+  });
+}
+
+/**
+ * Parses systemd's `--timestamp=us+utc` form (`Thu 2026-11-26 01:02:41.422335 UTC`)
+ * into milliseconds since the epoch; `null` for an empty or unknown value.
+ */
+export function parseTimestamp(value: string | undefined): number | null {
+  const m = value?.match(/(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(\.\d+)? UTC$/);
+  if (!m) return null;
+  const ms = Date.parse(`${m[1]}T${m[2]}Z`);
+  return Number.isNaN(ms) ? null : ms + (m[3] ? Math.floor(Number(m[3]) * 1000) : 0);
+}
+
+const decoder = new TextDecoder();
+
+async function systemctl(args: readonly string[]): Promise<Deno.CommandOutput> {
+  return await new Deno.Command("systemctl", {
+    args: [...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { SYSTEMD_PAGER: "", SYSTEMD_COLORS: "0", LC_ALL: "C" },
+  }).output();
+}
+
+function refused(what: string, output: Deno.CommandOutput): CoreOpsError {
+  // Booted with systemd, yet it would not answer: acting on a guess would be worse.
+  return new CoreOpsError(Exit.software, "internal", [{
+    message: `systemctl ${what} failed (exit ${output.code}): ${
+      decoder.decode(output.stderr).trim()
+    }`,
+  }]);
+}
+
+/** The real systemd of this host. */
+export const realSystemd: Systemd = {
+  async available() {
+    try {
+      return (await Deno.stat("/run/systemd/system")).isDirectory;
+    } catch {
+      return false; // no /run/systemd/system: not booted with systemd
+    }
+  },
+
+  async states(units) {
+    if (!(await this.available())) return null;
+    const states = new Map<string, UnitState>();
+    if (units.length === 0) return states;
+    let output: Deno.CommandOutput;
+    try {
+      output = await systemctl([
+        "list-units",
+        "--all",
+        "--no-legend",
+        "--full",
+        "--output=json",
+        "--",
+        ...listPatterns(units),
+      ]);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return null;
+      throw error;
+    }
+    if (!output.success) throw refused("list-units", output);
+    const listed = parseListUnits(decoder.decode(output.stdout) || "[]");
+    for (const unit of units) {
+      if (!isTemplateUnit(unit)) states.set(unit, { load: "not-found", active: "inactive" });
+    }
+    for (const [unit, state] of listed) states.set(unit, state);
+    return states;
+  },
+
+  async show(units, props) {
+    const out = new Map<string, UnitProperties>();
+    const named = units.filter((u) => !isTemplateUnit(u));
+    if (named.length === 0) return out;
+    const output = await systemctl([
+      "show",
+      "--timestamp=us+utc",
+      `--property=${props.join(",")}`,
+      "--",
+      ...named,
+    ]);
+    if (!output.success) throw refused("show", output);
+    parseShowBlocks(decoder.decode(output.stdout)).forEach((fields, i) => {
+      if (i < named.length) out.set(named[i], fields);
+    });
+    return out;
+  },
+
+  async daemonReload() {
+    const output = await systemctl(["daemon-reload"]);
+    return { ok: output.success, message: decoder.decode(output.stderr).trim() };
+  },
+
+  async job(op, units) {
+    const output = await systemctl([op, "--", ...units]);
+    return { ok: output.success, message: decoder.decode(output.stderr).trim() };
+  },
+
+  async journal(unit, lines) {
+    const output = await new Deno.Command("journalctl", {
+      args: ["--no-pager", "-o", "short-iso", "-n", String(lines), "-u", unit],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { SYSTEMD_PAGER: "", LC_ALL: "C" },
+    }).output();
+    if (!output.success) return [`(journalctl failed: ${decoder.decode(output.stderr).trim()})`];
+    return decoder.decode(output.stdout).split("\n").filter((l) =>
+      l !== "" && !l.startsWith("-- ")
+    );
+  },
+};

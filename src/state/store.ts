@@ -1,0 +1,267 @@
+/**
+ * The state dir (SPEC §4): `state.json` (what the last runs did), the
+ * ownership manifest, and `objects/<sha256>`, a content-addressed copy of
+ * every file content core-ops has applied — what rollback restores from, so
+ * it never needs the network.
+ *
+ * Every write is atomic (through the file adapter). Unknown or corrupt state
+ * is an explicit error naming the file with a recovery hint, never a silent
+ * reset.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { z } from "zod";
+import { CoreOpsError, Exit } from "../errors.ts";
+import { type Files, sha256 } from "../host/files.ts";
+import {
+  MANIFEST_FILE,
+  type ManifestEntry,
+  manifestEntry,
+  type OwnershipManifest,
+  parseManifest,
+} from "./manifest.ts";
+
+/** The state file's name inside the state dir. */
+export const STATE_FILE = "state.json";
+/** The content store's dir inside the state dir. */
+export const OBJECTS_DIR = "objects";
+
+const timestamp = z.string().datetime().nullable();
+
+const failedUnit = z.strictObject({
+  unit: z.string(),
+  /** What core-ops saw: e.g. `ActiveState=failed Result=exit-code`. */
+  reason: z.string(),
+  /** systemd's `Result=` and `ExecMainStatus=`. */
+  result: z.string().nullable(),
+  exit_status: z.string().nullable(),
+  /** The unit's last journal lines. */
+  journal: z.array(z.string()),
+});
+
+const failure = z.strictObject({
+  class: z.enum(["validation", "plan", "apply", "verify", "transient"]),
+  reason: z.string(),
+  units: z.array(failedUnit),
+  /** Whether the files of the failed run were rolled back, and how that went. */
+  rollback: z.enum(["not-needed", "ok", "failed"]),
+  rollback_error: z.string().nullable(),
+});
+
+const lastRun = z.strictObject({
+  id: z.string(),
+  outcome: z.enum(["success", "noop", "failure"]),
+  revision: z.string().nullable(),
+  started: z.string().datetime(),
+  finished: z.string().datetime(),
+  duration_ms: z.number().nonnegative(),
+  /** `op=count` pairs of what executed, e.g. `write=2 restart=1`. */
+  plan_summary: z.string(),
+  actions: z.record(z.string(), z.number().int().nonnegative()),
+  drift: z.number().int().nonnegative(),
+});
+
+const stateSchema = z.strictObject({
+  schema_version: z.literal(1),
+  /** Incremented by every run that changed the applied set. */
+  generation: z.number().int().nonnegative(),
+  status: z.enum(["never_run", "in_progress", "success", "failed"]),
+  /** Where the last run took its source from (credentials redacted), and the ref. */
+  repository: z.string().nullable(),
+  ref: z.string().nullable(),
+  last_attempted_revision: z.string().nullable(),
+  last_applied_revision: z.string().nullable(),
+  last_success: timestamp,
+  last_failure: timestamp,
+  consecutive_failures: z.number().int().nonnegative(),
+  last_run: lastRun.nullable(),
+  failure: failure.nullable(),
+  /**
+   * Set while a run changes the host: the manifest it is converging to, so a
+   * run killed mid-way leaves behind which files on disk are core-ops' own.
+   */
+  in_progress: z.strictObject({
+    run_id: z.string(),
+    revision: z.string(),
+    started: z.string().datetime(),
+    pending: z.array(manifestEntry),
+  }).nullable(),
+});
+
+/** The content of `state.json`. */
+export type RunState = z.infer<typeof stateSchema>;
+/** A failed run's failure record. */
+export type FailureRecord = z.infer<typeof failure>;
+/** One failing unit of a failure record. */
+export type FailedUnit = z.infer<typeof failedUnit>;
+/** The last run's record. */
+export type LastRun = z.infer<typeof lastRun>;
+
+/** The state of a host core-ops has never run on. */
+export function initialState(): RunState {
+  return {
+    schema_version: 1,
+    generation: 0,
+    status: "never_run",
+    repository: null,
+    ref: null,
+    last_attempted_revision: null,
+    last_applied_revision: null,
+    last_success: null,
+    last_failure: null,
+    consecutive_failures: 0,
+    last_run: null,
+    failure: null,
+    in_progress: null,
+  };
+}
+
+/** Parses state.json text; `file` names it in errors. Pure. */
+export function parseState(text: string, file: string): RunState {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw corrupt(file, error instanceof Error ? error.message : String(error));
+  }
+  const result = stateSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw corrupt(file, `${issue.path.join(".") || "(root)"}: ${issue.message}`);
+  }
+  return result.data;
+}
+
+function corrupt(file: string, detail: string): CoreOpsError {
+  return new CoreOpsError(Exit.dataErr, "validation", [{
+    message: `state file is corrupt or of an unknown version: ${detail}`,
+    location: { file },
+    hint:
+      "restore it from a backup; or move it aside: the next run starts a new history and keeps the ownership manifest",
+  }]);
+}
+
+/**
+ * The ownership to plan with: the stored manifest, plus what a run killed
+ * mid-way had written — a path whose content on disk is exactly what that run
+ * was writing (`pending`) is core-ops' own, though the manifest never heard of
+ * it. Without this, the next run would call its own files conflicts. Pure.
+ */
+export function recoverManifest(
+  stored: OwnershipManifest | null,
+  pending: readonly ManifestEntry[] | null,
+  disk: ReadonlyMap<string, string | null>,
+): OwnershipManifest | null {
+  if (pending === null) return stored;
+  const files = new Map((stored?.files ?? []).map((f) => [f.path, f]));
+  for (const entry of pending) {
+    if (disk.get(entry.path) === entry.sha256) files.set(entry.path, entry);
+  }
+  return { schema_version: 1, files: [...files.values()] };
+}
+
+/** The state dir, read and written through the file adapter. */
+export class StateStore {
+  constructor(readonly dir: string, readonly files: Files) {}
+
+  /** Path of `state.json`. */
+  get statePath(): string {
+    return join(this.dir, STATE_FILE);
+  }
+
+  /** Path of the ownership manifest. */
+  get manifestPath(): string {
+    return join(this.dir, MANIFEST_FILE);
+  }
+
+  /** The recorded state; the initial state where none was ever written. */
+  async readState(): Promise<RunState> {
+    const bytes = await this.#read(this.statePath, "state file");
+    return bytes === null
+      ? initialState()
+      : parseState(new TextDecoder().decode(bytes), this.statePath);
+  }
+
+  /** Replaces `state.json` atomically. */
+  async writeState(state: RunState): Promise<void> {
+    await this.files.write(this.statePath, json(state), 0o600);
+  }
+
+  /** The ownership manifest; `null` where core-ops never wrote one. */
+  async readManifest(): Promise<OwnershipManifest | null> {
+    const bytes = await this.#read(this.manifestPath, "ownership manifest");
+    return bytes === null
+      ? null
+      : parseManifest(new TextDecoder().decode(bytes), this.manifestPath);
+  }
+
+  /** Replaces the manifest atomically. */
+  async writeManifest(manifest: OwnershipManifest): Promise<void> {
+    await this.files.write(this.manifestPath, json(manifest), 0o600);
+  }
+
+  /** Keeps `content` in the content store (once per digest); returns its sha256. */
+  async putObject(content: Uint8Array): Promise<string> {
+    const digest = sha256(content);
+    const path = this.#objectPath(digest);
+    const existing = await this.files.digests([path]);
+    if (existing.get(path) !== digest) await this.files.write(path, content, 0o600);
+    return digest;
+  }
+
+  /** The content stored for `digest`; an explicit error when it is missing or damaged. */
+  async getObject(digest: string): Promise<Uint8Array> {
+    const path = this.#objectPath(digest);
+    const bytes = (await this.files.read(path))?.content ?? null;
+    if (bytes === null || sha256(bytes) !== digest) {
+      throw new CoreOpsError(Exit.software, "internal", [{
+        message: bytes === null
+          ? `the content store has no object ${digest}`
+          : `object ${digest} is damaged`,
+        location: { file: path },
+        hint: "rollback cannot restore this file; the next successful apply rewrites it",
+      }]);
+    }
+    return bytes;
+  }
+
+  /** Removes every stored object not in `keep`. */
+  async pruneObjects(keep: ReadonlySet<string>): Promise<number> {
+    const dir = join(this.dir, OBJECTS_DIR);
+    const stale: string[] = [];
+    try {
+      for await (const entry of Deno.readDir(dir)) {
+        if (entry.isFile && !keep.has(entry.name)) stale.push(join(dir, entry.name));
+      }
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return 0;
+      throw error;
+    }
+    for (const path of stale) await this.files.remove(path);
+    return stale.length;
+  }
+
+  #objectPath(digest: string): string {
+    return join(this.dir, OBJECTS_DIR, digest);
+  }
+
+  async #read(path: string, what: string): Promise<Uint8Array | null> {
+    try {
+      return (await this.files.read(path))?.content ?? null;
+    } catch (error) {
+      if (error instanceof CoreOpsError) {
+        throw new CoreOpsError(Exit.noInput, "source", [{
+          message: `cannot read the ${what}: ${error.message}`,
+          location: { file: path },
+          hint: "run as root, or pass --state-dir",
+        }]);
+      }
+      throw error;
+    }
+  }
+}
+
+function json(value: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(value, null, 2) + "\n");
+}

@@ -1,0 +1,220 @@
+/**
+ * Recording fakes of the host adapters, for unit tests of the run pipeline:
+ * an in-memory file system and a systemd that keeps unit states, answers
+ * `list-units`/`show` from them, and records every call in order.
+ *
+ * @module
+ */
+import { sha256 } from "../../src/host/files.ts";
+import type { FileContent, Files } from "../../src/host/files.ts";
+import type { DryRunResult, QuadletGenerator } from "../../src/host/quadlet.ts";
+import type { JobOp, JobOutcome, Systemd, UnitProperties } from "../../src/host/systemd.ts";
+import { isTemplateUnit } from "../../src/model.ts";
+import type { UnitState } from "../../src/plan/planner.ts";
+
+/** An in-memory file system that records writes and removals. */
+export class FakeFiles implements Files {
+  readonly files = new Map<string, FileContent>();
+  readonly calls: string[] = [];
+  /** Paths whose write throws (e.g. a full disk). */
+  readonly failWrites = new Set<string>();
+
+  digests(paths: readonly string[]): Promise<Map<string, string | null>> {
+    return Promise.resolve(
+      new Map(paths.map((p) => {
+        const f = this.files.get(p);
+        return [p, f ? sha256(f.content) : null];
+      })),
+    );
+  }
+
+  read(path: string): Promise<FileContent | null> {
+    return Promise.resolve(this.files.get(path) ?? null);
+  }
+
+  write(path: string, content: Uint8Array, mode: number): Promise<void> {
+    if (this.failWrites.has(path)) return Promise.reject(new Error(`No space left: ${path}`));
+    if (!path.includes("/state/")) this.calls.push(`write ${path}`);
+    this.files.set(path, { content, mode });
+    return Promise.resolve();
+  }
+
+  remove(path: string): Promise<void> {
+    if (!path.includes("/state/")) this.calls.push(`remove ${path}`);
+    this.files.delete(path);
+    return Promise.resolve();
+  }
+
+  /** Text at `path`, or undefined. */
+  text(path: string): string | undefined {
+    const f = this.files.get(path);
+    return f ? new TextDecoder().decode(f.content) : undefined;
+  }
+
+  /** Puts `text` at `path`, as a hand edit would. */
+  put(path: string, text: string, mode = 0o644): void {
+    this.files.set(path, { content: new TextEncoder().encode(text), mode });
+  }
+}
+
+/** How a unit behaves when started in the fake. */
+export type Behaviour = "runs" | "fails" | "crash-loops" | "oneshot";
+
+/** A systemd that knows the units whose files are "deployed" and records every call. */
+export class FakeSystemd implements Systemd {
+  readonly units = new Map<string, Record<string, string>>();
+  /** Every call, in order: `daemon-reload`, `start a.service b.service`, `show …`, `list-units …`. */
+  readonly calls: string[] = [];
+  /** Behaviour per unit on start/restart (default: runs). */
+  readonly behaviour = new Map<string, Behaviour>();
+  /** Units that exist after a daemon-reload (what the generator and systemd would load). */
+  loadable: (unit: string) => boolean = () => true;
+  #invocation = 0;
+  #clock: () => number;
+
+  constructor(clock: () => number = Date.now) {
+    this.#clock = clock;
+  }
+
+  available(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+
+  states(units: readonly string[]): Promise<Map<string, UnitState> | null> {
+    this.calls.push(`list-units ${units.join(" ")}`);
+    const out = new Map<string, UnitState>();
+    for (const u of units) {
+      if (isTemplateUnit(u)) continue;
+      const p = this.units.get(u);
+      out.set(
+        u,
+        p ? { load: p.LoadState, active: p.ActiveState } : {
+          load: "not-found",
+          active: "inactive",
+        },
+      );
+    }
+    return Promise.resolve(out);
+  }
+
+  show(units: readonly string[], props: readonly string[]): Promise<Map<string, UnitProperties>> {
+    this.calls.push(`show ${units.join(" ")}`);
+    const out = new Map<string, UnitProperties>();
+    for (const u of units) {
+      const p = this.#props(u);
+      this.#tick(u, p);
+      out.set(u, Object.fromEntries(props.map((k) => [k, p[k] ?? ""])));
+    }
+    return Promise.resolve(out);
+  }
+
+  daemonReload(): Promise<JobOutcome> {
+    this.calls.push("daemon-reload");
+    for (const [unit, p] of this.units) {
+      p.LoadState = this.loadable(unit) ? "loaded" : "not-found";
+    }
+    return Promise.resolve({ ok: true, message: "" });
+  }
+
+  job(op: JobOp, units: readonly string[]): Promise<JobOutcome> {
+    this.calls.push(`${op} ${units.join(" ")}`);
+    const failed: string[] = [];
+    for (const u of units) {
+      const p = this.#props(u);
+      if (op === "stop") {
+        p.ActiveState = p.ActiveState === "failed" ? "failed" : "inactive";
+        p.SubState = "dead";
+      } else if (op === "reset-failed") {
+        if (p.ActiveState === "failed") p.ActiveState = "inactive";
+      } else if (p.LoadState !== "loaded") {
+        failed.push(u);
+      } else {
+        this.#activate(u, p);
+        if (p.ActiveState === "failed") failed.push(u);
+      }
+    }
+    return Promise.resolve(
+      failed.length === 0
+        ? { ok: true, message: "" }
+        : { ok: false, message: `Job for ${failed.join(", ")} failed.` },
+    );
+  }
+
+  journal(unit: string, lines: number): Promise<string[]> {
+    return Promise.resolve([`${unit}: last ${lines} lines`]);
+  }
+
+  /** Puts `unit` in place as loaded and active, as a converged host has it. */
+  running(unit: string): void {
+    const p = this.#props(unit);
+    p.LoadState = "loaded";
+    this.#activate(unit, p);
+  }
+
+  /** Only the job calls (start/restart/stop/reset-failed/daemon-reload), in order. */
+  jobs(): string[] {
+    return this.calls.filter((c) => !c.startsWith("show ") && !c.startsWith("list-units "));
+  }
+
+  #props(unit: string): Record<string, string> {
+    let p = this.units.get(unit);
+    if (!p) {
+      p = {
+        Id: unit,
+        LoadState: this.loadable(unit) ? "loaded" : "not-found",
+        ActiveState: "inactive",
+        SubState: "dead",
+        Result: "success",
+        NRestarts: "0",
+        InvocationID: "",
+        ExecMainStatus: "0",
+        ActiveEnterTimestamp: "",
+        Type: "simple",
+        RemainAfterExit: "no",
+      };
+      this.units.set(unit, p);
+    }
+    return p;
+  }
+
+  #activate(unit: string, p: Record<string, string>): void {
+    const behaviour = this.behaviour.get(unit) ?? "runs";
+    p.InvocationID = `inv${++this.#invocation}`;
+    p.NRestarts = "0";
+    if (behaviour === "fails") {
+      Object.assign(p, { ActiveState: "failed", SubState: "failed", Result: "exit-code" });
+      p.ExecMainStatus = "1";
+    } else if (behaviour === "oneshot") {
+      Object.assign(p, { ActiveState: "inactive", SubState: "dead", Result: "success" });
+      Object.assign(p, { Type: "oneshot", RemainAfterExit: "no" });
+    } else {
+      Object.assign(p, { ActiveState: "active", SubState: "running", Result: "success" });
+      p.ActiveEnterTimestamp = stamp(this.#clock());
+    }
+  }
+
+  /** A crash-looping unit restarts on every observation. */
+  #tick(unit: string, p: Record<string, string>): void {
+    if (this.behaviour.get(unit) !== "crash-loops" || p.ActiveState !== "active") return;
+    p.NRestarts = String(Number(p.NRestarts) + 1);
+    p.ActiveEnterTimestamp = stamp(this.#clock());
+  }
+}
+
+/** systemd's `--timestamp=us+utc` form of `ms`. */
+export function stamp(ms: number): string {
+  const iso = new Date(ms).toISOString(); // 2026-11-26T01:02:41.422Z
+  return `Thu ${iso.slice(0, 10)} ${iso.slice(11, 19)}.${iso.slice(20, 23)}000 UTC`;
+}
+
+/** A generator that accepts everything, or rejects with `diagnostics`. */
+export function fakeGenerator(result?: DryRunResult): QuadletGenerator & { calls: number } {
+  const gen = {
+    calls: 0,
+    dryRun() {
+      gen.calls++;
+      return Promise.resolve(result ?? { status: "ok" as const, generator: "fake", units: [] });
+    },
+  };
+  return gen;
+}

@@ -1,0 +1,336 @@
+/**
+ * The run pipeline against recording fakes: the exact adapter call sequence
+ * (one daemon-reload per run that changes unit files, one `systemctl start`
+ * per tier, never enable/disable), idempotence, rollback, and the records it
+ * leaves in the state dir.
+ */
+import assert from "node:assert/strict";
+import { type RunContext, runPipeline } from "../../src/apply/pipeline.ts";
+import { CoreOpsError } from "../../src/errors.ts";
+import type { TargetDirs } from "../../src/model.ts";
+import { loadDesiredState } from "../../src/source/layout.ts";
+import { StateStore } from "../../src/state/store.ts";
+import { FakeFiles, fakeGenerator, FakeSystemd } from "../helpers/fakes.ts";
+import { type Files, memoryTree } from "../helpers/repo.ts";
+
+const DIRS: TargetDirs = { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" };
+const STATE = "/var/lib/state";
+
+const CONTAINER = "[Container]\nImage=localhost/busybox:latest\n" +
+  "Volume=data.volume:/data\nVolume=/etc/web/app.conf:/app.conf:ro\nNetwork=app.network\n" +
+  "[Install]\nWantedBy=multi-user.target\n";
+
+function repo(extra: Files = {}): Files {
+  return {
+    "services/web/quadlet/web.container": CONTAINER,
+    "services/web/quadlet/data.volume": "[Volume]\n",
+    "services/web/quadlet/app.network": "[Network]\n",
+    "services/web/config/app.conf": "greeting=hello\n",
+    "services/other/quadlet/other.container": "[Container]\nImage=x\n[Install]\nWantedBy=a\n",
+    ...extra,
+  };
+}
+
+interface Host {
+  files: FakeFiles;
+  systemd: FakeSystemd;
+  generator: ReturnType<typeof fakeGenerator>;
+}
+
+function host(): Host {
+  return { files: new FakeFiles(), systemd: new FakeSystemd(), generator: fakeGenerator() };
+}
+
+function context(h: Host, files: Files, revision = "r1"): RunContext {
+  return {
+    resolve: () =>
+      Promise.resolve({
+        revision,
+        load: () =>
+          Promise.resolve(loadDesiredState(memoryTree(files), { host: null, dirs: DIRS })),
+      }),
+    source: { repository: "/src", ref: null },
+    dirs: DIRS,
+    store: new StateStore(STATE, h.files),
+    files: h.files,
+    systemd: h.systemd,
+    generator: h.generator,
+    adopt: false,
+    verifyTimeoutMs: 5_000,
+    verifySettleMs: 0,
+    pollMs: 1,
+    sleep: () => Promise.resolve(),
+  };
+}
+
+Deno.test("first apply: writes, ONE reload, ONE start per tier, never enable/disable", async () => {
+  const h = host();
+  const report = await runPipeline(context(h, repo()));
+  assert.equal(report.outcome, "success");
+  assert.equal(report.exitCode, 0);
+  assert.deepEqual(h.systemd.jobs(), [
+    "daemon-reload",
+    "start app-network.service data-volume.service",
+    "start other.service web.service",
+  ]);
+  assert.ok(h.systemd.calls.every((c) => !/^(enable|disable)/.test(c)));
+  assert.deepEqual(h.files.calls.sort(), [
+    "write /etc/web/app.conf",
+    "write /q/app.network",
+    "write /q/data.volume",
+    "write /q/other.container",
+    "write /q/web.container",
+  ]);
+  assert.equal(h.files.text("/q/web.container"), CONTAINER);
+  // Verified in one batched show per poll of every started unit.
+  const shows = h.systemd.calls.filter((c) => c.startsWith("show "));
+  assert.ok(shows.length >= 1);
+  assert.equal(
+    shows[0],
+    "show app-network.service data-volume.service other.service web.service",
+  );
+  const state = await new StateStore(STATE, h.files).readState();
+  assert.equal(state.status, "success");
+  assert.equal(state.generation, 1);
+  assert.equal(state.last_applied_revision, "r1");
+  assert.equal(state.in_progress, null);
+  const manifest = await new StateStore(STATE, h.files).readManifest();
+  assert.equal(manifest?.files.length, 5);
+});
+
+Deno.test("second and third apply: nothing planned, no write, no reload, no job", async () => {
+  const h = host();
+  await runPipeline(context(h, repo()));
+  for (const round of [2, 3]) {
+    h.systemd.calls.length = 0;
+    h.files.calls.length = 0;
+    const report = await runPipeline(context(h, repo()));
+    assert.equal(report.outcome, "noop", `round ${round}`);
+    assert.deepEqual(h.systemd.jobs(), []);
+    assert.deepEqual(h.files.calls, []);
+    // Planning asked systemd once, with list-units, not show.
+    assert.deepEqual(h.systemd.calls.map((c) => c.split(" ")[0]), ["list-units"]);
+  }
+  const state = await new StateStore(STATE, h.files).readState();
+  assert.equal(state.generation, 1, "a no-op run does not bump the generation");
+  assert.equal(state.last_run?.outcome, "noop");
+});
+
+Deno.test("a changed mounted config restarts only its container, with no reload", async () => {
+  const h = host();
+  await runPipeline(context(h, repo()));
+  h.systemd.calls.length = 0;
+  const report = await runPipeline(
+    context(h, repo({ "services/web/config/app.conf": "greeting=bonjour\n" }), "r2"),
+  );
+  assert.equal(report.outcome, "success");
+  assert.deepEqual(h.systemd.jobs(), ["restart web.service"]);
+  const manifest = await new StateStore(STATE, h.files).readManifest();
+  const revisions = Object.fromEntries(manifest!.files.map((f) => [f.path, f.revision]));
+  assert.equal(revisions["/etc/web/app.conf"], "r2");
+  assert.equal(revisions["/q/web.container"], "r1", "unchanged files keep their revision");
+});
+
+Deno.test("a unit failing verification rolls back files and restarts the old unit", async () => {
+  const h = host();
+  await runPipeline(context(h, repo()));
+  h.systemd.calls.length = 0;
+  h.files.calls.length = 0;
+  h.systemd.behaviour.set("web.service", "fails");
+  const broken = CONTAINER.replace("Image=", "Exec=/bin/false\nImage=");
+  const report = await runPipeline(
+    context(h, repo({ "services/web/quadlet/web.container": broken }), "r2"),
+  );
+  assert.equal(report.outcome, "failure");
+  assert.equal(report.exitCode, 1);
+  assert.equal(report.rollback.status, "failed", "the fake's web.service keeps failing");
+  assert.deepEqual(h.files.calls, ["write /q/web.container", "write /q/web.container"]);
+  assert.equal(h.files.text("/q/web.container"), CONTAINER, "file back at r1's content");
+  assert.deepEqual(h.systemd.jobs(), [
+    "daemon-reload",
+    "restart web.service",
+    "daemon-reload",
+    "restart web.service",
+  ]);
+  assert.deepEqual(report.failure?.units.map((u) => u.unit), ["web.service"]);
+  assert.equal(report.failure?.units[0].result, "exit-code");
+  assert.deepEqual(report.failure?.units[0].journal, ["web.service: last 10 lines"]);
+  const store = new StateStore(STATE, h.files);
+  const state = await store.readState();
+  assert.equal(state.status, "failed");
+  assert.equal(state.last_applied_revision, "r1");
+  assert.equal(state.last_attempted_revision, "r2");
+  assert.equal(state.consecutive_failures, 1);
+  const manifest = await store.readManifest();
+  assert.ok(manifest!.files.every((f) => f.revision === "r1"), "manifest stays at r1");
+});
+
+Deno.test("rollback of a new unit: stopped, reset, its files removed; old units untouched", async () => {
+  const h = host();
+  await runPipeline(context(h, repo()));
+  h.systemd.calls.length = 0;
+  h.files.calls.length = 0;
+  h.systemd.behaviour.set("new.service", "fails");
+  const report = await runPipeline(
+    context(
+      h,
+      repo({
+        "services/web/quadlet/new.container": "[Container]\nImage=x\n[Install]\nWantedBy=a\n",
+      }),
+      "r2",
+    ),
+  );
+  assert.equal(report.outcome, "failure");
+  assert.equal(report.rollback.status, "ok");
+  assert.deepEqual(h.files.calls, ["write /q/new.container", "remove /q/new.container"]);
+  assert.deepEqual(h.systemd.jobs(), [
+    "daemon-reload",
+    "start new.service",
+    "stop new.service",
+    "reset-failed new.service",
+    "daemon-reload",
+  ]);
+  // What never ran is not reported as done.
+  assert.ok(report.steps.every((s) => s.status !== "not-run" || s.op !== "start"));
+});
+
+Deno.test("a failed write stops the run: later steps are not-run, written files rolled back", async () => {
+  const h = host();
+  await runPipeline(context(h, repo()));
+  h.files.calls.length = 0;
+  h.systemd.calls.length = 0;
+  h.files.failWrites.add("/q/web.container");
+  const report = await runPipeline(context(
+    h,
+    repo({
+      "services/web/quadlet/app.network": "[Network]\nLabel=x=1\n",
+      "services/web/quadlet/web.container": CONTAINER + "# changed\n",
+    }),
+    "r2",
+  ));
+  assert.equal(report.outcome, "failure");
+  assert.equal(report.failure?.class, "apply");
+  const status = Object.fromEntries(report.steps.map((s) => [`${s.op} ${s.target}`, s.status]));
+  assert.equal(status["write /q/app.network"], "ok");
+  assert.equal(status["write /q/web.container"], "failed");
+  assert.equal(status["reload daemon-reload"], "not-run");
+  assert.equal(h.files.text("/q/app.network"), "[Network]\n", "restored");
+  assert.deepEqual(h.systemd.jobs(), ["daemon-reload"], "rollback reloads once, starts nothing");
+});
+
+Deno.test("a crash-looping unit never passes verification", async () => {
+  const h = host();
+  let now = 1_700_000_000_000;
+  h.systemd.behaviour.set("web.service", "crash-loops");
+  const ctx: RunContext = {
+    ...context(h, repo()),
+    verifySettleMs: 3_000,
+    verifyTimeoutMs: 20_000,
+    now: () => now,
+    sleep: (ms) => {
+      now += ms;
+      return Promise.resolve();
+    },
+    pollMs: 250,
+  };
+  const fake = new FakeSystemd(() => now);
+  fake.behaviour.set("web.service", "crash-loops");
+  const report = await runPipeline({ ...ctx, systemd: fake });
+  assert.equal(report.outcome, "failure");
+  const web = report.verification.find((v) => v.unit === "web.service");
+  assert.equal(web?.status, "failed");
+  assert.match(web!.message, /NRestarts=/);
+  for (const other of report.verification.filter((v) => v.unit !== "web.service")) {
+    assert.equal(other.status, "ok", other.unit);
+  }
+});
+
+Deno.test("a unit systemd does not know after reload fails verification", async () => {
+  const h = host();
+  h.systemd.loadable = (unit) => unit !== "data-volume.service";
+  const report = await runPipeline(context(h, repo()));
+  assert.equal(report.outcome, "failure");
+  const volume = report.verification.find((v) => v.unit === "data-volume.service");
+  // Its start failed already, so it was never verified as passing.
+  const step = report.steps.find((s) => s.target === "data-volume.service");
+  assert.ok(step?.status === "failed" || volume?.status === "failed");
+  assert.equal(report.rollback.status, "ok");
+  assert.equal(h.files.calls.filter((c) => c.startsWith("remove")).length, 5, "all new files go");
+});
+
+Deno.test("a conflict or a generator rejection writes nothing and exits 65", async () => {
+  const h = host();
+  h.files.put("/q/web.container", "[Container]\nImage=mine\n");
+  await assert.rejects(
+    runPipeline(context(h, repo())),
+    (e: unknown) => e instanceof CoreOpsError && e.exitCode === 65 && /not owned/.test(e.message),
+  );
+  assert.deepEqual(h.files.calls, []);
+  assert.deepEqual(h.systemd.jobs(), []);
+
+  const g = host();
+  g.generator = fakeGenerator({
+    status: "rejected",
+    generator: "fake",
+    diagnostics: [{ message: "rejected by the quadlet generator: bad key" }],
+  });
+  await assert.rejects(
+    runPipeline(context(g, repo())),
+    (e: unknown) => e instanceof CoreOpsError && e.exitCode === 65,
+  );
+  assert.deepEqual(g.files.calls, []);
+  const state = await new StateStore(STATE, g.files).readState();
+  assert.equal(state.status, "failed");
+  assert.equal(state.failure?.class, "validation");
+  assert.equal(state.last_attempted_revision, "r1");
+});
+
+Deno.test("a run killed mid-way: its files are recognised as owned, not conflicts", async () => {
+  const h = host();
+  await runPipeline(context(h, repo()));
+  // Simulate a run of r2 that wrote a new file and died before committing state.
+  const store = new StateStore(STATE, h.files);
+  const next = repo({ "services/web/quadlet/extra.volume": "[Volume]\n" });
+  const desired = loadDesiredState(memoryTree(next), { host: null, dirs: DIRS });
+  const extra = desired.artifacts.find((a) => a.destination === "/q/extra.volume")!;
+  h.files.put("/q/extra.volume", "[Volume]\n");
+  const state = await store.readState();
+  await store.writeState({
+    ...state,
+    status: "in_progress",
+    in_progress: {
+      run_id: "dead",
+      revision: "r2",
+      started: new Date().toISOString(),
+      pending: [{
+        path: extra.destination,
+        sha256: extra.sha256,
+        service: "web",
+        kind: "volume",
+        unit: "extra-volume.service",
+        revision: "r2",
+      }],
+    },
+  });
+  const report = await runPipeline(context(h, next, "r2"));
+  assert.equal(report.outcome, "success");
+  assert.deepEqual(report.plan.conflicts, []);
+  assert.equal((await store.readState()).in_progress, null);
+});
+
+Deno.test("removed units are stopped and reset before their files go", async () => {
+  const h = host();
+  await runPipeline(context(h, repo()));
+  h.systemd.calls.length = 0;
+  h.files.calls.length = 0;
+  const without = repo();
+  delete without["services/other/quadlet/other.container"];
+  const report = await runPipeline(context(h, without, "r2"));
+  assert.equal(report.outcome, "success");
+  assert.deepEqual(h.systemd.jobs(), [
+    "stop other.service",
+    "reset-failed other.service",
+    "daemon-reload",
+  ]);
+  assert.deepEqual(h.files.calls, ["remove /q/other.container"]);
+});
