@@ -57,8 +57,12 @@ export function renderDiff(
     const patch = createTwoFilesPatch(oldName, newName, oldText, newText, "", "", {
       context: 3,
     });
-    // Drop the "=====" banner line the package puts first; keep the standard headers.
-    out.push(patch.split("\n").filter((l) => !/^=+$/.test(l)).join("\n"));
+    // Drop the "=====" banner line the package puts first, and the tab it leaves after
+    // each file name when there is no timestamp; keep the standard headers.
+    out.push(
+      patch.split("\n").filter((l) => !/^=+$/.test(l))
+        .map((l) => /^(---|\+\+\+) /.test(l) ? l.replace(/\t$/, "") : l).join("\n"),
+    );
   }
   return out.join("");
 }

@@ -7,24 +7,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { TEST_IMAGE } from "../lib/rootfs.ts";
 import { describe, type Files, type Scenario, type ScenarioContext } from "../lib/scenario.ts";
-import { exampleFiles } from "./example.ts";
-import { container, REPO, webService } from "./fixtures.ts";
-
-const LOOP = `/bin/sh -c 'trap "exit 0" TERM; while :; do sleep 1; done'`;
-
-/** Host drop-ins that run the example's containers from the local busybox image. */
-function e2eOverlay(): Files {
-  const swap = (extra = "") =>
-    `# e2e: no registry here; run the local busybox image instead\n[Container]\nImage=${TEST_IMAGE}\nExec=${LOOP}\n${extra}`;
-  return {
-    // PodmanArgs= resets --memory: the test host has no memory cgroup controller.
-    "hosts/nas/web/quadlet/web.container.d/99-e2e.conf": swap("PodmanArgs=\n"),
-    "hosts/nas/monitoring/quadlet/prometheus.container.d/99-e2e.conf": swap(),
-    "hosts/nas/monitoring/quadlet/node-exporter.container.d/99-e2e.conf": swap(),
-  };
-}
+import { container, exampleFiles, exampleOnTestHost, REPO, webService } from "./fixtures.ts";
 
 interface Step {
   op: string;
@@ -75,7 +59,7 @@ export const applyScenarios: Scenario[] = [
     name: "apply: examples/homelab converges for host nas; two more applies change nothing",
     timeoutMs: 8 * 60_000,
     async run(t) {
-      const sha = await t.writeRepo(REPO, { ...(await exampleFiles()), ...e2eOverlay() });
+      const sha = await t.writeRepo(REPO, await exampleOnTestHost());
       const first = await apply(t, ["--host", "nas"]);
       assert.equal(first.outcome, "success");
       for (

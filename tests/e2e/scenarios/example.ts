@@ -5,31 +5,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { join, relative } from "node:path";
-import type { Files, Scenario } from "../lib/scenario.ts";
-import { REPO } from "./fixtures.ts";
-
-const EXAMPLE = new URL("../../../examples/homelab", import.meta.url).pathname;
-
-/** Every file of the example, as the scenario helpers write them (modes kept). */
-export async function exampleFiles(): Promise<Files> {
-  const files: Files = {};
-  const walk = async (dir: string) => {
-    for await (const entry of Deno.readDir(dir)) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory) await walk(path);
-      else {
-        const mode = (await Deno.stat(path)).mode ?? 0o644;
-        files[relative(EXAMPLE, path)] = {
-          content: await Deno.readTextFile(path),
-          mode: mode & 0o777,
-        };
-      }
-    }
-  };
-  await walk(EXAMPLE);
-  return files;
-}
+import type { Scenario } from "../lib/scenario.ts";
+import { exampleFiles, REPO } from "./fixtures.ts";
 
 /** validate (with the real generator) and plan for each host of the example. */
 export const exampleScenarios: Scenario[] = [

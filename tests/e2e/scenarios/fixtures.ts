@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { join, relative } from "node:path";
 import { TEST_IMAGE } from "../lib/rootfs.ts";
 import type { Files } from "../lib/scenario.ts";
 
@@ -42,4 +43,47 @@ export function withHost(files: Files, host = "h1", services = ["web"]): Files {
       services.map((s) => `  - ${s}\n`).join("")
     }`,
   };
+}
+
+const LOOP = `/bin/sh -c 'trap "exit 0" TERM; while :; do sleep 1; done'`;
+
+/**
+ * examples/homelab as the test host can run it: hosts `nas` and `edge` get drop-ins that
+ * swap each container's registry image for the local busybox image (no
+ * registry is reachable here) and reset `PodmanArgs=--memory=…` (the test
+ * host has no memory cgroup controller). Everything else is the example as
+ * shipped.
+ */
+export async function exampleOnTestHost(): Promise<Files> {
+  const swap = (extra = "") =>
+    `# e2e: no registry here; run the local busybox image instead\n[Container]\nImage=${TEST_IMAGE}\nExec=${LOOP}\n${extra}`;
+  return {
+    ...(await exampleFiles()),
+    "hosts/nas/web/quadlet/web.container.d/99-e2e.conf": swap("PodmanArgs=\n"),
+    "hosts/nas/monitoring/quadlet/prometheus.container.d/99-e2e.conf": swap(),
+    "hosts/nas/monitoring/quadlet/node-exporter.container.d/99-e2e.conf": swap(),
+    "hosts/edge/web/quadlet/web.container.d/99-e2e.conf": swap("PodmanArgs=\n"),
+  };
+}
+
+const EXAMPLE = new URL("../../../examples/homelab", import.meta.url).pathname;
+
+/** Every file of examples/homelab, as the scenario helpers write them (modes kept). */
+export async function exampleFiles(): Promise<Files> {
+  const files: Files = {};
+  const walk = async (dir: string) => {
+    for await (const entry of Deno.readDir(dir)) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory) await walk(path);
+      else {
+        const mode = (await Deno.stat(path)).mode ?? 0o644;
+        files[relative(EXAMPLE, path)] = {
+          content: await Deno.readTextFile(path),
+          mode: mode & 0o777,
+        };
+      }
+    }
+  };
+  await walk(EXAMPLE);
+  return files;
 }
