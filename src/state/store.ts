@@ -77,6 +77,12 @@ const stateSchema = z.strictObject({
   consecutive_failures: z.number().int().nonnegative(),
   last_run: lastRun.nullable(),
   failure: failure.nullable(),
+  /** Backoff of the revision that failed last (SPEC §4); `null` once a run succeeds. */
+  retry: z.strictObject({
+    revision: z.string(),
+    failures: z.number().int().positive(),
+    next_attempt: z.string().datetime(),
+  }).nullable().default(null),
   /**
    * Set while a run changes the host: the manifest it is converging to, so a
    * run killed mid-way leaves behind which files on disk are core-ops' own.
@@ -113,6 +119,7 @@ export function initialState(): RunState {
     consecutive_failures: 0,
     last_run: null,
     failure: null,
+    retry: null,
     in_progress: null,
   };
 }

@@ -1,0 +1,104 @@
+/**
+ * The audit event of a run (SPEC §4): exactly one per run — success, no-op,
+ * failure, and failures before planning — with a fixed set of `CORE_OPS_*`
+ * fields that `journalctl MESSAGE_ID=… CORE_OPS_STATUS=failure` and
+ * `core-ops explain` read. Pure: the journal adapter sends what this builds.
+ *
+ * @module
+ */
+import type { RunReport } from "../apply/pipeline.ts";
+import { summarize } from "../apply/pipeline.ts";
+import type { CoreOpsError, FailureClass } from "../errors.ts";
+
+/** What one run amounts to, whatever its outcome. */
+export interface RunEvent {
+  runId: string;
+  status: "success" | "noop" | "failure";
+  /** The commit the run was about, or `null` when it failed before resolving one. */
+  revision: string | null;
+  generation: number;
+  /** `op=count …` of what executed; `none` when nothing did. */
+  planSummary: string;
+  /** One `op target` per executed step. */
+  actions: string[];
+  /** The units (or files) that failed. */
+  failedArtifacts: string[];
+  failureClass: FailureClass | null;
+  failureReason: string | null;
+  /** Owned files found changed by hand. */
+  drift: string[];
+  durationMs: number;
+  /** The one-line human summary (`MESSAGE`). */
+  message: string;
+}
+
+/** The event of a run that reached the plan. */
+export function eventFromReport(report: RunReport, generation: number): RunEvent {
+  const counts = summarize(report.steps);
+  const planSummary = Object.entries(counts).map(([op, n]) => `${op}=${n}`).join(" ") || "none";
+  const failedSteps = report.steps.filter((s) => s.status === "failed").map((s) => s.target);
+  const failedUnits = report.failure?.units.map((u) => u.unit) ?? [];
+  const failedArtifacts = [...new Set([...failedUnits, ...failedSteps])];
+  const short = report.revision.slice(0, 12);
+  const message = report.outcome === "noop"
+    ? `core-ops: host matches ${short}, nothing to do`
+    : report.outcome === "success"
+    ? `core-ops: applied ${short}: ${planSummary}`
+    : `core-ops: apply of ${short} failed (${failedArtifacts.join(", ")}); rolled back ${
+      report.rollback.status === "ok" ? "ok" : "FAILED"
+    }`;
+  return {
+    runId: report.runId,
+    status: report.outcome,
+    revision: report.revision,
+    generation,
+    planSummary,
+    actions: report.steps.filter((s) => s.status !== "not-run").map((s) => `${s.op} ${s.target}`),
+    failedArtifacts,
+    failureClass: report.failure?.class ?? null,
+    failureReason: report.failure?.reason ?? null,
+    drift: report.plan.drift.map((d) => d.path),
+    durationMs: report.durationMs,
+    message,
+  };
+}
+
+/** The event of a run that failed before it had a plan (settings, lock, fetch, signature, layout). */
+export function eventFromError(
+  error: CoreOpsError,
+  fields: { runId: string; revision: string | null; generation: number; durationMs: number },
+): RunEvent {
+  const reason = error.diagnostics.map((d) =>
+    d.location ? `${d.location.file}: ${d.message}` : d.message
+  ).join("; ");
+  return {
+    ...fields,
+    status: "failure",
+    planSummary: "none",
+    actions: [],
+    failedArtifacts: error.diagnostics.flatMap((d) => d.location ? [d.location.file] : []),
+    failureClass: error.failureClass,
+    failureReason: reason,
+    drift: [],
+    message: `core-ops: run failed (${error.failureClass}): ${reason}`,
+  };
+}
+
+/** The journal fields of an event (SPEC §4), values as text. */
+export function eventFields(event: RunEvent): Record<string, string> {
+  return {
+    MESSAGE: event.message,
+    PRIORITY: event.status === "failure" ? "3" : "6",
+    CORE_OPS_RUN_ID: event.runId,
+    CORE_OPS_STATUS: event.status,
+    CORE_OPS_REVISION: event.revision ?? "",
+    CORE_OPS_GENERATION: String(event.generation),
+    CORE_OPS_PLAN_SUMMARY: event.planSummary,
+    CORE_OPS_ACTIONS: event.actions.join("\n"),
+    CORE_OPS_FAILED_ARTIFACTS: event.failedArtifacts.join("\n"),
+    CORE_OPS_FAILURE_CLASS: event.failureClass ?? "",
+    CORE_OPS_FAILURE_REASON: event.failureReason ?? "",
+    CORE_OPS_DRIFT: event.drift.join("\n"),
+    CORE_OPS_DURATION_MS: String(Math.round(event.durationMs)),
+  };
+}
