@@ -37,6 +37,8 @@ export interface ExecuteContext {
   onStep?: (step: StepResult) => void;
   /** Go on after a failed step (rollback tries every restore) instead of stopping. */
   keepGoing?: boolean;
+  /** Awaited after each batch that went well (the fault matrix pauses runs here). */
+  afterBatch?: (steps: readonly StepResult[]) => Promise<void>;
   now?: () => number;
 }
 
@@ -98,7 +100,11 @@ export async function execute(
     const outcomes = await runBatch(batch.actions, ctx);
     const elapsed = now() - started;
     outcomes.forEach((o, i) => record(i, o.ok ? "ok" : "failed", o.message, elapsed));
-    if (outcomes.some((o) => !o.ok) && !ctx.keepGoing) failed = true;
+    if (outcomes.some((o) => !o.ok)) {
+      if (!ctx.keepGoing) failed = true;
+    } else {
+      await ctx.afterBatch?.(results.slice(-batch.actions.length));
+    }
   }
   return results;
 }

@@ -27,6 +27,7 @@ import {
   type StateStore,
 } from "../state/store.ts";
 import { execute, type StepResult } from "./execute.ts";
+import { type PausePoint, pausePoint } from "./faults.ts";
 import { planRollback, type Restore } from "./rollback.ts";
 import { type UnitVerdict, verify, type VerifyTarget } from "./verify.ts";
 
@@ -59,6 +60,8 @@ export interface RunContext {
   onStep?: (phase: "apply" | "rollback", step: StepResult) => void;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** Test-only pause points (see faults.ts); inert unless a test arms one. */
+  pause?: (point: PausePoint) => Promise<void>;
 }
 
 /** How a run ended. */
@@ -169,12 +172,18 @@ export async function runPipeline(ctx: RunContext): Promise<RunReport> {
   const contents = new Map<string, FileContent>(
     desired.artifacts.map((a) => [a.destination, { content: a.content, mode: a.mode }]),
   );
+  const pause = ctx.pause ?? pausePoint;
   const steps = await execute(planned.actions, {
     files,
     systemd,
     contents,
     kinds,
     onStep: (step) => ctx.onStep?.("apply", step),
+    afterBatch: async ([first]) => {
+      if (first.op === "write") await pause("mid-write");
+      if (first.op === "reload") await pause("after-reload");
+      if (first.op === "start" || first.op === "restart") await pause("mid-start");
+    },
   });
 
   // verify: every unit the run started or restarted.
@@ -184,7 +193,7 @@ export async function runPipeline(ctx: RunContext): Promise<RunReport> {
   const verification = await verify(
     started.map((s) => verifyTarget(s.target, planned, kinds)),
     systemd,
-    verifyOptions(ctx),
+    { ...verifyOptions(ctx), afterPoll: () => pause("mid-verify") },
   );
 
   const failedSteps = steps.filter((s) => s.status === "failed");
@@ -434,6 +443,7 @@ async function record(
   report: RunReport,
 ): Promise<void> {
   const { store } = ctx;
+  if (report.outcome !== "noop") await (ctx.pause ?? pausePoint)("before-commit");
   const finished = new Date(Date.parse(report.startedAt) + report.durationMs).toISOString();
   if (manifest !== null && report.outcome !== "failure") await store.writeManifest(manifest);
   if (manifest !== null) await store.pruneObjects(new Set(manifest.files.map((f) => f.sha256)));

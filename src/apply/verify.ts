@@ -37,6 +37,8 @@ export interface VerifyOptions {
   pollMs?: number;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** Awaited after each poll (the fault matrix pauses runs here). */
+  afterPoll?: () => Promise<void>;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -101,6 +103,7 @@ export async function verify(
     if (failingSince === null && [...verdicts.values()].some((v) => v.status === "failed")) {
       failingSince = at;
     }
+    await options.afterPoll?.();
     const still = targets.filter((t) => !verdicts.has(t.unit));
     if (still.length === 0) break;
     // The run has failed already: the rest get one settle window more, not the whole deadline.
