@@ -281,6 +281,7 @@ function nextManifest(
       kind: a.kind,
       unit: a.unit,
       revision: kept && kept.sha256 === a.sha256 ? kept.revision : revision,
+      source: a.source,
     };
   });
   return { schema_version: 1, files };
@@ -472,6 +473,20 @@ async function record(
       drift: report.plan.drift.length,
     },
     failure: report.failure,
+    last_change: report.outcome === "noop" ? previous.last_change : {
+      run_id: report.runId,
+      revision: report.revision,
+      outcome: report.outcome,
+      finished,
+      steps: [...report.steps, ...report.rollback.steps].filter((s) => s.status !== "not-run")
+        .map((s) => ({
+          op: s.op,
+          target: s.target,
+          reason: s.reason,
+          status: s.status,
+          message: s.message,
+        })),
+    },
     in_progress: null,
   });
 }

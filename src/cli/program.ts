@@ -8,6 +8,7 @@ import { Command, CommanderError } from "@commander-js/extra-typings";
 import { CoreOpsError, Exit, renderDiagnostics } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { applyCommand, RunFailed } from "./apply.ts";
+import { explainCommand } from "./explain.ts";
 import { planCommand } from "./plan.ts";
 import { statusCommand } from "./status.ts";
 import { validateCommand } from "./validate.ts";
@@ -41,6 +42,7 @@ export async function run(args: string[], out: Output = processOutput): Promise<
     .addCommand(planCommand(out))
     .addCommand(applyCommand(out))
     .addCommand(statusCommand(out))
+    .addCommand(explainCommand(out))
     .addCommand(validateCommand(out));
   // Subcommands report usage errors through the same exception as the root.
   for (const command of program.commands) {

@@ -22,6 +22,8 @@ export const manifestEntry = z.strictObject({
   kind,
   unit: z.string().nullable(),
   revision: z.string(),
+  /** Repo-relative source of the content (absent in manifests of older versions). */
+  source: z.string().optional(),
 });
 
 const manifestSchema = z.strictObject({

@@ -77,6 +77,20 @@ const stateSchema = z.strictObject({
   consecutive_failures: z.number().int().nonnegative(),
   last_run: lastRun.nullable(),
   failure: failure.nullable(),
+  /** The last run that executed anything: what it did to each target and why. */
+  last_change: z.strictObject({
+    run_id: z.string(),
+    revision: z.string(),
+    outcome: z.enum(["success", "failure"]),
+    finished: z.string().datetime(),
+    steps: z.array(z.strictObject({
+      op: z.string(),
+      target: z.string(),
+      reason: z.string(),
+      status: z.string(),
+      message: z.string(),
+    })),
+  }).nullable().default(null),
   /** Backoff of the revision that failed last (SPEC §4); `null` once a run succeeds. */
   retry: z.strictObject({
     revision: z.string(),
@@ -119,6 +133,7 @@ export function initialState(): RunState {
     consecutive_failures: 0,
     last_run: null,
     failure: null,
+    last_change: null,
     retry: null,
     in_progress: null,
   };

@@ -252,6 +252,18 @@ export const applyScenarios: Scenario[] = [
       assert.equal(st.last_applied_revision, good);
       assert.equal(st.last_attempted_revision, bad);
       assert.equal(st.status, "failed");
+
+      // "Why did my container not start?" in one command each.
+      const last = await t.coreOps(["explain", "last"]);
+      assert.equal(last.code, 0, describe(["explain last"], last));
+      assert.match(last.stdout, /last run \S+: failure/);
+      assert.match(last.stdout, /web\.service: .*(Result=|failed)/);
+      assert.match(last.stdout, /rolled back to the last applied revision/);
+      const unit = await t.coreOps(["explain", "web.service"]);
+      assert.equal(unit.code, 0, describe(["explain web.service"], unit));
+      assert.match(unit.stdout, /from services\/web\/quadlet\/web\.container @ /);
+      assert.match(unit.stdout, /restart web\.service: web\.container changed — failed/);
+      assert.match(unit.stdout, /live: web\.service active \(running\)/);
     },
   },
   {
