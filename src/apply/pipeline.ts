@@ -478,17 +478,30 @@ async function record(
       revision: report.revision,
       outcome: report.outcome,
       finished,
-      steps: [...report.steps, ...report.rollback.steps].filter((s) => s.status !== "not-run")
-        .map((s) => ({
-          op: s.op,
-          target: s.target,
-          reason: s.reason,
-          status: s.status,
-          message: s.message,
-        })),
+      steps: [
+        ...report.steps.filter((s) => s.status !== "not-run").map(changeStep),
+        ...report.verification.map((v) => verifyStep(v, "")),
+        ...report.rollback.steps.filter((s) => s.status !== "not-run").map(changeStep),
+        ...report.rollback.verification.map((v) => verifyStep(v, "rollback: ")),
+      ],
     },
     in_progress: null,
   });
+}
+
+function changeStep(s: StepResult) {
+  return { op: s.op, target: s.target, reason: s.reason, status: s.status, message: s.message };
+}
+
+/** A verdict, told as a step of the run: `verify web.service`. */
+function verifyStep(v: UnitVerdict, prefix: string) {
+  return {
+    op: "verify",
+    target: v.unit,
+    reason: `${prefix}verification`,
+    status: v.status,
+    message: v.message,
+  };
 }
 
 /** A failure before anything changed (generator rejection, conflict) still leaves its record. */
