@@ -226,10 +226,24 @@ export function bringUpOrder(units: readonly UnitInfo[]): UnitInfo[] {
   for (const [unit, ds] of deps) {
     for (const d of ds) (dependents.get(d) ?? dependents.set(d, []).get(d)!).push(unit);
   }
-  const rank = (u: UnitInfo) => [BRING_UP_TIER[u.kind], position.get(u.unit)!];
+  // A unit something of an earlier tier needs is pulled up to that tier, so
+  // the tiers hold wherever the dependencies let them.
+  const tier = new Map(units.map((u) => [u.unit, BRING_UP_TIER[u.kind]]));
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const [unit, ds] of deps) {
+      for (const d of ds) {
+        if (tier.get(d)! > tier.get(unit)!) {
+          tier.set(d, tier.get(unit)!);
+          changed = true;
+        }
+      }
+    }
+  }
+  const rank = (u: UnitInfo) => [tier.get(u.unit)!, BRING_UP_TIER[u.kind], position.get(u.unit)!];
   const before = (a: UnitInfo, b: UnitInfo) => {
     const [ra, rb] = [rank(a), rank(b)];
-    return ra[0] - rb[0] || ra[1] - rb[1];
+    return ra[0] - rb[0] || ra[1] - rb[1] || ra[2] - rb[2];
   };
   // Few units per host: a sorted ready list is simpler than a heap and fast enough.
   const ready = units.filter((u) => waiting.get(u.unit)!.size === 0);
