@@ -61,7 +61,7 @@ export async function nameUnits(
       throw new CoreOpsError(Exit.dataErr, "validation", dryRun.diagnostics);
     case "ok":
       return {
-        desired: withGeneratorNaming(desired, dryRun.generated),
+        desired: withGeneratorNaming(desired, dryRun.generated ?? []),
         naming: { by: "generator", generator: dryRun.generator },
         dryRun,
       };

@@ -28,8 +28,10 @@ export type DryRunResult =
     /**
      * Every generated unit with the host path of the quadlet it came from
      * (hand-placed extras included): the authority on unit names on this host.
+     * Always set by the real generator; optional so stand-ins may leave it out
+     * (then the built-in names stay).
      */
-    generated: GeneratedUnit[];
+    generated?: GeneratedUnit[];
   }
   | { status: "rejected"; generator: string; diagnostics: Diagnostic[] };
 
