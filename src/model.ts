@@ -77,17 +77,50 @@ export const QUADLET_SECTION: Readonly<Record<QuadletKind, string>> = {
 };
 
 /**
+ * How Podman names the unit of a template volume, network, pod, image or
+ * build quadlet (`foo@.volume`). Podman before 5.7 appends the kind suffix to
+ * the stem, `@` included (`foo@-volume.service`); 5.7 and later keep the unit a
+ * template (`foo-volume@.service`) — containers/podman commit 83e65f91a4
+ * ("Quadlet - Support template dependency"), first released in v5.7.0.
+ */
+export type TemplateNaming = "podman<5.7" | "podman>=5.7";
+
+/** The naming of the newest Podman: the default off-host (SPEC §2). */
+export const NEWEST_NAMING: TemplateNaming = "podman>=5.7";
+
+/**
+ * The template naming of a Podman version (`5.4.2`, `5.7`, `v4.9.3`), or
+ * `null` when `version` is not a version number.
+ */
+export function namingForPodmanVersion(version: string): TemplateNaming | null {
+  const match = /^v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+~][0-9A-Za-z.~+-]*)?$/.exec(version.trim());
+  if (!match) return null;
+  const [major, minor] = [Number(match[1]), Number(match[2])];
+  return major > 5 || (major === 5 && minor >= 7) ? "podman>=5.7" : "podman<5.7";
+}
+
+/**
  * The systemd unit Podman's generator makes from a quadlet file, following its
  * naming: `x.container`→`x.service`, `x.volume`→`x-volume.service`, … A
- * `ServiceName=` in the quadlet (or its drop-ins) replaces the whole stem.
+ * `ServiceName=` in the quadlet (or its drop-ins) replaces the whole stem. A
+ * template (`x@.volume`) is named per `naming`; containers and kubes are
+ * `x@.service` either way.
  */
-export function quadletUnitName(stem: string, kind: QuadletKind, serviceName?: string): string {
+export function quadletUnitName(
+  stem: string,
+  kind: QuadletKind,
+  serviceName?: string,
+  naming: TemplateNaming = NEWEST_NAMING,
+): string {
   if (serviceName) return `${serviceName}.service`;
   switch (kind) {
     case "container":
     case "kube":
       return `${stem}.service`;
     default:
+      if (naming === "podman>=5.7" && stem.endsWith("@")) {
+        return `${stem.slice(0, -1)}-${kind}@.service`;
+      }
       return `${stem}-${kind}.service`;
   }
 }
@@ -145,4 +178,12 @@ export interface DesiredState {
   /** Every artifact, in deterministic order. */
   artifacts: Artifact[];
   warnings: Warning[];
+}
+
+/** One unit Podman's generator produced, paired with the quadlet file it came from. */
+export interface GeneratedUnit {
+  /** The generated unit's name, e.g. `web.service`. */
+  unit: string;
+  /** The quadlet's path on the host (its `SourcePath=`), or `null` when the generator named none. */
+  source: string | null;
 }

@@ -30,6 +30,12 @@ export const options = {
   configDir: () => new Option("--config-dir <dir>", "where service config roots go"),
   stateDir: () => new Option("--state-dir <dir>", "core-ops state (ownership manifest)"),
   lockPath: () => new Option("--lock-path <path>", "the run lock"),
+  podmanVersion: () =>
+    new Option(
+      "--podman-version <version>",
+      "name units as this Podman version would when its generator is not installed here " +
+        "(default: the newest; on a host the generator decides)",
+    ),
 };
 
 /**

@@ -4,28 +4,32 @@
  *
  * @module
  */
-import { CoreOpsError, Exit } from "../errors.ts";
 import { podmanGenerator, type QuadletGenerator } from "../host/quadlet.ts";
-import { isQuadletKind } from "../model.ts";
-import { loadSource, settingsFrom, sourceCommand } from "./options.ts";
+import { describeNaming } from "../plan/naming.ts";
+import { bringUpOrder, describeUnits } from "../plan/units.ts";
+import { nameUnits, templateNaming } from "./naming.ts";
+import { loadSource, options, settingsFrom, sourceCommand } from "./options.ts";
 import type { Output } from "./program.ts";
 
 /** Builds the `validate` command. */
 export function validateCommand(out: Output, generator: QuadletGenerator = podmanGenerator) {
   return sourceCommand("validate")
     .description("check the layout and run the quadlet generator's dry-run")
+    .addOption(options.podmanVersion())
     .action(async (source, flags) => {
       const common = { ...flags, sourceRepo: flags.sourceRepo ?? source };
+      templateNaming(flags.podmanVersion); // a bad flag is a usage error before any work
       const settings = await settingsFrom(common);
-      const { desired, revision } = await loadSource(common, settings);
-      const quadlets = desired.artifacts.filter((a) =>
-        isQuadletKind(a.kind) ||
-        (a.kind === "dropin" && a.destination.startsWith(settings.dirs.quadletDir + "/"))
+      const loaded = await loadSource(common, settings);
+      const { desired, naming, dryRun: result } = await nameUnits(
+        loaded.desired,
+        settings.dirs.quadletDir,
+        generator,
+        flags.podmanVersion,
       );
-      const result = await generator.dryRun(quadlets, settings.dirs.quadletDir);
-      if (result.status === "rejected") {
-        throw new CoreOpsError(Exit.dataErr, "validation", result.diagnostics);
-      }
+      const revision = loaded.revision;
+      // A dependency cycle is invalid desired state too: refuse it here, not first in apply.
+      bringUpOrder(describeUnits(desired.artifacts));
       for (const w of desired.warnings) {
         out.stderr(`warning: ${w.file ? `${w.file}: ` : ""}${w.message}\n`);
       }
@@ -38,5 +42,6 @@ export function validateCommand(out: Output, generator: QuadletGenerator = podma
           ? `generator ok: ${result.generator} accepted ${result.units.length} units\n`
           : `generator skipped: ${result.reason}\n`,
       );
+      out.stdout(`${describeNaming(naming)}\n`);
     });
 }

@@ -5,7 +5,9 @@
  *
  * @module
  */
+import { CoreOpsError } from "../errors.ts";
 import {
+  type Artifact,
   BRING_UP_TIER,
   type DesiredState,
   isTemplateUnit,
@@ -13,7 +15,8 @@ import {
   type Warning,
 } from "../model.ts";
 import type { ManifestEntry, OwnershipManifest } from "../state/manifest.ts";
-import { bringUpOrder, describeUnits, mountsPath, type UnitInfo } from "./units.ts";
+import { compare } from "../source/tree.ts";
+import { bringUpOrder, describeUnits, mountsPath, tearDownOrder, type UnitInfo } from "./units.ts";
 
 /** The operations a plan may contain. */
 export type Op = "write" | "remove" | "reload" | "start" | "restart" | "stop" | "reset-failed";
@@ -39,6 +42,13 @@ export interface Observed {
   files: ReadonlyMap<string, string | null>;
   /** Unit states; `null` when systemd cannot be asked (e.g. planning off-host). */
   units: ReadonlyMap<string, UnitState> | null;
+  /**
+   * Loaded instances of the templates of {@link templatesOfInterest}
+   * (`web@a.service` of `web@.service`), by instance unit name; `null` or
+   * absent when unknown. A changed template restarts its running instances; a
+   * removed one stops them.
+   */
+  instances?: ReadonlyMap<string, UnitState> | null;
 }
 
 /** An owned file that was changed by hand since core-ops wrote it. */
@@ -64,6 +74,12 @@ export interface PlanInput {
   observed: Observed;
   /** Take ownership of unowned files at destinations instead of reporting conflicts. */
   adopt: boolean;
+  /**
+   * The artifacts of the last applied revision, when known: their
+   * dependencies order the tear-down of removed units (the reverse of their
+   * bring-up). Without them removed units go down by kind tiers in reverse.
+   */
+  previous?: readonly Artifact[];
 }
 
 /** The planner's output. */
@@ -96,6 +112,24 @@ export function unitsOfInterest(
   for (const a of desired.artifacts) if (a.unit !== null) units.add(a.unit);
   for (const f of manifest?.files ?? []) if (f.unit !== null) units.add(f.unit);
   return [...units];
+}
+
+/** Templates whose instances the planner needs (see {@link Observed.instances}): desired or owned. */
+export function templatesOfInterest(
+  desired: DesiredState,
+  manifest: OwnershipManifest | null,
+): string[] {
+  return unitsOfInterest(desired, manifest).filter(isTemplateUnit);
+}
+
+/** Whether `unit` is an instance of the template `template` (`web@a.service` of `web@.service`). */
+export function isInstanceOf(unit: string, template: string): boolean {
+  const at = template.indexOf("@.");
+  if (at < 0) return false;
+  const prefix = template.slice(0, at + 1);
+  const suffix = template.slice(at + 1);
+  return unit.length > prefix.length + suffix.length && unit.startsWith(prefix) &&
+    unit.endsWith(suffix);
 }
 
 /** Computes the plan. Pure: the same input always gives the same plan. */
@@ -145,10 +179,24 @@ export function plan(input: PlanInput): Plan {
     }
     goneUnits.set(f.unit, f.kind);
   }
-  const teardown = [...goneUnits].sort(([, a], [, b]) => BRING_UP_TIER[b] - BRING_UP_TIER[a]);
+  const teardown = tearDown(goneUnits, input.previous);
+  const instancesOf = (template: string): [string, UnitState][] =>
+    [...(observed.instances ?? new Map<string, UnitState>())]
+      .filter(([name]) => isInstanceOf(name, template) && !desiredUnits.has(name))
+      .sort(([a], [b]) => compare(a, b));
   const stops: Action[] = [];
-  for (const [unit] of teardown) {
-    if (isTemplateUnit(unit)) continue;
+  for (const unit of teardown) {
+    if (isTemplateUnit(unit)) {
+      for (const [instance, state] of instancesOf(unit)) {
+        if (!ACTIVE.has(state.active) && state.active !== "failed") continue;
+        stops.push({
+          op: "stop",
+          target: instance,
+          reason: `instance of ${unit}, removed from the repository`,
+        });
+      }
+      continue;
+    }
     const state = observed.units?.get(unit);
     if (
       state && state.load === "not-found" && !ACTIVE.has(state.active) && state.active !== "failed"
@@ -179,7 +227,6 @@ export function plan(input: PlanInput): Plan {
 
   const activation: Action[] = [];
   for (const u of bringUpOrder(units)) {
-    if (u.template) continue;
     const base = u.artifacts[0];
     const state = observed.units?.get(u.unit) ?? null;
     const active = state !== null && ACTIVE.has(state.active);
@@ -202,14 +249,28 @@ export function plan(input: PlanInput): Plan {
       }
     }
 
+    if (u.template) {
+      // A template's file and drop-ins apply to every instance: restart the running ones.
+      if (why.length === 0) continue;
+      for (const [instance, state] of instancesOf(u.unit)) {
+        if (!ACTIVE.has(state.active)) continue;
+        activation.push({
+          op: "restart",
+          target: instance,
+          reason: `${why.join("; ")} (instance of ${u.unit})`,
+        });
+      }
+      continue;
+    }
     if (u.kind === "container" && !u.hasInstall) {
       warnings.push({
         file: base.source,
         message: `${u.file} has no [Install] section: it will not start at boot`,
       });
     }
-    if (u.triggeredBy !== null) {
-      // Activated on demand by its socket/timer/path: restart only a running instance.
+    if (u.triggeredBy !== null || u.startsOnDemand) {
+      // Activated on demand (by its socket/timer/path, or a StartWithPod=no pod
+      // member by whatever the operator set up): restart only while it runs.
       if (why.length > 0 && active) {
         activation.push({ op: "restart", target: u.unit, reason: why.join("; ") });
       }
@@ -217,6 +278,15 @@ export function plan(input: PlanInput): Plan {
     }
     if (isNew) {
       activation.push({ op: "start", target: u.unit, reason: "new" });
+    } else if (u.oneshot) {
+      // Runs to completion and is inactive after: run again only when it changed.
+      if (why.length > 0) {
+        activation.push({
+          op: active ? "restart" : "start",
+          target: u.unit,
+          reason: why.join("; "),
+        });
+      }
     } else if (u.kind === "volume" || u.kind === "network") {
       if (why.length > 0) {
         warnings.push({
@@ -243,6 +313,29 @@ export function plan(input: PlanInput): Plan {
     ? []
     : [...stops, ...resets, ...removes, ...writes, ...reload, ...activation];
   return { actions, warnings, drift, conflicts, units };
+}
+
+/**
+ * Units whose files all left the repository, in tear-down order: the reverse
+ * of their bring-up under the last applied revision's dependencies when
+ * known, else kind tiers in reverse. Units the previous revision cannot order
+ * (or a previous revision with a dependency cycle) fall back to the tiers.
+ */
+function tearDown(gone: ReadonlyMap<string, UnitKind>, previous?: readonly Artifact[]): string[] {
+  let order: string[] = [];
+  if (previous !== undefined) {
+    try {
+      order = tearDownOrder(describeUnits(previous)).map((u) => u.unit);
+    } catch (error) {
+      if (!(error instanceof CoreOpsError)) throw error;
+    }
+  }
+  const rank = new Map(order.map((u, i) => [u, i]));
+  return [...gone].sort(([a, ka], [b, kb]) => {
+    const [ra, rb] = [rank.get(a), rank.get(b)];
+    if (ra !== undefined && rb !== undefined) return ra - rb;
+    return BRING_UP_TIER[kb] - BRING_UP_TIER[ka] || compare(a, b);
+  }).map(([unit]) => unit);
 }
 
 function basename(path: string): string {

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Artifact, DesiredState } from "../model.ts";
+import { describeNaming, type Naming } from "./naming.ts";
 import type { Op, Plan, UnitState } from "./planner.ts";
 
 /** Everything a rendered plan shows. */
@@ -15,6 +16,17 @@ export interface PlanReport {
   plan: Plan;
   /** Unit states as observed; `null` when systemd could not be asked. */
   states: ReadonlyMap<string, UnitState> | null;
+  /** Which naming the units follow (generator or built-in); shown when given. */
+  naming?: Naming;
+}
+
+/** The `naming` field of `plan --json`. */
+export function namingJson(naming: Naming) {
+  return naming.by === "generator" ? { by: naming.by, generator: naming.generator } : {
+    by: naming.by,
+    podman_version: naming.podmanVersion,
+    templates: naming.templates,
+  };
 }
 
 /** The artifact fields of `plan --json`, in a fixed key order. */
@@ -59,6 +71,7 @@ export function planDocument(report: PlanReport) {
       actual: d.actual,
     })),
     units,
+    ...(report.naming ? { naming: namingJson(report.naming) } : {}),
   };
 }
 
@@ -70,6 +83,7 @@ export function planText(report: PlanReport): string {
   lines.push(
     `plan for ${host}revision ${report.revision}: ${desired.services.length} services, ${desired.artifacts.length} files`,
   );
+  if (report.naming) lines.push(describeNaming(report.naming));
   if (plan.actions.length === 0) {
     lines.push("nothing to do: the host matches the repository");
   } else {

@@ -14,7 +14,8 @@ import {
   type UnitKind,
 } from "../model.ts";
 import { compare } from "../source/tree.ts";
-import { parseUnitFile, splitList, type UnitFile, values } from "../source/unitfile.ts";
+import { lastValue, parseUnitFile, splitList, type UnitFile, values } from "../source/unitfile.ts";
+import { CoreOpsError, type Diagnostic, Exit } from "../errors.ts";
 
 /** One desired systemd unit and what the planner needs to know about it. */
 export interface UnitInfo {
@@ -36,17 +37,24 @@ export interface UnitInfo {
   triggeredBy: string | null;
   /** `foo@.service`: never started by name. */
   template: boolean;
+  /**
+   * A native service with `Type=oneshot` and no `RemainAfterExit=yes`: it runs
+   * to completion and is then inactive, so it is run when new or changed, never
+   * because it is inactive, and verified by `Result=success` (SPEC §2).
+   */
+  oneshot: boolean;
+  /**
+   * A pod member with `StartWithPod=no`. The generator adds every other member
+   * to its pod's `Wants=`/`Before=`, so starting the pod starts it; this one
+   * only gets `BindsTo=`/`After=` on the pod and runs when something else
+   * starts it. core-ops never starts it on its own (only restarts it while it
+   * runs).
+   */
+  startsOnDemand: boolean;
 }
 
-const UNIT_DEPENDENCY_KEYS = [
-  "Requires",
-  "Wants",
-  "After",
-  "BindsTo",
-  "Requisite",
-  "PartOf",
-  "Upholds",
-];
+/** `[Unit]` keys that order a unit after the units they name (`Before=` orders the other way). */
+const ORDERING_KEYS = ["Requires", "Requisite", "BindsTo", "After"];
 
 /** Derives {@link UnitInfo} for every unit among `artifacts`, in artifact order. */
 export function describeUnits(artifacts: readonly Artifact[]): UnitInfo[] {
@@ -66,6 +74,7 @@ export function describeUnits(artifacts: readonly Artifact[]): UnitInfo[] {
 
   const infos: UnitInfo[] = [];
   const activates = new Map<string, string[]>();
+  const before = new Map<string, string[]>();
   for (const [unit, files] of byUnit) {
     const base = files.find((a) => a.kind !== "dropin");
     if (!base || base.kind === "dropin" || base.kind === "config") continue;
@@ -78,8 +87,13 @@ export function describeUnits(artifacts: readonly Artifact[]): UnitInfo[] {
     const refs = isQuadletKind(kind)
       ? quadletReferences(parsed, QUADLET_SECTION[kind])
       : { units: [], paths: [] };
-    for (const key of UNIT_DEPENDENCY_KEYS) {
+    for (const key of ORDERING_KEYS) {
       for (const value of values(parsed, "Unit", key)) refs.units.push(...splitList(value));
+    }
+    for (const value of values(parsed, "Unit", "Before")) {
+      for (const name of splitList(value)) {
+        (before.get(unit) ?? before.set(unit, []).get(unit)!).push(name);
+      }
     }
     const serviceEnv = values(parsed, "Service", "EnvironmentFile").map(stripOptional);
     const dependsOn = unique(
@@ -96,11 +110,26 @@ export function describeUnits(artifacts: readonly Artifact[]): UnitInfo[] {
       hasInstall: parsed.some((f) => f.sections.includes("Install")),
       triggeredBy: null,
       template: isTemplateUnit(unit),
+      oneshot: kind === "service" &&
+        lastValue(parsed, "Service", "Type") === "oneshot" &&
+        !isYes(lastValue(parsed, "Service", "RemainAfterExit")),
+      startsOnDemand: kind === "container" &&
+        lastValue(parsed, "Container", "Pod") !== undefined &&
+        isNo(lastValue(parsed, "Container", "StartWithPod")),
     });
     activates.set(unit, triggers(unit, kind, parsed));
   }
 
   const infoByUnit = new Map(infos.map((i) => [i.unit, i]));
+  // `a` with `Before=b` orders `b` after `a`.
+  for (const [unit, names] of before) {
+    for (const name of names) {
+      const other = infoByUnit.get(resolve(name) ?? "");
+      if (other && other.unit !== unit && !other.dependsOn.includes(unit)) {
+        other.dependsOn.push(unit);
+      }
+    }
+  }
   for (const info of infos) {
     for (const target of activates.get(info.unit)!) {
       const triggered = infoByUnit.get(target);
@@ -119,7 +148,7 @@ function triggers(unit: string, kind: UnitKind, parsed: UnitFile[]): string[] {
   const stem = unit.slice(0, unit.lastIndexOf("."));
   if (kind === "socket") {
     const accept = values(parsed, "Socket", "Accept").at(-1);
-    if (accept !== undefined && /^(yes|true|on|1)$/i.test(accept)) return [`${stem}@.service`];
+    if (isYes(accept)) return [`${stem}@.service`];
   }
   return [`${stem}.service`];
 }
@@ -154,6 +183,16 @@ function quadletReferences(
   return { units, paths };
 }
 
+/** systemd's boolean true (`yes`, `true`, `on`, `1`). */
+function isYes(value: string | undefined): boolean {
+  return value !== undefined && /^(yes|true|on|1)$/i.test(value);
+}
+
+/** systemd's boolean false (`no`, `false`, `off`, `0`). */
+function isNo(value: string | undefined): boolean {
+  return value !== undefined && /^(no|false|off|0)$/i.test(value);
+}
+
 /** `EnvironmentFile=-/path` marks the file optional; the path is what matters here. */
 function stripOptional(path: string): string {
   return path.startsWith("-") ? path.slice(1) : path;
@@ -171,30 +210,86 @@ export function mountsPath(paths: readonly string[], destination: string): boole
   });
 }
 
-/** Bring-up order: tiers (SPEC §2), then dependencies within a tier, then artifact order. */
+/**
+ * Bring-up order (SPEC §2): a topological order over the units' real
+ * dependencies, where among the units that are ready the lower kind tier
+ * (image/build → volume/network → pod → container/kube → native) goes first,
+ * then artifact order. A dependency cycle is refused (65, naming the units and
+ * their files).
+ */
 export function bringUpOrder(units: readonly UnitInfo[]): UnitInfo[] {
   const position = new Map(units.map((u, i) => [u.unit, i]));
   const byUnit = new Map(units.map((u) => [u.unit, u]));
-  const sorted: UnitInfo[] = [];
-  const done = new Set<string>();
-  const visiting = new Set<string>();
-  // Depth-first over dependencies in the same or an earlier tier; a cycle is left to systemd.
-  const visit = (u: UnitInfo) => {
-    if (done.has(u.unit) || visiting.has(u.unit)) return;
-    visiting.add(u.unit);
-    for (const dep of u.dependsOn) {
-      const d = byUnit.get(dep);
-      if (d && BRING_UP_TIER[d.kind] <= BRING_UP_TIER[u.kind]) visit(d);
+  const deps = new Map(units.map((u) => [u.unit, u.dependsOn.filter((d) => byUnit.has(d))]));
+  const waiting = new Map(units.map((u) => [u.unit, new Set(deps.get(u.unit))]));
+  const dependents = new Map<string, string[]>();
+  for (const [unit, ds] of deps) {
+    for (const d of ds) (dependents.get(d) ?? dependents.set(d, []).get(d)!).push(unit);
+  }
+  // A unit something of an earlier tier needs is pulled up to that tier, so
+  // the tiers hold wherever the dependencies let them.
+  const tier = new Map(units.map((u) => [u.unit, BRING_UP_TIER[u.kind]]));
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const [unit, ds] of deps) {
+      for (const d of ds) {
+        if (tier.get(d)! > tier.get(unit)!) {
+          tier.set(d, tier.get(unit)!);
+          changed = true;
+        }
+      }
     }
-    visiting.delete(u.unit);
-    done.add(u.unit);
-    sorted.push(u);
+  }
+  const rank = (u: UnitInfo) => [tier.get(u.unit)!, BRING_UP_TIER[u.kind], position.get(u.unit)!];
+  const before = (a: UnitInfo, b: UnitInfo) => {
+    const [ra, rb] = [rank(a), rank(b)];
+    return ra[0] - rb[0] || ra[1] - rb[1] || ra[2] - rb[2];
   };
-  const byTier = [...units].sort((a, b) =>
-    BRING_UP_TIER[a.kind] - BRING_UP_TIER[b.kind] || position.get(a.unit)! - position.get(b.unit)!
-  );
-  for (const tier of new Set(byTier.map((u) => BRING_UP_TIER[u.kind]))) {
-    for (const u of byTier) if (BRING_UP_TIER[u.kind] === tier) visit(u);
+  // Few units per host: a sorted ready list is simpler than a heap and fast enough.
+  const ready = units.filter((u) => waiting.get(u.unit)!.size === 0);
+  const sorted: UnitInfo[] = [];
+  while (ready.length > 0) {
+    ready.sort(before);
+    const next = ready.shift()!;
+    sorted.push(next);
+    for (const dependent of dependents.get(next.unit) ?? []) {
+      const w = waiting.get(dependent)!;
+      w.delete(next.unit);
+      if (w.size === 0) ready.push(byUnit.get(dependent)!);
+    }
+  }
+  if (sorted.length < units.length) {
+    const stuck = units.filter((u) => waiting.get(u.unit)!.size > 0);
+    throw new CoreOpsError(Exit.dataErr, "validation", [cycleDiagnostic(stuck, deps, byUnit)]);
   }
   return sorted;
+}
+
+/** Tear-down order: the reverse of {@link bringUpOrder}. */
+export function tearDownOrder(units: readonly UnitInfo[]): UnitInfo[] {
+  return bringUpOrder(units).reverse();
+}
+
+/** Names one dependency cycle among `stuck` (units left waiting on each other). */
+function cycleDiagnostic(
+  stuck: readonly UnitInfo[],
+  deps: ReadonlyMap<string, string[]>,
+  byUnit: ReadonlyMap<string, UnitInfo>,
+): Diagnostic {
+  const inStuck = new Set(stuck.map((u) => u.unit));
+  // Walk dependencies inside the stuck set until a unit repeats: that stretch is a cycle.
+  const path: string[] = [];
+  let current = stuck[0].unit;
+  while (!path.includes(current)) {
+    path.push(current);
+    current = deps.get(current)!.find((d) => inStuck.has(d))!;
+  }
+  const cycle = [...path.slice(path.indexOf(current)), current];
+  const files = cycle.slice(0, -1).map((u) => byUnit.get(u)!.artifacts[0].source);
+  return {
+    message: `dependency cycle: ${cycle.join(" → ")} (each needs the next started first)`,
+    location: { file: files[0] },
+    hint: `break the cycle in one of: ${files.join(", ")} (Requires=/After=/Before=, ` +
+      "Volume=, Network=, Pod=, Image=)",
+  };
 }

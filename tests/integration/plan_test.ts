@@ -45,6 +45,7 @@ Deno.test("plan --json has the contract's fields, in execution order", async () 
     "warnings",
     "drift",
     "units",
+    "naming",
   ]);
   assert.equal(doc.revision, "(stateless)");
   assert.equal(doc.host, "h1");
@@ -253,4 +254,81 @@ Deno.test("an unreachable repository exits 75", async () => {
   ]);
   assert.equal(r.code, 75, r.stderr);
   assert.match(r.stderr, /cannot fetch main from file:\/\/\/nonexistent\/repo\.git/);
+});
+
+const GENERATOR_PRESENT = [
+  "/usr/libexec/podman/quadlet",
+  "/usr/lib/systemd/system-generators/podman-system-generator",
+].some((p) => {
+  try {
+    return Deno.statSync(p).isFile;
+  } catch {
+    return false;
+  }
+});
+
+Deno.test({
+  name: "off-host, --podman-version picks the template naming, and the plan says which",
+  ignore: GENERATOR_PRESENT, // on a host the generator names the units
+  async fn() {
+    const repo = await writeRepo({
+      "services/a/quadlet/cache@.volume": "[Volume]\n",
+      "services/a/quadlet/web@.container": "[Container]\nImage=x\nVolume=cache@%i.volume:/c\n",
+    });
+    const t = await targets();
+    const unitOf = (doc: { artifacts: { source: string; unit: string }[] }) =>
+      doc.artifacts.find((a) => a.source.endsWith("cache@.volume"))?.unit;
+
+    const newest = await cli(["plan", repo, "--json", ...t.flags]);
+    assert.equal(newest.code, 0, newest.stderr);
+    const newestDoc = JSON.parse(newest.stdout);
+    assert.equal(unitOf(newestDoc), "cache-volume@.service");
+    assert.deepEqual(newestDoc.naming, {
+      by: "built-in",
+      podman_version: null,
+      templates: "podman>=5.7",
+    });
+
+    const old = await cli(["plan", repo, "--json", "--podman-version", "5.4.2", ...t.flags]);
+    assert.equal(old.code, 0, old.stderr);
+    const oldDoc = JSON.parse(old.stdout);
+    assert.equal(unitOf(oldDoc), "cache@-volume.service");
+    assert.deepEqual(oldDoc.naming, {
+      by: "built-in",
+      podman_version: "5.4.2",
+      templates: "podman<5.7",
+    });
+
+    const text = await cli(["plan", repo, "--podman-version", "5.4.2", ...t.flags]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout.split("\n")[1], /as Podman 5\.4\.2 names them .*foo@-volume\.service/);
+    const validate = await cli(["validate", repo, "--podman-version", "5.7.0"]);
+    assert.equal(validate.code, 0, validate.stderr);
+    assert.match(validate.stdout, /as Podman 5\.7\.0 names them .*foo-volume@\.service/);
+  },
+});
+
+Deno.test("--podman-version that is not a version is a usage error (64) on plan and validate", async () => {
+  const repo = await writeRepo(baseRepo());
+  const t = await targets();
+  for (const args of [["plan", ...t.flags], ["validate"]]) {
+    const r = await cli([...args, repo, "--host", "h1", "--podman-version", "latest"]);
+    assert.equal(r.code, 64, r.stderr);
+    assert.match(r.stderr, /--podman-version "latest" is not a Podman version/);
+  }
+});
+
+Deno.test("a dependency cycle is refused (65) by plan and validate, naming units and files", async () => {
+  const repo = await writeRepo({
+    "services/a/quadlet/a.container": "[Unit]\nAfter=b.container\n[Container]\nImage=x\n",
+    "services/a/quadlet/b.container": "[Unit]\nRequires=a.service\n[Container]\nImage=x\n",
+  });
+  const t = await targets();
+  for (const args of [["plan", ...t.flags], ["validate"]]) {
+    const r = await cli([...args, repo]);
+    assert.equal(r.code, 65, `${args[0]}: ${r.stderr}`);
+    assert.match(r.stderr, /dependency cycle: (a|b)\.service → (b|a)\.service → \1\.service/);
+    assert.match(r.stderr, /services\/a\/quadlet\/a\.container/);
+    assert.match(r.stderr, /services\/a\/quadlet\/b\.container/);
+  }
 });

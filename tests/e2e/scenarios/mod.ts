@@ -9,8 +9,9 @@ import { applyScenarios } from "./apply.ts";
 import { exampleScenarios } from "./example.ts";
 import { harnessScenarios } from "./harness.ts";
 import { helperScenarios } from "./helpers.ts";
+import { namingScenarios } from "./naming.ts";
 import { planScenarios } from "./plan.ts";
-import { validateScenarios } from "./validate.ts";
+import { crashScenarios, validateScenarios } from "./validate.ts";
 import { versionScenarios } from "./version.ts";
 
 /** All scenarios. */
@@ -19,7 +20,9 @@ export const SCENARIOS: Scenario[] = [
   ...helperScenarios,
   ...versionScenarios,
   ...validateScenarios,
+  ...crashScenarios,
   ...planScenarios,
+  ...namingScenarios,
   ...exampleScenarios,
   ...applyScenarios,
 ];

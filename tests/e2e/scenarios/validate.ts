@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import type { Result } from "../lib/proc.ts";
 import { describe, type Scenario, type ScenarioContext } from "../lib/scenario.ts";
-import { REPO, webService, withHost } from "./fixtures.ts";
+import { container, REPO, webService, withHost } from "./fixtures.ts";
 
 /** Where validate could write if it were wrong to: the deploy targets and the state dir. */
 const TARGETS = ["/etc/containers/systemd", "/etc/systemd/system", "/var/lib/core-ops"];
@@ -74,6 +74,26 @@ export const validateScenarios: Scenario[] = [
         /hosts\/h1\/web\/quadlet\/web\.container\.d\/50-host\.conf/,
         result.stderr,
       );
+    },
+  },
+];
+
+/** A generator crash is blamed on the file it crashed on, never on the files after it. */
+export const crashScenarios: Scenario[] = [
+  {
+    name: "validate: a generator crash names its status and only the file it crashed on",
+    async run(t) {
+      // Podman 5.4.2 panics on Mount= without a source; a.container converts
+      // first, c.container is loaded last and never converted.
+      await t.writeRepo(REPO, {
+        "services/web/quadlet/a.container": container(),
+        "services/web/quadlet/b.container": container("Mount=type=bind,destination=/x\n"),
+        "services/web/quadlet/c.container": container(),
+      });
+      const result = await validate(t, ["--source-repo", REPO], 65);
+      assert.match(result.stderr, /services\/web\/quadlet\/b\.container/, result.stderr);
+      assert.match(result.stderr, /crashed \(exit 2\): panic: runtime error/, result.stderr);
+      assert.doesNotMatch(result.stderr, /[ac]\.container/, result.stderr);
     },
   },
 ];

@@ -1,0 +1,132 @@
+/**
+ * On a real host Podman's generator decides unit names, and a template's
+ * drop-in reaches its running instances (SPEC §2).
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { Scenario, ScenarioContext } from "../lib/scenario.ts";
+import { container, REPO } from "./fixtures.ts";
+
+interface PlanArtifact {
+  service: string;
+  kind: string;
+  source: string;
+  destination: string;
+  unit: string | null;
+  sha256: string;
+}
+
+interface PlanAction {
+  op: string;
+  target: string;
+  reason: string;
+}
+
+/**
+ * Makes the guest look as if core-ops had applied the repo's current plan:
+ * every file at its destination, an ownership manifest naming them, one
+ * daemon-reload (which runs the real generator). Stands in for `apply`, which
+ * is not built yet.
+ */
+async function converge(t: ScenarioContext): Promise<void> {
+  const plan = await t.coreOpsJson(["plan", "--source-repo", REPO, "--json"]);
+  const artifacts = plan.artifacts as PlanArtifact[];
+  for (const a of artifacts) {
+    await t.ok(["install", "-D", "-m", "0644", `${REPO}/${a.source}`, a.destination]);
+  }
+  const manifest = {
+    schema_version: 1,
+    files: artifacts.map((a) => ({
+      path: a.destination,
+      sha256: a.sha256,
+      service: a.service,
+      kind: a.kind,
+      unit: a.unit,
+      revision: String(plan.revision),
+    })),
+  };
+  await t.writeFile("/var/lib/core-ops/manifest.json", JSON.stringify(manifest));
+  await t.ok(["systemctl", "daemon-reload"]);
+}
+
+/** Template quadlets: names from the generator, drop-in changes restart running instances. */
+export const namingScenarios: Scenario[] = [
+  {
+    name: "naming: on the host the generator's names win over --podman-version",
+    async run(t) {
+      await t.writeRepo(REPO, {
+        "services/web/quadlet/cache@.volume": "[Volume]\n",
+        // (5.4.2 cannot refer to a template volume from a template container: 5.7 can.)
+        "services/web/quadlet/web@.container": container(),
+        "services/web/quadlet/named.container": container("ServiceName=custom\n"),
+      });
+      // --podman-version 5.7.0 would name the template volume cache-volume@.service;
+      // the guest's Podman 5.4.2 generator names it cache@-volume.service, and decides.
+      const plan = await t.coreOpsJson([
+        "plan",
+        "--source-repo",
+        REPO,
+        "--json",
+        "--podman-version",
+        "5.7.0",
+      ]);
+      const naming = plan.naming as { by: string; generator?: string };
+      assert.deepEqual(naming, { by: "generator", generator: "/usr/libexec/podman/quadlet" });
+      const units = Object.fromEntries(
+        (plan.artifacts as PlanArtifact[]).map((a) => [a.source.split("/quadlet/")[1], a.unit]),
+      );
+      assert.deepEqual(units, {
+        "cache@.volume": "cache@-volume.service",
+        "named.container": "custom.service",
+        "web@.container": "web@.service",
+      });
+      const text = await t.coreOps(["plan", "--source-repo", REPO, "--podman-version", "5.7.0"]);
+      assert.equal(text.code, 0, text.stderr);
+      assert.match(text.stdout, /unit names from the quadlet generator/);
+
+      // The same names are what systemd knows once the files are in place.
+      await converge(t);
+      await t.assertUnit("cache@-volume.service", { LoadState: "loaded" });
+      await t.assertUnit("custom.service", { LoadState: "loaded" });
+    },
+  },
+  {
+    name: "naming: a template's changed drop-in restarts its running instances only",
+    async run(t) {
+      const base = {
+        "services/web/quadlet/web@.container": container(),
+        "services/web/quadlet/web@.container.d/10-env.conf": "[Container]\nEnvironment=V=1\n",
+        "services/echo/systemd/echo@.service": "[Service]\nExecStart=/bin/sleep infinity\n",
+      };
+      await t.writeRepo(REPO, base);
+      await converge(t);
+      await t.ok(["systemctl", "start", "web@a.service", "echo@x.service"]);
+      await t.assertUnit("web@a.service", { ActiveState: "active" });
+      await t.assertUnit("web@b.service", { ActiveState: "inactive" });
+
+      const idle = await t.coreOpsJson(["plan", "--source-repo", REPO, "--json"]);
+      assert.deepEqual(idle.actions, [], "converged: nothing to do");
+
+      await t.writeRepo(REPO, {
+        ...base,
+        "services/web/quadlet/web@.container.d/10-env.conf": "[Container]\nEnvironment=V=2\n",
+        "services/echo/systemd/echo@.service": "[Service]\nExecStart=/bin/sleep 1000000\n",
+      });
+      const plan = await t.coreOpsJson(["plan", "--source-repo", REPO, "--json"]);
+      const restarts = (plan.actions as PlanAction[]).filter((a) => a.op === "restart");
+      assert.deepEqual(restarts, [
+        {
+          op: "restart",
+          target: "web@a.service",
+          reason: "drop-in 10-env.conf changed (instance of web@.service)",
+        },
+        {
+          op: "restart",
+          target: "echo@x.service",
+          reason: "echo@.service changed (instance of echo@.service)",
+        },
+      ]);
+    },
+  },
+];
