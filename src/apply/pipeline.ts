@@ -6,27 +6,21 @@
  *
  * @module
  */
-import { CoreOpsError, type Diagnostic, Exit, type FailureClass, invalid } from "../errors.ts";
+import { CoreOpsError, Exit, type FailureClass } from "../errors.ts";
 import type { FileContent, Files } from "../host/files.ts";
 import type { QuadletGenerator } from "../host/quadlet.ts";
 import type { Systemd } from "../host/systemd.ts";
-import { type DesiredState, isQuadletKind, type TargetDirs, type UnitKind } from "../model.ts";
-import {
-  pathsOfInterest,
-  type Plan,
-  plan,
-  unitsOfInterest,
-  type UnitState,
-} from "../plan/planner.ts";
+import type { DesiredState, TargetDirs, UnitKind } from "../model.ts";
+import type { Plan, UnitState } from "../plan/planner.ts";
 import type { ManifestEntry, OwnershipManifest } from "../state/manifest.ts";
 import {
   type FailedUnit,
   type FailureRecord,
-  recoverManifest,
   type RunState,
   type StateStore,
 } from "../state/store.ts";
 import { execute, type StepResult } from "./execute.ts";
+import { prepare } from "./prepare.ts";
 import { type PausePoint, pausePoint } from "./faults.ts";
 import { planRollback, type Restore } from "./rollback.ts";
 import { type UnitVerdict, verify, type VerifyTarget } from "./verify.ts";
@@ -105,36 +99,31 @@ export async function runPipeline(ctx: RunContext): Promise<RunReport> {
   let desired: DesiredState;
   let manifest: OwnershipManifest | null;
   let planned: Plan;
-  let states: Map<string, UnitState> | null;
+  let states: ReadonlyMap<string, UnitState> | null;
   try {
     // load
-    desired = await source.load();
-
-    // stage + generator dry-run: nothing on the host changes before Podman accepts the set.
-    await dryRun(desired, ctx);
-
-    // plan (over the manifest as an interrupted run may have left it)
-    const stored = await store.readManifest();
-    const pendingPaths = state.in_progress?.pending.map((e) => e.path) ?? [];
-    const [digests, unitStates] = await Promise.all([
-      files.digests([...pathsOfInterest(desired, stored), ...pendingPaths]),
-      systemd.states(unitsOfInterest(desired, stored)),
-    ]);
-    if (unitStates === null) {
+    const loaded = await source.load();
+    if (!(await systemd.available())) {
       throw new CoreOpsError(Exit.failed, "apply", [{
         message: "this host does not run systemd: apply has nothing to start units with",
         hint: "run apply on the host itself; plan works anywhere",
       }]);
     }
-    states = unitStates;
-    manifest = recoverManifest(stored, state.in_progress?.pending ?? null, digests);
-    planned = plan({
-      desired,
-      manifest,
-      observed: { files: digests, units: states },
-      adopt: ctx.adopt,
-    });
-    if (planned.conflicts.length > 0) throw conflictError(planned);
+    // stage + generator dry-run (nothing changes before Podman accepts the set) → plan
+    const prepared = await prepare(
+      loaded,
+      await store.readManifest(),
+      state.in_progress?.pending ?? null,
+      {
+        dirs: ctx.dirs,
+        files,
+        systemd,
+        generator: ctx.generator,
+        adopt: ctx.adopt,
+        requireGenerator: true,
+      },
+    );
+    ({ desired, manifest, states, plan: planned } = prepared);
   } catch (error) {
     if (error instanceof CoreOpsError) {
       await recordEarlyFailure(ctx, state, revision, error, startedAt, clock() - startedMs, runId);
@@ -236,35 +225,6 @@ export async function runPipeline(ctx: RunContext): Promise<RunReport> {
   return report;
 }
 
-/** The generator's dry-run over the candidate quadlet set; a rejection is exit 65. */
-async function dryRun(desired: DesiredState, ctx: RunContext): Promise<void> {
-  const quadlets = desired.artifacts.filter((a) =>
-    isQuadletKind(a.kind) ||
-    (a.kind === "dropin" && a.destination.startsWith(ctx.dirs.quadletDir + "/"))
-  );
-  if (!quadlets.some((a) => isQuadletKind(a.kind))) return;
-  const result = await ctx.generator.dryRun(quadlets, ctx.dirs.quadletDir);
-  if (result.status === "rejected") throw invalid(result.diagnostics);
-  if (result.status === "skipped") {
-    throw new CoreOpsError(Exit.failed, "validation", [{
-      message: `cannot validate the quadlets: ${result.reason}`,
-      hint: "install Podman (≥ 4.4) on this host; apply never deploys quadlets unchecked",
-    }]);
-  }
-}
-
-function conflictError(planned: Plan): CoreOpsError {
-  return new CoreOpsError(
-    Exit.dataErr,
-    "plan",
-    planned.conflicts.map((c): Diagnostic => ({
-      message: `${c.path} exists and is not owned by core-ops (source ${c.source})`,
-      location: { file: c.path },
-      hint: "move it away, or pass --adopt to take ownership of it",
-    })),
-  );
-}
-
 /** The manifest after a successful run: a file keeps the revision it was last written by. */
 function nextManifest(
   desired: DesiredState,
@@ -362,7 +322,7 @@ function verifyOptions(ctx: RunContext) {
 async function runRollback(
   steps: StepResult[],
   restores: Map<string, Restore>,
-  before: ReadonlyMap<string, UnitState>,
+  before: ReadonlyMap<string, UnitState> | null,
   kinds: Map<string, UnitKind>,
   planned: Plan,
   ctx: RunContext,

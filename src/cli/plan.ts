@@ -3,23 +3,27 @@
  *
  * @module
  */
-import { CoreOpsError, Exit } from "../errors.ts";
-import { observeFiles, realFiles } from "../host/files.ts";
-import { systemctl, type UnitStates } from "../host/systemctl.ts";
+import { prepare } from "../apply/prepare.ts";
+import { type Files, realFiles } from "../host/files.ts";
 import { podmanGenerator, type QuadletGenerator } from "../host/quadlet.ts";
-import { pathsOfInterest, plan, templatesOfInterest, unitsOfInterest } from "../plan/planner.ts";
+import { realSystemd, type Systemd } from "../host/systemd.ts";
 import { planJson, planText } from "../plan/render.ts";
-import { readManifest } from "../state/manifest.ts";
-import { nameUnits, templateNaming } from "./naming.ts";
+import { StateStore } from "../state/store.ts";
+import { templateNaming } from "../apply/naming.ts";
 import { diffText, loadSource, options, settingsFrom, sourceCommand } from "./options.ts";
 import type { Output } from "./program.ts";
 
+/** The host adapters `plan` reads through; tests pass fakes. */
+export interface PlanAdapters {
+  files: Files;
+  systemd: Systemd;
+  generator: QuadletGenerator;
+}
+
+const REAL: PlanAdapters = { files: realFiles, systemd: realSystemd, generator: podmanGenerator };
+
 /** Builds the `plan` command. */
-export function planCommand(
-  out: Output,
-  units: UnitStates = systemctl,
-  generator: QuadletGenerator = podmanGenerator,
-) {
+export function planCommand(out: Output, adapters: PlanAdapters = REAL) {
   return sourceCommand("plan")
     .description("show what apply would change (no host change, no root needed)")
     .addOption(options.json())
@@ -34,39 +38,32 @@ export function planCommand(
       // resolve → load → name units (generator or built-in) → observe → plan → render
       const settings = await settingsFrom(common);
       const loaded = await loadSource(common, settings);
-      const { desired, naming } = await nameUnits(
+      const store = new StateStore(settings.stateDir, adapters.files);
+      const state = await store.readState();
+      const prepared = await prepare(
         loaded.desired,
-        settings.dirs.quadletDir,
-        generator,
-        flags.podmanVersion,
+        await store.readManifest(),
+        state.in_progress?.pending ?? null,
+        {
+          dirs: settings.dirs,
+          ...adapters,
+          adopt: flags.adopt === true,
+          podmanVersion: flags.podmanVersion,
+          requireGenerator: false,
+        },
       );
-      const manifest = await readManifest(settings.stateDir);
-      const [files, states, instances] = await Promise.all([
-        observeFiles(pathsOfInterest(desired, manifest)),
-        units.show(unitsOfInterest(desired, manifest)),
-        units.instances(templatesOfInterest(desired, manifest)),
-      ]);
-      const result = plan({
-        desired,
-        manifest,
-        observed: { files, units: states, instances },
-        adopt: flags.adopt === true,
-      });
-      if (result.conflicts.length > 0) {
-        throw new CoreOpsError(
-          Exit.dataErr,
-          "plan",
-          result.conflicts.map((c) => ({
-            message: `${c.path} exists and is not owned by core-ops (source ${c.source})`,
-            location: { file: c.path },
-            hint: "move it away, or pass --adopt to take ownership of it",
-          })),
-        );
-      }
-      const report = { revision: loaded.revision, desired, plan: result, states, naming };
+      const report = {
+        revision: loaded.revision,
+        desired: prepared.desired,
+        plan: prepared.plan,
+        states: prepared.states,
+        naming: prepared.naming,
+      };
       out.stdout(flags.json ? planJson(report) : planText(report));
       if (flags.diff && !flags.json) {
-        out.stdout(await diffText(result.actions, desired.artifacts, realFiles));
+        out.stdout(
+          await diffText(prepared.plan.actions, prepared.desired.artifacts, adapters.files),
+        );
       }
     });
 }

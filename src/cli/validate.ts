@@ -7,7 +7,7 @@
 import { podmanGenerator, type QuadletGenerator } from "../host/quadlet.ts";
 import { describeNaming } from "../plan/naming.ts";
 import { bringUpOrder, describeUnits } from "../plan/units.ts";
-import { nameUnits, templateNaming } from "./naming.ts";
+import { nameUnits, templateNaming } from "../apply/naming.ts";
 import { loadSource, options, settingsFrom, sourceCommand } from "./options.ts";
 import type { Output } from "./program.ts";
 

@@ -21,6 +21,8 @@ export interface Files {
   write(path: string, content: Uint8Array, mode: number): Promise<void>;
   /** Removes `path` (absent is fine); an emptied `<unit>.d/` drop-in dir goes with it. */
   remove(path: string): Promise<void>;
+  /** Every regular file below `dir`, recursively, as absolute paths; `[]` when `dir` is absent. */
+  list(dir: string): Promise<string[]>;
 }
 
 /** A file's bytes and permission bits. */
@@ -146,6 +148,23 @@ export const realFiles: Files = {
       throw error;
     }
     await fsyncDir(dir);
+  },
+
+  async list(dir) {
+    const out: string[] = [];
+    const walk = async (d: string) => {
+      try {
+        for await (const entry of Deno.readDir(d)) {
+          const path = join(d, entry.name);
+          if (entry.isDirectory) await walk(path);
+          else if (entry.isFile) out.push(path);
+        }
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }
+    };
+    await walk(dir);
+    return out.sort();
   },
 
   async remove(path) {

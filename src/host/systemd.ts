@@ -54,6 +54,12 @@ export interface Systemd {
    * `null` when this host does not run systemd.
    */
   states(units: readonly string[]): Promise<Map<string, UnitState> | null>;
+  /**
+   * Every loaded instance of `templates` (`web@a.service` of `web@.service`)
+   * with its state, from ONE `systemctl list-units` call; `null` when this host
+   * does not run systemd.
+   */
+  instances(templates: readonly string[]): Promise<Map<string, UnitState> | null>;
   /** `props` of every unit of `units`, from ONE `systemctl show` call. */
   show(units: readonly string[], props: readonly string[]): Promise<Map<string, UnitProperties>>;
   /** `systemctl daemon-reload`. */
@@ -77,12 +83,9 @@ export function parseListUnits(json: string): Map<string, UnitState> {
   return new Map(parsed.map((u) => [u.unit, { load: u.load, active: u.active }]));
 }
 
-/**
- * The query `states` sends for `units`: templates become instance patterns.
- * Pure; exported for tests.
- */
-export function listPatterns(units: readonly string[]): string[] {
-  return units.map((u) => isTemplateUnit(u) ? u.replace("@.", "@*.") : u);
+/** The `list-units` glob for the instances of a template: `web@.service` → `web@*.service`. */
+export function instancePattern(template: string): string {
+  return template.replace("@.", "@*.");
 }
 
 /**
@@ -133,6 +136,21 @@ function refused(what: string, output: Deno.CommandOutput): CoreOpsError {
   }]);
 }
 
+/** ONE `systemctl list-units --all` of `patterns` (names or globs), as JSON. */
+async function listUnits(patterns: readonly string[]): Promise<Map<string, UnitState>> {
+  const output = await systemctl([
+    "list-units",
+    "--all",
+    "--no-legend",
+    "--full",
+    "--output=json",
+    "--",
+    ...patterns,
+  ]);
+  if (!output.success) throw refused("list-units", output);
+  return parseListUnits(decoder.decode(output.stdout) || "[]");
+}
+
 /** The real systemd of this host. */
 export const realSystemd: Systemd = {
   async available() {
@@ -145,29 +163,21 @@ export const realSystemd: Systemd = {
 
   async states(units) {
     if (!(await this.available())) return null;
+    const named = units.filter((u) => !isTemplateUnit(u));
     const states = new Map<string, UnitState>();
-    if (units.length === 0) return states;
-    let output: Deno.CommandOutput;
-    try {
-      output = await systemctl([
-        "list-units",
-        "--all",
-        "--no-legend",
-        "--full",
-        "--output=json",
-        "--",
-        ...listPatterns(units),
-      ]);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return null;
-      throw error;
-    }
-    if (!output.success) throw refused("list-units", output);
-    const listed = parseListUnits(decoder.decode(output.stdout) || "[]");
-    for (const unit of units) {
-      if (!isTemplateUnit(unit)) states.set(unit, { load: "not-found", active: "inactive" });
-    }
-    for (const [unit, state] of listed) states.set(unit, state);
+    if (named.length === 0) return states;
+    // list-units leaves out what systemd has not loaded: for planning, that is not-found.
+    for (const unit of named) states.set(unit, { load: "not-found", active: "inactive" });
+    for (const [unit, state] of await listUnits(named)) states.set(unit, state);
+    return states;
+  },
+
+  async instances(templates) {
+    if (!(await this.available())) return null;
+    if (templates.length === 0) return new Map();
+    const states = await listUnits(templates.map(instancePattern));
+    // The pattern `web@*.service` also matches the template itself when loaded.
+    for (const t of templates) states.delete(t);
     return states;
   },
 

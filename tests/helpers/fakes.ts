@@ -45,6 +45,10 @@ export class FakeFiles implements Files {
     return Promise.resolve();
   }
 
+  list(dir: string): Promise<string[]> {
+    return Promise.resolve([...this.files.keys()].filter((p) => p.startsWith(dir + "/")).sort());
+  }
+
   /** Text at `path`, or undefined. */
   text(path: string): string | undefined {
     const f = this.files.get(path);
@@ -78,6 +82,20 @@ export class FakeSystemd implements Systemd {
 
   available(): Promise<boolean> {
     return Promise.resolve(true);
+  }
+
+  instances(templates: readonly string[]): Promise<Map<string, UnitState> | null> {
+    if (templates.length === 0) return Promise.resolve(new Map());
+    this.calls.push(`list-units ${templates.map((t) => t.replace("@.", "@*.")).join(" ")}`);
+    const out = new Map<string, UnitState>();
+    for (const [unit, p] of this.units) {
+      const instanceOf = templates.some((t) => {
+        const [head, tail] = t.split("@.");
+        return unit !== t && unit.startsWith(`${head}@`) && unit.endsWith(`.${tail}`);
+      });
+      if (instanceOf) out.set(unit, { load: p.LoadState, active: p.ActiveState });
+    }
+    return Promise.resolve(out);
   }
 
   states(units: readonly string[]): Promise<Map<string, UnitState> | null> {

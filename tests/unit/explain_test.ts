@@ -72,8 +72,11 @@ Deno.test("explain last: outcome, summary, failing units with systemd's reason, 
     /^last run run-1: failure at 2026-11-26T01:00:04.000Z \(4\.0 s\), revision abc$/m,
   );
   assert.match(text, /^plan summary: write=1 restart=1$/m);
-  assert.match(text, /^  web\.service: failed \(failed\) \(Result=exit-code, ExecMainStatus=1\)$/m);
-  assert.match(text, /^    \| line one$/m);
+  assert.match(
+    text,
+    /^ {2}web\.service: failed \(failed\) \(Result=exit-code, ExecMainStatus=1\)$/m,
+  );
+  assert.match(text, /^ {4}\| line one$/m);
   assert.match(text, /rolled back to the last applied revision/);
   assert.match(text, /backoff: abc failed 2 time\(s\); next attempt after 2026-11-26T01:02:00/);
 });
