@@ -22,7 +22,15 @@ export const QUADLET_KINDS = [
 export type QuadletKind = (typeof QUADLET_KINDS)[number];
 
 /** Native systemd unit kinds, deployed to the systemd unit dir as they are. */
-export const NATIVE_KINDS = ["socket", "service", "timer", "target", "mount", "path"] as const;
+export const NATIVE_KINDS = [
+  "socket",
+  "service",
+  "timer",
+  "target",
+  "mount",
+  "automount",
+  "path",
+] as const;
 /** A native systemd unit kind. */
 export type NativeKind = (typeof NATIVE_KINDS)[number];
 
@@ -62,6 +70,7 @@ export const BRING_UP_TIER: Readonly<Record<UnitKind, number>> = {
   timer: 4,
   target: 4,
   mount: 4,
+  automount: 4,
   path: 4,
 };
 

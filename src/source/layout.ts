@@ -20,33 +20,138 @@ import {
   type UnitKind,
   type Warning,
 } from "../model.ts";
+import { segmentProblem, showPath } from "./names.ts";
 import {
   compare,
   isReserved,
+  MAX_DEPTH,
+  MAX_ENTRIES,
   MAX_FILE_SIZE,
   MAX_FILES,
+  MAX_PATH_BYTES,
   type RepoTree,
   type TreeEntry,
 } from "./tree.ts";
 import { lastValue, parseUnitFile } from "./unitfile.ts";
-import { parseYaml } from "./yaml.ts";
+import { MAX_YAML_SIZE, parseYaml } from "./yaml.ts";
+
+/**
+ * Config roots a repository may not write to unless the host allows them
+ * explicitly (agent.toml `config-roots`): each would hand a repo writer
+ * control over logins, privileges, boot, name resolution, the container
+ * runtime or core-ops itself — e.g. a service named `ssh` would own `/etc/ssh`.
+ */
+export const DEFAULT_DENIED_CONFIG_ROOTS: readonly string[] = [
+  "ssh",
+  "sudoers",
+  "sudoers.d",
+  "pam.d",
+  "security",
+  "systemd",
+  "containers",
+  "core-ops",
+  "passwd",
+  "passwd-",
+  "shadow",
+  "shadow-",
+  "group",
+  "group-",
+  "gshadow",
+  "gshadow-",
+  "subuid",
+  "subgid",
+  "login.defs",
+  "crontab",
+  "cron.d",
+  "cron.daily",
+  "cron.hourly",
+  "cron.weekly",
+  "cron.monthly",
+  "cron.allow",
+  "cron.deny",
+  "anacrontab",
+  "at.allow",
+  "at.deny",
+  "profile",
+  "profile.d",
+  "bashrc",
+  "bash.bashrc",
+  "environment",
+  "environment.d",
+  "default",
+  "ld.so.conf",
+  "ld.so.conf.d",
+  "ld.so.preload",
+  "ld.so.cache",
+  "modprobe.d",
+  "modules-load.d",
+  "sysctl.conf",
+  "sysctl.d",
+  "udev",
+  "polkit-1",
+  "selinux",
+  "apparmor",
+  "apparmor.d",
+  "audit",
+  "fstab",
+  "crypttab",
+  "hosts",
+  "hostname",
+  "resolv.conf",
+  "nsswitch.conf",
+  "NetworkManager",
+  "sysconfig",
+  "dracut.conf.d",
+  "kernel",
+  "tmpfiles.d",
+  "sysusers.d",
+  "ignition",
+  "ostree",
+  "rpm-ostreed.conf",
+  "zincati",
+  "yum.repos.d",
+  "pki",
+  "ssl",
+  "ca-certificates",
+  "krb5.conf",
+  "krb5.conf.d",
+  "sssd",
+  "shells",
+  "securetty",
+  "dbus-1",
+  "machine-id",
+  "os-release",
+  "nftables",
+  "firewalld",
+  "sudo.conf",
+  "doas.conf",
+];
+
+/** Which config roots this host lets a repository write (agent.toml `config-roots`). */
+export interface ConfigRootPolicy {
+  /** Only these roots; `null`: every root except {@link DEFAULT_DENIED_CONFIG_ROOTS}. */
+  allow: readonly string[] | null;
+}
 
 /** What to load the desired state for. */
 export interface LoadOptions {
   /** The resolved host id; only consulted when the repo has `hosts/`. */
   host: string | null;
   dirs: TargetDirs;
+  /** The host's config-root policy; absent means the default deny-list. */
+  configRoots?: ConfigRootPolicy;
 }
 
 const README = /^readme(\.[^/]*)?$/i;
 const PAYLOADS = ["quadlet", "systemd", "config"] as const;
 type Payload = (typeof PAYLOADS)[number];
 
-const configRoot = z.string().min(1).refine(
-  (root) => root.split("/").every((segment) => IDENTIFIER.test(segment)),
-  { message: "must be a relative path of identifiers (no '..', no leading '/')" },
-).refine((root) => root.split("/")[0] !== "core-ops", {
-  // /etc/core-ops holds the agent's own config: a repo must not rewrite where it pulls from.
+const configRoot = z.string().regex(
+  IDENTIFIER,
+  "must be a single identifier (one directory name: no '/', no '..')",
+).refine((root) => root !== "core-ops", {
+  // /etc/core-ops holds the agent's own config: a repo must not rewrite where it pulls from,
+  // whatever config-roots allows.
   message: "core-ops is reserved for the agent's own configuration",
 });
 
@@ -73,6 +178,8 @@ type FileEntry = Extract<TreeEntry, { type: "file" }>;
 interface ServiceSource {
   id: string;
   configRoot: string;
+  /** Where the config root was chosen: the `config-root` value, or the service dir for the default. */
+  configRootAt: { file: string; line?: number; column?: number };
   units: Map<string, UnitSource>;
   /** Config files by path relative to the service's `config/`. */
   config: Map<string, { entry: FileEntry; origin: "service" | "host" }>;
@@ -107,6 +214,15 @@ function text(entry: FileEntry): string {
   return new TextDecoder().decode(entry.content ?? new Uint8Array());
 }
 
+/** Files git keeps for itself; never deployed, even from `config/`. */
+const GIT_HOUSEKEEPING = new Set([".gitkeep", ".gitignore"]);
+
+/** The first top-level segment under which the reader reads file contents. */
+function inPayloadRoot(path: string): boolean {
+  const top = path.split("/", 1)[0];
+  return top === "services" || top === "hosts";
+}
+
 class Loader {
   readonly errors: Diagnostic[] = [];
   readonly warnings: Warning[] = [];
@@ -117,22 +233,90 @@ class Loader {
   }
 
   error(file: string, message: string, hint?: string, line?: number, column?: number) {
-    this.errors.push({ message, location: { file, line, column }, hint });
+    this.errors.push({ message, location: { file: showPath(file), line, column }, hint });
   }
 
   list(dir: string): TreeEntry[] {
     return this.children.get(dir) ?? [];
   }
 
+  /** The text of a YAML manifest, or null after an error: too large or not UTF-8. */
+  yamlText(entry: FileEntry): string | null {
+    if (entry.size > MAX_YAML_SIZE) {
+      this.error(
+        entry.path,
+        `YAML manifest is larger than ${MAX_YAML_SIZE / 1024} KiB (${entry.size} bytes)`,
+      );
+      return null;
+    }
+    return this.utf8(entry, "YAML manifest");
+  }
+
+  /** The content of `entry` as strict UTF-8, or null after an error naming the first bad byte. */
+  utf8(entry: FileEntry, what: string): string | null {
+    const bytes = entry.content ?? new Uint8Array();
+    try {
+      return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    } catch {
+      const { line, column } = firstInvalidUtf8(bytes);
+      this.error(
+        entry.path,
+        `${what} is not valid UTF-8`,
+        "save it as UTF-8",
+        line,
+        column,
+      );
+      return null;
+    }
+  }
+
+  /**
+   * Unit files and drop-ins must be UTF-8 without NUL: Podman's generator
+   * passes both through, and systemd then drops or splits the line silently.
+   */
+  unitContentOk(entry: FileEntry): boolean {
+    const source = this.utf8(entry, "unit file");
+    if (source === null) return false;
+    const nul = source.indexOf("\0");
+    if (nul >= 0) {
+      const before = source.slice(0, nul).split("\n");
+      this.error(
+        entry.path,
+        "unit file holds a NUL byte",
+        "systemd would cut the line there: remove it",
+        before.length,
+        before[before.length - 1].length + 1,
+      );
+      return false;
+    }
+    return true;
+  }
+
+  /** Skips a dotfile in `quadlet/` or `systemd/`: git's own files silently, others with a warning. */
+  skipDotfile(entry: TreeEntry, payload: "quadlet" | "systemd"): boolean {
+    const name = baseName(entry.path);
+    if (!name.startsWith(".")) return false;
+    if (!(entry.type === "file" && GIT_HOUSEKEEPING.has(name))) {
+      this.warnings.push({
+        file: entry.path,
+        message: `dotfile in ${payload}/: ignored`,
+      });
+    }
+    return true;
+  }
+
   load(options: LoadOptions): DesiredState {
     if (this.tree.truncated) {
       this.error(
         ".",
-        `the repository has more than ${MAX_FILES} files`,
+        `the repository has more than ${MAX_FILES} files (or ${MAX_ENTRIES} entries)`,
         "split it, or move drafts under a '_' directory",
       );
       throw invalid(this.errors);
     }
+    // Hostile entries first, all of them, before any path reaches another message.
+    this.checkEntries();
+    if (this.errors.length > 0) throw invalid(this.errors);
     let servicesDir = false;
     let hostsDir = false;
     for (const entry of this.list("")) {
@@ -184,6 +368,7 @@ class Loader {
     } else {
       deployed = [...services.keys()];
     }
+    for (const id of deployed) this.checkConfigRoot(services.get(id)!, options.configRoots);
     if (this.errors.length > 0) throw invalid(this.errors);
 
     const artifacts = this.artifacts(deployed.map((id) => services.get(id)!), options.dirs);
@@ -191,29 +376,109 @@ class Loader {
     return { host, services: deployed, artifacts, warnings: this.warnings };
   }
 
-  /** Rejects links out of the repo and special files anywhere; true when `entry` was rejected. */
+  /**
+   * Judges every entry of the tree on its own, wherever it lies (any host's
+   * overlay included): names, links, special files, sizes. These are refused
+   * before the layout is read, so no later message prints a hostile name.
+   */
+  checkEntries() {
+    const seen = new Set<string>();
+    const reported = new Set<string>();
+    for (const entry of this.tree.entries) {
+      const segments = entry.path.split("/");
+      let bad = false;
+      for (let i = 0; i < segments.length && !bad; i++) {
+        const prefix = segments.slice(0, i + 1).join("/");
+        const problem = segmentProblem(segments[i]);
+        if (problem === null) continue;
+        bad = true;
+        if (reported.has(prefix)) break;
+        reported.add(prefix);
+        this.error(
+          prefix,
+          problem,
+          "rename it: repository paths are printable UTF-8 without '.', '..' or empty segments",
+        );
+      }
+      if (bad) continue;
+      // The reader skips reserved top-level names; a tree from elsewhere may not have.
+      if (isReserved(segments[0])) continue;
+      if (seen.has(entry.path)) {
+        this.error(entry.path, "the path appears twice in the tree");
+        continue;
+      }
+      seen.add(entry.path);
+      if (segments.length > 1 && segments.includes(".git")) {
+        this.error(
+          entry.path,
+          "a nested git repository or submodule",
+          "core-ops reads one repository: vendor the files instead",
+        );
+        continue;
+      }
+      this.checkEntry(entry);
+    }
+  }
+
+  checkEntry(entry: TreeEntry) {
+    switch (entry.type) {
+      case "badlink":
+        this.error(
+          entry.path,
+          {
+            dangling: `symbolic link to "${showPath(entry.target)}" does not resolve`,
+            outside: `symbolic link to "${showPath(entry.target)}" points outside the repository`,
+            cycle: `symbolic link to "${
+              showPath(entry.target)
+            }" points to a directory that contains it`,
+            git: `symbolic link to "${showPath(entry.target)}" points into .git`,
+          }[entry.problem],
+          "symbolic links may only point inside the repository, and not into .git",
+        );
+        return;
+      case "special":
+        this.error(
+          entry.path,
+          "not a regular file or directory (a FIFO, socket or device)",
+          "a repository holds files, directories and links inside itself only",
+        );
+        return;
+      case "refused":
+        this.error(
+          entry.path,
+          {
+            encoding: "name is not valid UTF-8",
+            depth: `directories nested deeper than ${MAX_DEPTH} levels`,
+            length: `path longer than ${MAX_PATH_BYTES} bytes`,
+            gitlink: "a gitlink (submodule)",
+          }[entry.problem],
+          {
+            encoding: "rename it with a UTF-8 name",
+            depth: "flatten the directory tree",
+            length: "shorten the path",
+            gitlink: "core-ops reads one repository: vendor the submodule's files instead",
+          }[entry.problem],
+        );
+        return;
+      case "file":
+        if (inPayloadRoot(entry.path) && entry.size > MAX_FILE_SIZE) {
+          this.error(entry.path, `file is larger than 1 MiB (${entry.size} bytes)`);
+        }
+        return;
+      case "dir":
+        if (entry.path.split("/").length >= MAX_DEPTH) {
+          this.error(entry.path, `directories nested deeper than ${MAX_DEPTH} levels`);
+        }
+        return;
+    }
+  }
+
+  /** Whether `entry` is one {@link checkEntries} refused (the listing skips it). */
   rejectBadEntry(entry: TreeEntry): boolean {
-    if (entry.type === "badlink") {
-      this.error(
-        entry.path,
-        {
-          dangling: `symbolic link to "${entry.target}" does not resolve`,
-          outside: `symbolic link to "${entry.target}" points outside the repository`,
-          cycle: `symbolic link to "${entry.target}" points to a directory that contains it`,
-        }[entry.problem],
-        "symbolic links may only point inside the repository",
-      );
+    if (entry.type === "badlink" || entry.type === "special" || entry.type === "refused") {
       return true;
     }
-    if (entry.type === "special") {
-      this.error(entry.path, "not a regular file or directory");
-      return true;
-    }
-    if (entry.type === "file" && entry.size > MAX_FILE_SIZE) {
-      this.error(entry.path, `file is larger than 1 MiB (${entry.size} bytes)`);
-      return true;
-    }
-    return false;
+    return entry.type === "file" && entry.size > MAX_FILE_SIZE;
   }
 
   checkId(entry: TreeEntry, what: string): boolean {
@@ -255,17 +520,34 @@ class Loader {
 
   loadService(id: string): ServiceSource {
     const dir = `services/${id}`;
-    const service: ServiceSource = { id, configRoot: id, units: new Map(), config: new Map() };
+    const service: ServiceSource = {
+      id,
+      configRoot: id,
+      configRootAt: { file: `${dir}/` },
+      units: new Map(),
+      config: new Map(),
+    };
     for (const entry of this.list(dir)) {
       if (this.rejectBadEntry(entry)) continue;
       const name = baseName(entry.path);
       if (entry.type === "file" && (README.test(name) || name.startsWith("."))) continue;
       if (entry.type === "file" && name === "service.yaml") {
-        const parsed = parseYaml(entry.path, text(entry), serviceSchema);
+        const source = this.yamlText(entry);
+        if (source === null) continue;
+        const parsed = parseYaml(entry.path, source, serviceSchema);
         if (!parsed.ok) this.errors.push(...parsed.diagnostics);
         else if (parsed.located.value?.["config-root"]) {
           service.configRoot = parsed.located.value["config-root"];
+          service.configRootAt = { file: entry.path, ...parsed.located.position(["config-root"]) };
         }
+        continue;
+      }
+      if (entry.type === "dir" && name === "quadlet-overrides") {
+        this.error(
+          entry.path + "/",
+          "legacy layout: services/<svc>/quadlet-overrides/ is not read by layout version 1",
+          `move each override to a drop-in: ${dir}/quadlet/<unit>.d/<x>.conf, or hosts/<host>/${id}/quadlet/<unit>.d/<x>.conf for one host`,
+        );
         continue;
       }
       if (entry.type === "dir" && (PAYLOADS as readonly string[]).includes(name)) {
@@ -299,13 +581,15 @@ class Loader {
     for (const entry of this.list(dir)) {
       if (this.rejectBadEntry(entry)) continue;
       const name = baseName(entry.path);
-      if (name.startsWith(".") || (entry.type === "file" && README.test(name))) continue;
+      if (this.skipDotfile(entry, payload)) continue;
+      if (entry.type === "file" && README.test(name)) continue;
       if (entry.type === "dir") {
         dropinDirs.push(entry);
         continue;
       }
       const parsed = this.unitName(entry.path, name, payload);
       if (!parsed) continue;
+      if (!this.unitContentOk(entry as FileEntry)) continue;
       service.units.set(name, {
         payload,
         file: name,
@@ -414,7 +698,8 @@ class Loader {
     for (const entry of this.list(dir)) {
       if (this.rejectBadEntry(entry)) continue;
       const name = baseName(entry.path);
-      if (name.startsWith(".") || (entry.type === "file" && README.test(name))) continue;
+      if (this.skipDotfile(entry, parent.payload)) continue;
+      if (entry.type === "file" && README.test(name)) continue;
       if (entry.type === "dir") {
         this.error(
           entry.path + "/",
@@ -431,6 +716,7 @@ class Loader {
         this.error(entry.path, `invalid drop-in name "${name}"`);
         continue;
       }
+      if (!this.unitContentOk(entry as FileEntry)) continue;
       parent.dropins.push({ name, entry: entry as FileEntry, origin });
     }
   }
@@ -447,10 +733,8 @@ class Loader {
       const name = baseName(entry.path);
       const path = rel === "" ? name : `${rel}/${name}`;
       if (README.test(name) && entry.type === "file") continue;
-      if (name.startsWith(".")) {
-        this.warnings.push({ file: entry.path, message: "dotfile in config/: ignored" });
-        continue;
-      }
+      // .env and friends are config; only git's own bookkeeping is not (SPEC §1).
+      if (entry.type === "file" && GIT_HOUSEKEEPING.has(name)) continue;
       if (entry.type === "dir") this.loadConfig(entry.path, path, into, origin);
       else if (entry.type === "file") into.set(path, { entry, origin });
     }
@@ -488,7 +772,9 @@ class Loader {
       this.error(`${dir}/host.yaml`, "missing host.yaml", "write host: <id> and services: [..]");
       return [];
     }
-    const parsed = parseYaml(manifest.path, text(manifest), hostSchema);
+    const source = this.yamlText(manifest);
+    if (source === null) return [];
+    const parsed = parseYaml(manifest.path, source, hostSchema);
     if (!parsed.ok) {
       this.errors.push(...parsed.diagnostics);
       return [];
@@ -585,7 +871,8 @@ class Loader {
     for (const entry of this.list(dir)) {
       if (this.rejectBadEntry(entry)) continue;
       const name = baseName(entry.path);
-      if (name.startsWith(".") || (entry.type === "file" && README.test(name))) continue;
+      if (this.skipDotfile(entry, payload)) continue;
+      if (entry.type === "file" && README.test(name)) continue;
       if (entry.type === "file") {
         const dot = name.lastIndexOf(".");
         const ext = dot > 0 ? name.slice(dot + 1) : "";
@@ -615,6 +902,35 @@ class Loader {
         continue;
       }
       this.loadDropins(entry.path, parent, "host");
+    }
+  }
+
+  /** Refuses a config root the host does not allow (agent.toml `config-roots`). */
+  checkConfigRoot(service: ServiceSource, policy: ConfigRootPolicy | undefined) {
+    // A service without config files asks for no root: `ssh` may still run a container.
+    if (service.config.size === 0) return;
+    const root = service.configRoot;
+    const allow = policy?.allow ?? null;
+    const { file, line, column } = service.configRootAt;
+    const chosen = file.endsWith("/") ? `(the service id, the default)` : `(set in ${file})`;
+    if (allow === null && DEFAULT_DENIED_CONFIG_ROOTS.includes(root)) {
+      this.error(
+        file,
+        `config root "${root}" ${chosen} is a system root denied by default (setting config-roots)`,
+        `choose another config-root in services/${service.id}/service.yaml, or allow "${root}" explicitly in agent.toml config-roots`,
+        line,
+        column,
+      );
+    } else if (allow !== null && !allow.includes(root)) {
+      this.error(
+        file,
+        `config root "${root}" ${chosen} is not allowed on this host (setting config-roots: ${
+          allow.length ? allow.join(", ") : "none"
+        })`,
+        `add "${root}" to config-roots in agent.toml, or choose an allowed config-root`,
+        line,
+        column,
+      );
     }
   }
 
@@ -663,6 +979,22 @@ class Loader {
       if (a.kind === "dropin" || a.kind === "config" || a.unit === null) continue;
       this.claim(byUnit, a.unit, a, "unit", "rename one of them or change its ServiceName=");
     }
+    // A path one source deploys as a file and another needs as a directory.
+    for (const a of artifacts) {
+      let slash = a.destination.lastIndexOf("/");
+      while (slash > 0) {
+        const above = byDestination.get(a.destination.slice(0, slash));
+        if (above) {
+          this.error(
+            a.source,
+            `${above.destination} is a file from ${above.source} and a directory for ${a.source}`,
+            "rename one of them",
+          );
+          break;
+        }
+        slash = a.destination.lastIndexOf("/", slash - 1);
+      }
+    }
     return artifacts;
   }
 
@@ -684,10 +1016,23 @@ class Loader {
     const dir = unit.payload === "quadlet" ? dirs.quadletDir : dirs.systemdUnitDir;
     const byName = (a: { name: string }, b: { name: string }) => compare(a.name, b.name);
     // Artifacts list base drop-ins, then the host's (SPEC §1) ...
-    const dropins = [
-      ...unit.dropins.filter((d) => d.origin === "service").sort(byName),
-      ...unit.dropins.filter((d) => d.origin === "host").sort(byName),
-    ];
+    const base = unit.dropins.filter((d) => d.origin === "service").sort(byName);
+    const host = unit.dropins.filter((d) => d.origin === "host").sort(byName);
+    const dropins = [...base, ...host];
+    // systemd applies drop-ins by file name: a host drop-in sorting before a base
+    // one would be overridden by it. (Equal names are a destination claimed twice.)
+    const last = base.at(-1);
+    for (const d of host) {
+      if (last === undefined || compare(d.name, last.name) >= 0) continue;
+      const later = base.filter((b) => compare(b.name, d.name) > 0);
+      this.error(
+        d.entry.path,
+        `host drop-in ${d.name} sorts before the base drop-in ${
+          later.map((b) => b.entry.path).join(", ")
+        }, which systemd would apply after it`,
+        `rename it to sort after ${last.name} (e.g. 90-${d.name.replace(/^\d+-/, "")})`,
+      );
+    }
     let unitName = unit.file;
     if (isQuadletKind(unit.kind)) {
       // ... while the generator applies them all in file-name order.
@@ -733,4 +1078,37 @@ function artifact(
     sha256: createHash("sha256").update(content).digest("hex"),
     content,
   };
+}
+
+/** The 1-based line and column of the first byte that breaks UTF-8 in `bytes`. */
+function firstInvalidUtf8(bytes: Uint8Array): { line: number; column: number } {
+  let line = 1;
+  let column = 1;
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i];
+    const length = b < 0x80
+      ? 1
+      : b >= 0xc2 && b <= 0xdf
+      ? 2
+      : b >= 0xe0 && b <= 0xef
+      ? 3
+      : b >= 0xf0 && b <= 0xf4
+      ? 4
+      : 0;
+    if (length === 0 || i + length > bytes.length) break;
+    try {
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(i, i + length));
+    } catch {
+      break;
+    }
+    if (b === 0x0a) {
+      line++;
+      column = 1;
+    } else {
+      column++;
+    }
+    i += length;
+  }
+  return { line, column };
 }

@@ -12,6 +12,15 @@ import { CoreOpsError, Exit, noInput } from "../errors.ts";
 export const MAX_FILE_SIZE = 1024 * 1024;
 /** Most files the layout accepts (SPEC §1). */
 export const MAX_FILES = 10_000;
+/**
+ * Most entries of any kind a walk records: links to directories inside the
+ * repository can multiply the tree without adding files, and must not hang it.
+ */
+export const MAX_ENTRIES = 5 * MAX_FILES;
+/** Deepest path (in segments) the layout accepts; deeper directories are not walked. */
+export const MAX_DEPTH = 32;
+/** Longest repo-relative path (UTF-8 bytes) the layout accepts, well under PATH_MAX. */
+export const MAX_PATH_BYTES = 1024;
 
 /** Top-level directories whose contents core-ops reads. */
 const PAYLOAD_ROOTS = new Set(["services", "hosts"]);
@@ -28,17 +37,46 @@ export type TreeEntry =
     /** Whether "other" may read the file; config files that may not are deployed 0600. */
     worldReadable: boolean;
   }
-  /** A symbolic link to outside the repository, to nowhere, or to a directory above itself. */
-  | { type: "badlink"; path: string; target: string; problem: "outside" | "dangling" | "cycle" }
+  /**
+   * A symbolic link to outside the repository, to nowhere (or round in a
+   * loop), to a directory above itself, or into `.git`.
+   */
+  | {
+    type: "badlink";
+    path: string;
+    target: string;
+    problem: "outside" | "dangling" | "cycle" | "git";
+  }
   /** A FIFO, socket or device node. */
-  | { type: "special"; path: string };
+  | { type: "special"; path: string }
+  /**
+   * An entry the reader would not read or walk: a name that is not valid
+   * UTF-8 (its path shows U+FFFD), a directory deeper than {@link MAX_DEPTH},
+   * a path longer than {@link MAX_PATH_BYTES}, or a gitlink (submodule).
+   */
+  | { type: "refused"; path: string; problem: "encoding" | "depth" | "length" | "gitlink" };
 
 /** A source checkout as data. */
 export interface RepoTree {
   /** Every entry below the root, except reserved top-level names (`.git`, `_drafts`, …). */
   entries: TreeEntry[];
-  /** Set when the walk stopped at {@link MAX_FILES} files. */
+  /** Set when the walk stopped at {@link MAX_FILES} files (or {@link MAX_ENTRIES} entries). */
   truncated: boolean;
+}
+
+/** Whether a resolved repo-relative path lies in a `.git` directory. */
+export function inGitDir(relative: string): boolean {
+  return relative.split("/").includes(".git");
+}
+
+/**
+ * Why the reader refuses to look at `path` (a name it cannot address, or a
+ * path too deep or long), or `null`.
+ */
+export function unwalkable(path: string): "encoding" | "depth" | "length" | null {
+  if (path.includes("\ufffd")) return "encoding";
+  if (new TextEncoder().encode(path).length > MAX_PATH_BYTES) return "length";
+  return null;
 }
 
 /** Whether a name is reserved (SPEC §1: names starting with `_` or `.`). */
@@ -78,7 +116,17 @@ export async function readRepoTree(root: string): Promise<RepoTree> {
     for (const entry of names) {
       if (truncated) return;
       if (depth === 0 && isReserved(entry.name)) continue;
+      if (entries.length >= MAX_ENTRIES) {
+        truncated = true;
+        return;
+      }
       const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
+      // A name Deno could not decode cannot be addressed again: record it unread.
+      const problem = unwalkable(path);
+      if (problem !== null) {
+        entries.push({ type: "refused", path, problem });
+        continue;
+      }
       const full = join(dirReal, entry.name);
       const inPayload = depth > 0 || PAYLOAD_ROOTS.has(entry.name);
       let real = full;
@@ -90,11 +138,16 @@ export async function readRepoTree(root: string): Promise<RepoTree> {
           try {
             real = Deno.realPathSync(full);
           } catch {
+            // Missing target, or a loop of links (ELOOP).
             entries.push({ type: "badlink", path, target, problem: "dangling" });
             continue;
           }
           if (real !== rootReal && !real.startsWith(rootReal + "/")) {
             entries.push({ type: "badlink", path, target, problem: "outside" });
+            continue;
+          }
+          if (inGitDir(real.slice(rootReal.length + 1))) {
+            entries.push({ type: "badlink", path, target, problem: "git" });
             continue;
           }
           info = Deno.statSync(real);
@@ -111,6 +164,10 @@ export async function readRepoTree(root: string): Promise<RepoTree> {
             target: Deno.readLinkSync(full),
             problem: "cycle",
           });
+          continue;
+        }
+        if (depth + 1 >= MAX_DEPTH) {
+          entries.push({ type: "refused", path, problem: "depth" });
           continue;
         }
         entries.push({ type: "dir", path });

@@ -4,9 +4,21 @@
  *
  * @module
  */
-import { isMap, isNode, isScalar, LineCounter, parseDocument } from "yaml";
+import { isAlias, isMap, isNode, isScalar, LineCounter, parseDocument, visit } from "yaml";
 import type { z } from "zod";
 import type { Diagnostic } from "../errors.ts";
+
+/** Largest YAML manifest read; `service.yaml` and `host.yaml` are a few lines. */
+export const MAX_YAML_SIZE = 64 * 1024;
+/** Most aliases (`*a`) a manifest may use: enough for reuse, too few for a bomb. */
+export const MAX_YAML_ALIASES = 16;
+/** Deepest nesting of collections a manifest may use. */
+export const MAX_YAML_DEPTH = 16;
+
+/** The YAML 1.2 core tags: a manifest may spell them out, but no other tag. */
+const CORE_TAGS = new Set(
+  ["str", "int", "float", "bool", "null", "map", "seq"].map((t) => `tag:yaml.org,2002:${t}`),
+);
 
 /** A value checked by a schema, with a way to locate any part of it. */
 export interface Located<T> {
@@ -39,6 +51,44 @@ export function parseYaml<S extends z.ZodType>(
     };
   }
 
+  const at = (offset: number) => {
+    const pos = lineCounter.linePos(offset);
+    return { line: pos.line, column: pos.col };
+  };
+  // Aliases, tags and depth are judged on the syntax tree, before any value is built.
+  const shape: Diagnostic[] = [];
+  let aliases = 0;
+  visit(doc, (_key, node, path) => {
+    if (!isNode(node)) return;
+    const offset = node.range?.[0] ?? 0;
+    if (isAlias(node) && ++aliases > MAX_YAML_ALIASES) {
+      shape.push({
+        message: `more than ${MAX_YAML_ALIASES} aliases`,
+        location: { file, ...at(offset) },
+        hint: "write the values out: manifests are short",
+      });
+      return visit.BREAK;
+    }
+    if (node.tag !== undefined && !CORE_TAGS.has(node.tag)) {
+      shape.push({
+        message: `tag ${node.tag} is not allowed`,
+        location: { file, ...at(offset) },
+        hint: "manifests use plain YAML values without tags",
+      });
+      return visit.BREAK;
+    }
+    // The path holds the document, then alternating collections and pairs.
+    const depth = path.filter((p) => isNode(p)).length;
+    if (depth > MAX_YAML_DEPTH) {
+      shape.push({
+        message: `nested deeper than ${MAX_YAML_DEPTH} levels`,
+        location: { file, ...at(offset) },
+      });
+      return visit.BREAK;
+    }
+  });
+  if (shape.length > 0) return { ok: false, diagnostics: shape };
+
   const position = (path: readonly (string | number)[]) => {
     let offset = 0;
     const node = path.length === 0 ? doc.contents : doc.getIn(path, true);
@@ -61,7 +111,19 @@ export function parseYaml<S extends z.ZodType>(
   };
 
   // An empty file is an empty mapping: every key is optional or reported missing by the schema.
-  const raw = doc.contents === null ? {} : doc.toJS();
+  let raw: unknown;
+  try {
+    raw = doc.contents === null ? {} : doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    // The yaml package's own guard against alias expansion (a ReferenceError).
+    return {
+      ok: false,
+      diagnostics: [{
+        message: `YAML cannot be read: ${firstLine(error instanceof Error ? error.message : "")}`,
+        location: { file, ...at(0) },
+      }],
+    };
+  }
   const result = schema.safeParse(raw);
   if (result.success) return { ok: true, located: { value: result.data, position } };
 

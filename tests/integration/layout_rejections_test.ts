@@ -13,6 +13,8 @@ interface Case {
   change: Record<string, string | null>;
   /** Text stderr must contain (the file, and line:column where there is one). */
   names: string[];
+  /** Extra command-line arguments for `validate`. */
+  args?: string[];
   /** Prepares what plain files cannot express (links, sizes, counts). */
   setup?: (root: string) => Promise<void>;
   cleanup?: (root: string) => Promise<void>;
@@ -40,8 +42,9 @@ const CASES: Case[] = [
     names: ["services/web/service.yaml:1:14", "config-root"],
   },
   {
-    name: "config-root over a unit directory",
-    change: { "services/web/service.yaml": "config-root: containers/systemd\n" },
+    name: "config root over a unit directory",
+    change: {},
+    args: ["--quadlet-dir", "/etc/web"],
     names: ["services/web/config/app.conf", "a unit directory"],
   },
   {
@@ -251,7 +254,14 @@ for (const c of CASES) {
     const root = await writeRepo(files);
     try {
       await c.setup?.(root);
-      const result = await cli(["validate", "--source-repo", root, "--host", "h1"]);
+      const result = await cli([
+        "validate",
+        "--source-repo",
+        root,
+        "--host",
+        "h1",
+        ...(c.args ?? []),
+      ]);
       assert.equal(result.code, 65, `exit code; stderr:\n${result.stderr}`);
       for (const text of c.names) {
         assert.ok(result.stderr.includes(text), `stderr names "${text}":\n${result.stderr}`);

@@ -49,7 +49,7 @@ Deno.test("a repo without hosts/ deploys every service, lexicographically", () =
 
 Deno.test("host overlay: drop-ins after base drop-ins, config replaced and added", () => {
   const files = baseRepo();
-  files["hosts/h1/web/quadlet/web.container.d/05-host.conf"] = "[Container]\nPublishPort=80:80\n";
+  files["hosts/h1/web/quadlet/web.container.d/50-host.conf"] = "[Container]\nPublishPort=80:80\n";
   files["hosts/h1/web/config/app.conf"] = "greeting=host\n";
   files["hosts/h1/web/config/extra/new.conf"] = "added\n";
   files["hosts/h1/echo/systemd/echo.socket.d/10-port.conf"] = "[Socket]\nListenStream=8888\n";
@@ -62,7 +62,7 @@ Deno.test("host overlay: drop-ins after base drop-ins, config replaced and added
     "service /q/data.volume",
     "service /q/web.container",
     "service /q/web.container.d/10-mem.conf",
-    "host /q/web.container.d/05-host.conf",
+    "host /q/web.container.d/50-host.conf",
     "host /etc/web/app.conf",
     "host /etc/web/extra/new.conf",
     "service /etc/web/unrelated.txt",
@@ -77,13 +77,13 @@ Deno.test("host overlay: drop-ins after base drop-ins, config replaced and added
 
 Deno.test("service.yaml config-root moves the config root; config/etc/foo is an ordinary path", () => {
   const files = baseRepo();
-  files["services/web/service.yaml"] = "config-root: nginx/site\n";
+  files["services/web/service.yaml"] = "config-root: nginx\n";
   files["services/web/config/etc/foo"] = "x\n";
   const dests = load(files).artifacts.filter((a) => a.kind === "config").map((a) => a.destination);
   assert.deepEqual(dests, [
-    "/etc/nginx/site/app.conf",
-    "/etc/nginx/site/etc/foo",
-    "/etc/nginx/site/unrelated.txt",
+    "/etc/nginx/app.conf",
+    "/etc/nginx/etc/foo",
+    "/etc/nginx/unrelated.txt",
   ]);
 });
 
@@ -204,7 +204,7 @@ Deno.test("config files that are not world-readable are deployed 0600, the rest 
 
 Deno.test("the loaded state does not depend on the order the walk produced", () => {
   const files = baseRepo();
-  files["hosts/h1/web/quadlet/web.container.d/05-host.conf"] = "[Container]\n";
+  files["hosts/h1/web/quadlet/web.container.d/50-host.conf"] = "[Container]\n";
   files["hosts/h1/web/config/z/y.conf"] = "y";
   const tree = memoryTree(files);
   const expected = JSON.stringify(rows(load({}, "h1", tree)));
