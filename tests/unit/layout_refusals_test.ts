@@ -11,6 +11,7 @@ import {
   DEFAULT_DENIED_CONFIG_ROOTS,
   loadDesiredState,
 } from "../../src/source/layout.ts";
+import { showPath } from "../../src/source/names.ts";
 import { MAX_DEPTH, type RepoTree, type TreeEntry } from "../../src/source/tree.ts";
 import { MAX_YAML_SIZE } from "../../src/source/yaml.ts";
 import { parseManifest } from "../../src/state/manifest.ts";
@@ -230,7 +231,11 @@ for (const [name, message, shown] of BAD_NAMES) {
       message,
     );
     // Nothing raw reaches the terminal.
-    assert.ok(!/[\n\r\0\u202E\u2066\u001b\u0085]/.test(JSON.stringify(error.diagnostics)));
+    for (const d of error.diagnostics) {
+      for (const text of [d.message, d.hint ?? "", d.location?.file ?? ""]) {
+        assert.equal(showPath(text), text, `raw character in ${JSON.stringify(text)}`);
+      }
+    }
   });
 }
 
