@@ -44,7 +44,10 @@ export function parseYaml<S extends z.ZodType>(
       diagnostics: doc.errors.map((e) => {
         const pos = lineCounter.linePos(e.pos[0]);
         return {
-          message: `invalid YAML: ${firstLine(e.message)}`,
+          // The parser turns its own stack overflow into an error at the offending node.
+          message: /Maximum call stack size exceeded/.test(e.message)
+            ? `nested deeper than ${MAX_YAML_DEPTH} levels`
+            : `invalid YAML: ${firstLine(e.message)}`,
           location: { file, line: pos.line, column: pos.col },
         };
       }),
