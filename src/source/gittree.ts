@@ -26,6 +26,11 @@ const PAYLOAD_ROOTS = new Set(["services", "hosts"]);
 const MAX_LINK_TARGET = 4096;
 /** Links followed while resolving one path, as the kernel's ELOOP limit. */
 const MAX_LINK_HOPS = 40;
+/**
+ * Largest `ls-tree` listing read (about 400,000 paths): the whole commit is
+ * listed, drafts included, and a hostile one must not exhaust memory.
+ */
+const MAX_LISTING_BYTES = 64 * 1024 * 1024;
 
 /** One object of the commit's tree, by path. */
 interface GitNode {
@@ -72,22 +77,34 @@ function gitArgs(gitDir: string, args: string[]): string[] {
 
 /**
  * Reads `commit` of the repository at `gitDir`. Throws exit 66 when git
- * cannot read it (no such repository, commit or object).
+ * cannot read it (no such repository, commit or object). A listing over
+ * `maxListingBytes` (default 64 MiB) is a truncated tree, which the loader refuses.
  */
-export async function readGitTree(gitDir: string, commit: string): Promise<RepoTree> {
+export async function readGitTree(
+  gitDir: string,
+  commit: string,
+  { maxListingBytes = MAX_LISTING_BYTES }: { maxListingBytes?: number } = {},
+): Promise<RepoTree> {
   if (commit.startsWith("-") || commit === "") {
     throw readError(gitDir, `invalid revision "${commit}"`);
   }
-  const listing = await runGit(gitDir, [
-    "ls-tree",
-    "-r",
-    "-t",
-    "-z",
-    "-l",
-    "--full-tree",
-    "--end-of-options",
-    commit,
-  ]);
+  const listing = await runGit(
+    gitDir,
+    [
+      "ls-tree",
+      "-r",
+      "-t",
+      "-z",
+      "-l",
+      "--full-tree",
+      "--end-of-options",
+      commit,
+    ],
+    undefined,
+    maxListingBytes,
+  );
+  // Far more paths than any layout may hold: refused as over the caps, unread.
+  if (listing === null) return { entries: [], truncated: true };
   const nodes = parseLsTree(listing);
   const children = new Map<string, string[]>([["", []]]);
   for (const path of nodes.keys()) {
@@ -288,6 +305,7 @@ async function catFiles(gitDir: string, oids: string[]): Promise<Map<string, Uin
   const blobs = new Map<string, Uint8Array>();
   if (unique.length === 0) return blobs;
   const output = await runGit(gitDir, ["cat-file", "--batch"], unique.join("\n") + "\n");
+  if (output === null) throw readError(gitDir, "git cat-file: output over its limit");
   const decoder = new TextDecoder();
   let at = 0;
   for (const oid of unique) {
@@ -304,8 +322,16 @@ async function catFiles(gitDir: string, oids: string[]): Promise<Map<string, Uin
   return blobs;
 }
 
-/** Runs git on `gitDir`; its stdout, or exit 66 with git's first line of complaint. */
-async function runGit(gitDir: string, args: string[], input?: string): Promise<Uint8Array> {
+/**
+ * Runs git on `gitDir`: its stdout, `null` once stdout passes `limit` bytes
+ * (git is then stopped), or exit 66 with git's first line of complaint.
+ */
+async function runGit(
+  gitDir: string,
+  args: string[],
+  input?: string,
+  limit = Infinity,
+): Promise<Uint8Array | null> {
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command("git", {
@@ -322,16 +348,42 @@ async function runGit(gitDir: string, args: string[], input?: string): Promise<U
   // Write while git answers: a large batch would fill both pipes and deadlock.
   const writing = input === undefined ? Promise.resolve() : (async () => {
     const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(input));
-    await writer.close();
+    try {
+      await writer.write(new TextEncoder().encode(input));
+      await writer.close();
+    } catch (error) {
+      // git stopped reading (it failed, or was stopped over the limit): its status says why.
+      if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+    }
   })();
-  const [out] = await Promise.all([child.output(), writing]);
-  if (!out.success) {
-    const message = new TextDecoder().decode(out.stderr).trim().split("\n")[0] ||
-      `exit status ${out.code}`;
+  const stderr = new Response(child.stderr).arrayBuffer();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let over = false;
+  for await (const chunk of child.stdout) {
+    size += chunk.length;
+    if (size > limit) {
+      over = true;
+      child.kill("SIGKILL");
+      break;
+    }
+    chunks.push(chunk);
+  }
+  const [status, errText] = await Promise.all([child.status, stderr, writing]).then((
+    [status, err],
+  ) => [status, new TextDecoder().decode(err)] as const);
+  if (over) return null;
+  if (!status.success) {
+    const message = errText.trim().split("\n")[0] || `exit status ${status.code}`;
     throw readError(gitDir, `git ${args[0]}: ${message}`);
   }
-  return out.stdout;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
 }
 
 function readError(gitDir: string, message: string): CoreOpsError {

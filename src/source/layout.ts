@@ -589,7 +589,8 @@ class Loader {
       }
       const parsed = this.unitName(entry.path, name, payload);
       if (!parsed) continue;
-      if (!this.unitContentOk(entry as FileEntry)) continue;
+      // Recorded even when refused, so its drop-ins are not reported as orphans too.
+      this.unitContentOk(entry as FileEntry);
       service.units.set(name, {
         payload,
         file: name,
@@ -716,7 +717,7 @@ class Loader {
         this.error(entry.path, `invalid drop-in name "${name}"`);
         continue;
       }
-      if (!this.unitContentOk(entry as FileEntry)) continue;
+      this.unitContentOk(entry as FileEntry);
       parent.dropins.push({ name, entry: entry as FileEntry, origin });
     }
   }

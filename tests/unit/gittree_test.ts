@@ -230,3 +230,17 @@ Deno.test("git tree: an unknown commit or repository is exit 66, an option-like 
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("git tree: a listing over its byte limit is a truncated tree, refused as over the caps", async () => {
+  const root = await writeRepo(baseRepo());
+  try {
+    const commit = await commitAll(root);
+    const full = await readGitTree(join(root, ".git"), commit);
+    assert.equal(full.truncated, false);
+    const cut = await readGitTree(join(root, ".git"), commit, { maxListingBytes: 200 });
+    assert.deepEqual(cut, { entries: [], truncated: true });
+    assert.match(refusal(cut).message, /more than 10000 files/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
