@@ -15,6 +15,7 @@ import {
   MAX_ENTRIES,
   MAX_FILE_SIZE,
   MAX_FILES,
+  MAX_TOTAL_SIZE,
   type RepoTree,
   type TreeEntry,
   unwalkable,
@@ -128,7 +129,9 @@ export async function readGitTree(
   /** Entries whose content is still to be read, by blob id. */
   const pending: { entry: Extract<TreeEntry, { type: "file" }>; oid: string }[] = [];
   let files = 0;
+  let bytes = 0;
   let truncated = false;
+  let truncatedBy: "size" | undefined;
 
   const walk = (dirReal: string, rel: string, depth: number, stack: Set<string>) => {
     for (const name of children.get(dirReal) ?? []) {
@@ -191,7 +194,15 @@ export async function readGitTree(
           worldReadable: true,
         };
         entries.push(entry);
-        if (inPayload && node.size <= MAX_FILE_SIZE) pending.push({ entry, oid: node.oid });
+        if (inPayload && node.size <= MAX_FILE_SIZE) {
+          bytes += node.size;
+          if (bytes > MAX_TOTAL_SIZE) {
+            truncated = true;
+            truncatedBy = "size";
+            return;
+          }
+          pending.push({ entry, oid: node.oid });
+        }
       } else {
         // A mode git itself would not write.
         entries.push({ type: "special", path });
@@ -200,6 +211,7 @@ export async function readGitTree(
   };
   walk("", "", 0, new Set([""]));
 
+  if (truncatedBy) return { entries, truncated, truncatedBy };
   const blobs = await catFiles(gitDir, pending.map((p) => p.oid));
   for (const { entry, oid } of pending) entry.content = blobs.get(oid)!;
   return { entries, truncated };

@@ -29,6 +29,7 @@ import {
   MAX_FILE_SIZE,
   MAX_FILES,
   MAX_PATH_BYTES,
+  MAX_TOTAL_SIZE,
   type RepoTree,
   type TreeEntry,
 } from "./tree.ts";
@@ -309,7 +310,9 @@ class Loader {
     if (this.tree.truncated) {
       this.error(
         ".",
-        `the repository has more than ${MAX_FILES} files (or ${MAX_ENTRIES} entries)`,
+        this.tree.truncatedBy === "size"
+          ? `services/ and hosts/ hold more than ${MAX_TOTAL_SIZE / 1024 / 1024} MiB of files`
+          : `the repository has more than ${MAX_FILES} files (or ${MAX_ENTRIES} entries)`,
         "split it, or move drafts under a '_' directory",
       );
       throw invalid(this.errors);

@@ -17,6 +17,11 @@ export const MAX_FILES = 10_000;
  * repository can multiply the tree without adding files, and must not hang it.
  */
 export const MAX_ENTRIES = 5 * MAX_FILES;
+/**
+ * Most bytes of payload content a walk reads: 10,000 files of 1 MiB compress
+ * to almost nothing in git, but would exhaust a host's memory once read.
+ */
+export const MAX_TOTAL_SIZE = 256 * 1024 * 1024;
 /** Deepest path (in segments) the layout accepts; deeper directories are not walked. */
 export const MAX_DEPTH = 32;
 /** Longest repo-relative path (UTF-8 bytes) the layout accepts, well under PATH_MAX. */
@@ -62,6 +67,8 @@ export interface RepoTree {
   entries: TreeEntry[];
   /** Set when the walk stopped at {@link MAX_FILES} files (or {@link MAX_ENTRIES} entries). */
   truncated: boolean;
+  /** Why the walk stopped, when it was not the file or entry count: {@link MAX_TOTAL_SIZE}. */
+  truncatedBy?: "size";
 }
 
 /** Whether a resolved repo-relative path lies in a `.git` directory. */
@@ -101,7 +108,9 @@ export async function readRepoTree(root: string): Promise<RepoTree> {
 
   const entries: TreeEntry[] = [];
   let files = 0;
+  let bytes = 0;
   let truncated = false;
+  let truncatedBy: "size" | undefined;
 
   // Synchronous calls: a CLI run has nothing else to do meanwhile, and each
   // async file op pays a thread-pool round trip (bench/plan_bench.ts).
@@ -180,6 +189,12 @@ export async function readRepoTree(root: string): Promise<RepoTree> {
         const worldReadable = ((info.mode ?? 0o644) & 0o004) !== 0;
         let content: Uint8Array | null = null;
         if (inPayload && info.size <= MAX_FILE_SIZE) {
+          bytes += info.size;
+          if (bytes > MAX_TOTAL_SIZE) {
+            truncated = true;
+            truncatedBy = "size";
+            return;
+          }
           try {
             content = Deno.readFileSync(real);
           } catch (error) {
@@ -194,7 +209,7 @@ export async function readRepoTree(root: string): Promise<RepoTree> {
   }
 
   walk(rootReal, "", 0, new Set([rootReal]));
-  return { entries, truncated };
+  return truncatedBy ? { entries, truncated, truncatedBy } : { entries, truncated };
 }
 
 /** Code-point order: stable across locales, unlike `localeCompare`. */

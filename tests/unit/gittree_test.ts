@@ -244,3 +244,33 @@ Deno.test("git tree: a listing over its byte limit is a truncated tree, refused 
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("git tree: one 1 MiB blob at 300 paths (tiny in git) is over the total size cap, unread", async () => {
+  const root = await writeRepo(baseRepo());
+  try {
+    await commitAll(root);
+    const oid = await gitInput(root, new Uint8Array(MAX_FILE_SIZE), "hash-object", "-w", "--stdin");
+    const records = Array.from(
+      { length: 300 },
+      (_, i) => `100644 ${oid}\tservices/web/config/zeros/${i}\0`,
+    ).join("");
+    await gitInput(
+      root,
+      new TextEncoder().encode(records),
+      "update-index",
+      "--add",
+      "-z",
+      "--index-info",
+    );
+    const commit = await commitIndex(root);
+    const started = performance.now();
+    const tree = await readGitTree(join(root, ".git"), commit);
+    assert.equal(tree.truncated, true);
+    assert.equal(tree.truncatedBy, "size");
+    assert.ok(tree.entries.every((e) => e.type !== "file" || e.content === null));
+    assert.ok(performance.now() - started < 5000);
+    assert.match(refusal(tree).message, /more than 256 MiB of files/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
