@@ -376,7 +376,12 @@ async function runGit(
     size += chunk.length;
     if (size > limit) {
       over = true;
-      child.kill("SIGKILL");
+      try {
+        child.kill("SIGKILL");
+      } catch (error) {
+        // git may have written everything and exited already.
+        if (!(error instanceof TypeError)) throw error;
+      }
       break;
     }
     chunks.push(chunk);
