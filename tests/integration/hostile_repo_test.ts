@@ -1,8 +1,9 @@
 /**
  * Hostile repositories on a real file system (issue 10), through the CLI:
  * every case is exit 65 naming the path (escaped when it holds control
- * characters), never 66 or 70, and nothing on stdout. Special files, links
- * and names no in-memory tree can stand for are made for real here.
+ * characters), never 66 or 70, nothing on stdout, and `apply` writes no
+ * destination. Special files, links and names no in-memory tree can stand
+ * for are made for real here.
  *
  * Names that are not valid UTF-8 cannot be passed through Deno's path APIs
  * (strings) or `Deno.Command` arguments (strings): they are made by
@@ -259,6 +260,36 @@ const CASES: Case[] = [
   },
 ];
 
+/** `apply` refuses the repository with 65 before it writes any destination. */
+async function assertApplyWritesNothing(root: string) {
+  const host = await Deno.makeTempDir({ prefix: "core-ops-test-host-" });
+  try {
+    const result = await cli([
+      "apply",
+      "--source-repo",
+      root,
+      "--host",
+      "h1",
+      "--quadlet-dir",
+      join(host, "quadlet"),
+      "--systemd-unit-dir",
+      join(host, "systemd"),
+      "--config-dir",
+      join(host, "etc"),
+      "--state-dir",
+      join(host, "state"),
+      "--lock-path",
+      join(host, "lock"),
+    ]);
+    assert.equal(result.code, 65, `apply exit code; stderr:\n${result.stderr}`);
+    // Only the run's own record may appear (state/); no destination dir is even created.
+    const left = [...Deno.readDirSync(host)].map((e) => e.name).filter((n) => n !== "state");
+    assert.deepEqual(left, [], "apply wrote outside its state dir");
+  } finally {
+    await Deno.remove(host, { recursive: true });
+  }
+}
+
 for (const c of CASES) {
   Deno.test(`hostile repository: ${c.name}`, async () => {
     const root = await writeRepo(baseRepo());
@@ -282,6 +313,7 @@ for (const c of CASES) {
         }
         const raw = [...result.stderr].filter((char) => char !== "\n" && showPath(char) !== char);
         assert.deepEqual(raw, [], "raw control or bidi characters in stderr");
+        await assertApplyWritesNothing(root);
       }
     } finally {
       await Deno.remove(root, { recursive: true });
