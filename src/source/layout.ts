@@ -215,6 +215,8 @@ function text(entry: FileEntry): string {
   return new TextDecoder().decode(entry.content ?? new Uint8Array());
 }
 
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 /** Files git keeps for itself; never deployed, even from `config/`. */
 const GIT_HOUSEKEEPING = new Set([".gitkeep", ".gitignore"]);
 
@@ -257,7 +259,7 @@ class Loader {
   utf8(entry: FileEntry, what: string): string | null {
     const bytes = entry.content ?? new Uint8Array();
     try {
-      return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+      return STRICT_UTF8.decode(bytes);
     } catch {
       const { line, column } = firstInvalidUtf8(bytes);
       this.error(
@@ -391,10 +393,10 @@ class Loader {
       const segments = entry.path.split("/");
       let bad = false;
       for (let i = 0; i < segments.length && !bad; i++) {
-        const prefix = segments.slice(0, i + 1).join("/");
         const problem = segmentProblem(segments[i]);
         if (problem === null) continue;
         bad = true;
+        const prefix = segments.slice(0, i + 1).join("/");
         if (reported.has(prefix)) break;
         reported.add(prefix);
         this.error(

@@ -82,7 +82,10 @@ export function inGitDir(relative: string): boolean {
  */
 export function unwalkable(path: string): "encoding" | "depth" | "length" | null {
   if (path.includes("\ufffd")) return "encoding";
-  if (new TextEncoder().encode(path).length > MAX_PATH_BYTES) return "length";
+  // A UTF-16 unit is at most 3 UTF-8 bytes: most paths need no encoding to tell.
+  if (path.length * 3 > MAX_PATH_BYTES && new TextEncoder().encode(path).length > MAX_PATH_BYTES) {
+    return "length";
+  }
   return null;
 }
 
