@@ -41,9 +41,10 @@ interface GitNode {
 }
 
 /**
- * The environment git runs in: no prompts, no system or global config, no
- * replace refs (a fetched `refs/replace/*` must not swap the tree we judge),
- * and no lazy fetch of missing objects from a promisor remote.
+ * The whole environment git runs in (nothing inherited: no GIT_DIR,
+ * GIT_OBJECT_DIRECTORY or alternates from the caller): no prompts, no system
+ * or global config, no replace refs (a fetched `refs/replace/*` must not swap
+ * the tree we judge), and no lazy fetch of missing objects from a promisor remote.
  */
 const GIT_ENV: Record<string, string> = {
   GIT_TERMINAL_PROMPT: "0",
@@ -351,6 +352,7 @@ async function runGit(
       stdin: input === undefined ? "null" : "piped",
       stdout: "piped",
       stderr: "piped",
+      clearEnv: true,
       env: GIT_ENV,
     }).spawn();
   } catch (error) {

@@ -274,3 +274,22 @@ Deno.test("git tree: one 1 MiB blob at 300 paths (tiny in git) is over the total
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("git tree: git runs without the caller's environment (GIT_DIR, object dirs)", async () => {
+  const root = await writeRepo(baseRepo());
+  const decoy = await writeRepo({ "services/decoy/config/x": "x" });
+  try {
+    const commit = await commitAll(root);
+    await commitAll(decoy);
+    const expected = await readGitTree(join(root, ".git"), commit);
+    Deno.env.set("GIT_OBJECT_DIRECTORY", join(decoy, ".git/objects"));
+    Deno.env.set("GIT_DIR", join(decoy, ".git"));
+    const tree = await readGitTree(join(root, ".git"), commit);
+    assert.deepEqual(tree, expected);
+  } finally {
+    Deno.env.delete("GIT_OBJECT_DIRECTORY");
+    Deno.env.delete("GIT_DIR");
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(decoy, { recursive: true });
+  }
+});
