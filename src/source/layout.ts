@@ -220,7 +220,7 @@ const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
 /** Files git keeps for itself; never deployed, even from `config/`. */
 const GIT_HOUSEKEEPING = new Set([".gitkeep", ".gitignore"]);
 
-/** The first top-level segment under which the reader reads file contents. */
+/** Whether `path` lies under `services/` or `hosts/`, whose file contents the readers read. */
 function inPayloadRoot(path: string): boolean {
   const top = path.split("/", 1)[0];
   return top === "services" || top === "hosts";
