@@ -141,6 +141,8 @@ export function describeUnits(artifacts: readonly Artifact[]): UnitInfo[] {
 
 /** Units a socket, timer or path unit activates, by systemd's defaults and explicit keys. */
 function triggers(unit: string, kind: UnitKind, parsed: UnitFile[]): string[] {
+  // An automount always triggers the mount unit of its own name (systemd.automount(5)).
+  if (kind === "automount") return [`${unit.slice(0, unit.lastIndexOf("."))}.mount`];
   if (kind !== "socket" && kind !== "timer" && kind !== "path") return [];
   const section = kind === "socket" ? "Socket" : kind === "timer" ? "Timer" : "Path";
   const explicit = values(parsed, section, kind === "socket" ? "Service" : "Unit");

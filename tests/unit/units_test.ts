@@ -63,6 +63,19 @@ Deno.test("sockets, timers and paths name the units they trigger", () => {
   assert.equal(units.get("w.service")!.triggeredBy, "w.path");
 });
 
+Deno.test("an automount triggers its mount: the mount is not brought up eagerly", () => {
+  const state = loadDesiredState(
+    memoryTree({
+      "services/nfs/systemd/mnt-data.mount": "[Mount]\nWhat=nas:/d\nWhere=/mnt/data\n",
+      "services/nfs/systemd/mnt-data.automount": "[Automount]\nWhere=/mnt/data\n",
+    }),
+    { host: null, dirs: DIRS },
+  );
+  const units = new Map(describeUnits(state.artifacts).map((u) => [u.unit, u]));
+  assert.equal(units.get("mnt-data.mount")!.triggeredBy, "mnt-data.automount");
+  assert.equal(units.get("mnt-data.automount")!.triggeredBy, null);
+});
+
 Deno.test("a mounted path covers itself and what lies below it, nothing beside it", () => {
   assert.ok(mountsPath(["/etc/a/conf.d"], "/etc/a/conf.d/x.conf"));
   assert.ok(mountsPath(["/etc/a/conf.d/"], "/etc/a/conf.d/x.conf"));
