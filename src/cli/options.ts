@@ -36,6 +36,24 @@ export const options = {
       "name units as this Podman version would when its generator is not installed here " +
         "(default: the newest; on a host the generator decides)",
     ),
+  requireSigned: () =>
+    new Option("--require-signed", "refuse a revision not signed by an allowed signer"),
+  allowedSigners: () =>
+    new Option("--allowed-signers <path>", "ssh allowed-signers file for --require-signed"),
+  sshKey: () => new Option("--ssh-key <path>", "private key for ssh remotes (a deploy key)"),
+  fetchTimeout: () =>
+    new Option("--fetch-timeout <duration>", "longest a fetch may take (seconds, or 90s/5m/1h)"),
+  verifyTimeout: () =>
+    new Option("--verify-timeout <duration>", "deadline for units to become healthy"),
+  verifySettle: () =>
+    new Option("--verify-settle <duration>", "how long a unit must stay healthy to pass"),
+  retryInitial: () =>
+    new Option("--retry-initial <duration>", "first wait before a failed revision is retried"),
+  retryMax: () => new Option("--retry-max <duration>", "longest wait between retries"),
+  metricsFile: () =>
+    new Option("--metrics-file <path>", "Prometheus textfile written after each run"),
+  configRoots: () =>
+    new Option("--config-roots <list>", "comma-separated config roots a repo may write"),
 };
 
 /**
@@ -65,6 +83,16 @@ export interface CommonFlags {
   configDir?: string;
   stateDir?: string;
   lockPath?: string;
+  requireSigned?: boolean;
+  allowedSigners?: string;
+  sshKey?: string;
+  fetchTimeout?: string;
+  verifyTimeout?: string;
+  verifySettle?: string;
+  retryInitial?: string;
+  retryMax?: string;
+  metricsFile?: string;
+  configRoots?: string;
 }
 
 /** Resolves settings from flags, the environment and agent.toml. */
@@ -80,6 +108,16 @@ export async function settingsFrom(flags: CommonFlags, configPath?: string): Pro
     "config-dir": flags.configDir,
     "state-dir": flags.stateDir,
     "lock-path": flags.lockPath,
+    "require-signed": flags.requireSigned === true ? "true" : undefined,
+    "allowed-signers": flags.allowedSigners,
+    "ssh-key": flags.sshKey,
+    "fetch-timeout": flags.fetchTimeout,
+    "verify-timeout": flags.verifyTimeout,
+    "verify-settle": flags.verifySettle,
+    "retry-initial": flags.retryInitial,
+    "retry-max": flags.retryMax,
+    "metrics-file": flags.metricsFile,
+    "config-roots": flags.configRoots,
   };
   for (const key of Object.keys(named) as SettingName[]) {
     if (named[key] === undefined) delete named[key];

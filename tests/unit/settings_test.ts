@@ -1,7 +1,8 @@
 /** Settings: flag > environment > agent.toml > default, every value validated. */
 import assert from "node:assert/strict";
 import { CoreOpsError } from "../../src/errors.ts";
-import { parseAgentToml, resolveSettings } from "../../src/settings.ts";
+import { type AgentToml, ENV_NAMES, parseAgentToml, resolveSettings } from "../../src/settings.ts";
+import { PRODUCTION } from "../../tools/permissions.ts";
 
 const noEnv = () => undefined;
 
@@ -35,6 +36,12 @@ Deno.test("flag beats environment beats agent.toml beats default", () => {
     "config-dir": "default",
     "state-dir": "agent.toml",
     "lock-path": "default",
+    "require-signed": "default",
+    "fetch-timeout": "default",
+    "verify-timeout": "default",
+    "verify-settle": "default",
+    "retry-initial": "default",
+    "retry-max": "default",
   });
 });
 
@@ -83,4 +90,178 @@ Deno.test("agent.toml: known keys parse; unknown keys and bad TOML name the file
     () => parseAgentToml("/a.toml", 'require-signed = "yes"\n'),
     (e: unknown) => e instanceof CoreOpsError && /require-signed/.test(e.message),
   );
+});
+
+Deno.test("agent settings default as SPEC §4 says", () => {
+  const s = resolveSettings({ flags: {}, env: noEnv, toml: null });
+  assert.equal(s.requireSigned, false);
+  assert.equal(s.allowedSigners, null);
+  assert.equal(s.sshKey, null);
+  assert.equal(s.fetchTimeoutSeconds, 60);
+  assert.equal(s.verifyTimeoutSeconds, 60);
+  assert.equal(s.verifySettleSeconds, 3);
+  assert.equal(s.retryInitialSeconds, 60);
+  assert.equal(s.retryMaxSeconds, 3600);
+  assert.equal(s.metricsFile, null);
+  assert.equal(s.configRoots, null);
+});
+
+Deno.test("agent settings from agent.toml: typed values, durations with units", () => {
+  const text = [
+    'repo = "https://git.example/fleet.git"',
+    'rev = "main"',
+    "require-signed = true",
+    'allowed-signers = "/etc/core-ops/allowed_signers"',
+    'ssh-key = "/etc/core-ops/deploy_key"',
+    "fetch-timeout = 30",
+    'verify-timeout = "2m"',
+    'verify-settle = "5s"',
+    "retry-initial = 120",
+    'retry-max = "1h"',
+    'metrics-file = "/var/lib/node_exporter/textfile/core-ops.prom"',
+    'config-roots = ["web", "grafana", "web"]',
+    "",
+  ].join("\n");
+  const toml = { path: "/etc/core-ops/agent.toml", values: parseAgentToml("/a.toml", text) };
+  const s = resolveSettings({ flags: {}, env: noEnv, toml });
+  assert.equal(s.requireSigned, true);
+  assert.equal(s.allowedSigners, "/etc/core-ops/allowed_signers");
+  assert.equal(s.sshKey, "/etc/core-ops/deploy_key");
+  assert.equal(s.fetchTimeoutSeconds, 30);
+  assert.equal(s.verifyTimeoutSeconds, 120);
+  assert.equal(s.verifySettleSeconds, 5);
+  assert.equal(s.retryInitialSeconds, 120);
+  assert.equal(s.retryMaxSeconds, 3600);
+  assert.equal(s.metricsFile, "/var/lib/node_exporter/textfile/core-ops.prom");
+  assert.deepEqual(s.configRoots, ["web", "grafana"]);
+  assert.equal(s.origins["verify-timeout"], "agent.toml");
+});
+
+Deno.test("agent settings from the environment and flags: strings parsed the same way", () => {
+  const env = (name: string) =>
+    ({
+      CORE_OPS_REQUIRE_SIGNED: "yes",
+      CORE_OPS_ALLOWED_SIGNERS: "/s",
+      CORE_OPS_FETCH_TIMEOUT: "90s",
+      CORE_OPS_CONFIG_ROOTS: "web, db",
+      CORE_OPS_METRICS_FILE: "/m.prom",
+    } as Record<string, string>)[name];
+  const s = resolveSettings({
+    flags: { "fetch-timeout": "10", "verify-settle": "0", "ssh-key": "/k" },
+    env,
+    toml: null,
+  });
+  assert.equal(s.requireSigned, true);
+  assert.equal(s.fetchTimeoutSeconds, 10);
+  assert.equal(s.origins["fetch-timeout"], "flag");
+  assert.equal(s.verifySettleSeconds, 0);
+  assert.equal(s.sshKey, "/k");
+  assert.deepEqual(s.configRoots, ["web", "db"]);
+  assert.equal(s.metricsFile, "/m.prom");
+  const none = resolveSettings({
+    flags: {},
+    env: (n) => (n === "CORE_OPS_CONFIG_ROOTS" ? "" : undefined),
+    toml: null,
+  });
+  assert.deepEqual(none.configRoots, [], "an empty list allows no config root");
+});
+
+Deno.test("bad agent settings: each named with its source, exit 64", () => {
+  const cases: [Partial<Record<string, string>>, Record<string, unknown>, RegExp][] = [
+    [{}, { "fetch-timeout": 1.5 }, /invalid fetch-timeout in \/a\.toml: "1\.5" must be a whole/],
+    [{}, { "fetch-timeout": "10ms" }, /invalid fetch-timeout in \/a\.toml: "10ms"/],
+    [
+      { CORE_OPS_FETCH_TIMEOUT: "0" },
+      {},
+      /invalid CORE_OPS_FETCH_TIMEOUT \(environment\): "0" must be at least 1/,
+    ],
+    [{ CORE_OPS_VERIFY_TIMEOUT: "8d" }, {}, /CORE_OPS_VERIFY_TIMEOUT.*"8d"/],
+    [{ CORE_OPS_RETRY_MAX: "999999999" }, {}, /CORE_OPS_RETRY_MAX.*at most 604800/],
+    [
+      { CORE_OPS_REQUIRE_SIGNED: "maybe" },
+      {},
+      /CORE_OPS_REQUIRE_SIGNED \(environment\): "maybe" must be true or false/,
+    ],
+    [
+      {},
+      { "ssh-key": "keys/deploy" },
+      /invalid ssh-key in \/a\.toml: "keys\/deploy" must be an absolute path/,
+    ],
+    [{}, { "metrics-file": "/x/../y" }, /invalid metrics-file in \/a\.toml/],
+    [
+      {},
+      { "config-roots": ["web", "etc/ssh"] },
+      /invalid config-roots in \/a\.toml: "\["web","etc\/ssh"\]" each root/,
+    ],
+    [{ CORE_OPS_CONFIG_ROOTS: "web,.hidden" }, {}, /CORE_OPS_CONFIG_ROOTS \(environment\)/],
+    [{}, { "require-signed": true }, /require-signed in \/a\.toml is true but no allowed-signers/],
+    [
+      {},
+      { "retry-initial": 600, "retry-max": 60 },
+      /retry-max in \/a\.toml \(60 s\) is shorter than retry-initial in \/a\.toml \(600 s\)/,
+    ],
+    [
+      { CORE_OPS_VERIFY_TIMEOUT: "3" },
+      {},
+      /verify-settle \(default\) \(3 s\) must be shorter than CORE_OPS_VERIFY_TIMEOUT/,
+    ],
+  ];
+  for (const [envValues, tomlValues, expected] of cases) {
+    assert.throws(
+      () =>
+        resolveSettings({
+          flags: {},
+          env: (n) => envValues[n],
+          toml: { path: "/a.toml", values: tomlValues as AgentToml },
+        }),
+      (e: unknown) => {
+        assert.ok(e instanceof CoreOpsError, String(e));
+        assert.equal(e.exitCode, 64);
+        assert.match(e.message, expected);
+        return true;
+      },
+    );
+  }
+});
+
+Deno.test("agent.toml: every SPEC §4 key is known; wrong TOML types are refused", () => {
+  const keys = [
+    "repo",
+    "rev",
+    "host",
+    "quadlet-dir",
+    "systemd-unit-dir",
+    "config-dir",
+    "state-dir",
+    "lock-path",
+    "require-signed",
+    "allowed-signers",
+    "ssh-key",
+    "fetch-timeout",
+    "verify-timeout",
+    "verify-settle",
+    "retry-initial",
+    "retry-max",
+    "metrics-file",
+    "config-roots",
+  ];
+  for (const key of keys) {
+    assert.throws(
+      () => parseAgentToml("/a.toml", `${key} = { nested = 1 }\n`),
+      (e: unknown) =>
+        e instanceof CoreOpsError && !/unknown setting/.test(e.message) &&
+        e.message.includes(key),
+      key,
+    );
+  }
+  assert.throws(
+    () => parseAgentToml("/a.toml", 'config-roots = "web"\n'),
+    (e: unknown) => e instanceof CoreOpsError && /config-roots/.test(e.message),
+  );
+});
+
+Deno.test("the release permission set may read every setting's environment variable", () => {
+  for (const name of Object.values(ENV_NAMES)) {
+    assert.ok(PRODUCTION.env.includes(name), `${name} missing from tools/permissions.ts`);
+  }
 });
