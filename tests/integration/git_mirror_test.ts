@@ -1,0 +1,228 @@
+/**
+ * The agent's git mirror against real remotes: file:// and plain paths, git
+ * http-backend on 127.0.0.1 (with and without credentials), a closed port and
+ * a server that never answers.
+ */
+import assert from "node:assert/strict";
+import { CoreOpsError } from "../../src/errors.ts";
+import { checkoutCommit, fetchIntoMirror, type FetchRequest } from "../../src/host/git.ts";
+import { closedPort, serveGitHttp, serveSilence } from "../helpers/git_servers.ts";
+import { git } from "../helpers/repo.ts";
+
+/** A work repo and the bare remote it pushes to. */
+async function remote() {
+  const root = await Deno.makeTempDir({ prefix: "core-ops-git-" });
+  const work = `${root}/work`;
+  const bare = `${root}/srv/r.git`;
+  await Deno.mkdir(work);
+  await git(root, "init", "--quiet", "--bare", bare);
+  await git(work, "init", "--quiet", "--initial-branch=main");
+  const commit = async (files: Record<string, string>, message = "change") => {
+    for (const [path, content] of Object.entries(files)) {
+      await Deno.mkdir(`${work}/${path}`.replace(/\/[^/]*$/, ""), { recursive: true });
+      await Deno.writeTextFile(`${work}/${path}`, content);
+    }
+    await git(work, "add", "-A");
+    await git(work, "commit", "--quiet", "-m", message);
+    await git(work, "push", "--quiet", "--force", bare, "HEAD:refs/heads/main");
+    return await git(work, "rev-parse", "HEAD");
+  };
+  return { root, work, bare, srv: `${root}/srv`, commit, state: `${root}/state` };
+}
+
+function request(url: string, rev: string, stateDir: string, timeoutSeconds = 30): FetchRequest {
+  return { url, rev, stateDir, timeoutSeconds, sshKey: null };
+}
+
+function expectError(code: number, pattern: RegExp, not?: string) {
+  return (error: unknown) => {
+    assert.ok(error instanceof CoreOpsError, String(error));
+    const text = error.diagnostics.map((d) => `${d.message}\n${d.hint ?? ""}`).join("\n");
+    assert.equal(error.exitCode, code, text);
+    assert.match(text, pattern);
+    if (not !== undefined) assert.ok(!text.includes(not), `${not} leaked into: ${text}`);
+    return true;
+  };
+}
+
+Deno.test("file:// remote: one bare mirror, created once, follows the ref as it moves", async () => {
+  const r = await remote();
+  const first = await r.commit({ "a.txt": "1\n" });
+  const got = await fetchIntoMirror(request(`file://${r.bare}`, "main", r.state));
+  assert.equal(got.commit, first);
+  assert.equal(got.mirror, `${r.state}/mirror.git`);
+  assert.equal(await git(got.mirror, "rev-parse", "--is-bare-repository"), "true");
+  assert.ok((await Deno.stat(`${got.mirror}/shallow`)).isFile, "fetched shallow");
+  const inode = (await Deno.stat(got.mirror)).ino;
+
+  const second = await r.commit({ "a.txt": "2\n" });
+  const moved = await fetchIntoMirror(request(`file://${r.bare}`, "main", r.state));
+  assert.equal(moved.commit, second);
+  assert.equal((await Deno.stat(got.mirror)).ino, inode, "the mirror is reused, not re-cloned");
+  // Only the private tracked ref is kept; no remote config, no FETCH_HEAD.
+  assert.equal(
+    await git(got.mirror, "for-each-ref", "--format=%(refname)"),
+    "refs/core-ops/tracked",
+  );
+  assert.doesNotMatch(await Deno.readTextFile(`${got.mirror}/config`), /remote|url/);
+  await assert.rejects(Deno.stat(`${got.mirror}/FETCH_HEAD`), Deno.errors.NotFound);
+
+  // A plain path works the same; so does an unchanged ref (no-op fetch).
+  assert.equal((await fetchIntoMirror(request(r.bare, "main", r.state))).commit, second);
+});
+
+Deno.test("force-push, tags (lightweight, annotated, moved) and full commit ids", async () => {
+  const r = await remote();
+  const old = await r.commit({ "a.txt": "1\n" });
+  const url = `file://${r.bare}`;
+  assert.equal((await fetchIntoMirror(request(url, "main", r.state))).commit, old);
+
+  // Rewrite history: an unrelated root commit force-pushed over main.
+  await git(r.work, "checkout", "--quiet", "--orphan", "rewrite");
+  const rewritten = await r.commit({ "b.txt": "new history\n" }, "rewrite");
+  assert.equal((await fetchIntoMirror(request(url, "main", r.state))).commit, rewritten);
+
+  await git(r.work, "tag", "light", old);
+  await git(r.work, "tag", "-a", "-m", "release", "v1", old);
+  await git(r.work, "push", "--quiet", r.bare, "light", "v1");
+  assert.equal((await fetchIntoMirror(request(url, "light", r.state))).commit, old);
+  assert.equal((await fetchIntoMirror(request(url, "v1", r.state))).commit, old);
+  assert.equal((await fetchIntoMirror(request(url, "refs/tags/v1", r.state))).commit, old);
+  // The tag is moved: the mirror follows.
+  await git(r.work, "tag", "-f", "-a", "-m", "re-release", "v1", rewritten);
+  await git(r.work, "push", "--quiet", "--force", r.bare, "v1");
+  assert.equal((await fetchIntoMirror(request(url, "v1", r.state))).commit, rewritten);
+
+  // A full commit id that is no branch tip (reachable from the tag "light").
+  assert.equal((await fetchIntoMirror(request(url, old, r.state))).commit, old);
+});
+
+Deno.test("a ref or commit the reachable remote lacks is 66 naming it; abbreviated ids get a hint", async () => {
+  const r = await remote();
+  const head = await r.commit({ "a.txt": "1\n" });
+  const url = `file://${r.bare}`;
+  await assert.rejects(
+    fetchIntoMirror(request(url, "nonexist", r.state)),
+    expectError(66, /has no branch or tag "nonexist"/),
+  );
+  await assert.rejects(
+    fetchIntoMirror(request(url, head.slice(0, 12), r.state)),
+    expectError(66, /give the full 40-character id/),
+  );
+  await assert.rejects(
+    fetchIntoMirror(request(url, "0".repeat(40), r.state)),
+    expectError(66, /commit 0{40} is not in file:\/\//),
+  );
+});
+
+Deno.test("unreachable remotes are transient (75); a silent server hits fetch-timeout", async () => {
+  const r = await remote();
+  await assert.rejects(
+    fetchIntoMirror(request(`http://127.0.0.1:${closedPort()}/r.git`, "main", r.state)),
+    expectError(75, /cannot fetch main from http:\/\/127\.0\.0\.1:\d+\/r\.git: .*connect/i),
+  );
+  await assert.rejects(
+    fetchIntoMirror(request(`file://${r.root}/missing.git`, "main", r.state)),
+    expectError(75, /cannot fetch main/),
+  );
+  const silent = serveSilence();
+  try {
+    const started = performance.now();
+    await assert.rejects(
+      fetchIntoMirror(request(`${silent.base}/r.git`, "main", r.state, 2)),
+      expectError(75, /took longer than 2 s/),
+    );
+    const took = performance.now() - started;
+    assert.ok(took >= 2000 && took < 8000, `timeout took ${took} ms`);
+  } finally {
+    await silent.close();
+  }
+});
+
+Deno.test("http(s) remote through git http-backend; credentials never leak", async () => {
+  const r = await remote();
+  const head = await r.commit({ "services/web/quadlet/web.container": "[Container]\n" });
+  const open = serveGitHttp(r.srv);
+  try {
+    assert.equal(
+      (await fetchIntoMirror(request(`${open.base}/r.git`, "main", `${r.state}-open`))).commit,
+      head,
+    );
+  } finally {
+    await open.close();
+  }
+
+  const token = "tok3nS3cr3tValue";
+  const guarded = serveGitHttp(r.srv, `deploy:${token}`);
+  try {
+    const url = guarded.base.replace("://", `://deploy:${token}@`) + "/r.git";
+    assert.equal((await fetchIntoMirror(request(url, "main", r.state))).commit, head);
+    await assert.rejects(
+      fetchIntoMirror(request(url, "nonexist", r.state)),
+      expectError(66, /http:\/\/\*\*\*@127\.0\.0\.1:\d+\/r\.git has no branch or tag/, token),
+    );
+    const wrong = guarded.base.replace("://", `://deploy:wrong-${token}@`) + "/r.git";
+    await assert.rejects(
+      fetchIntoMirror(request(wrong, "main", r.state)),
+      expectError(66, /refused the credentials/, token),
+    );
+    assert.ok(guarded.refused > 0, "the server did demand credentials");
+    // Nothing in the state dir holds the token (config, FETCH_HEAD, logs, packs).
+    for await (const file of walk(r.state)) {
+      const bytes = await Deno.readFile(file);
+      assert.ok(!new TextDecoder().decode(bytes).includes(token), `token in ${file}`);
+    }
+  } finally {
+    await guarded.close();
+  }
+  // Unreachable with credentials: still redacted.
+  await assert.rejects(
+    fetchIntoMirror(
+      request(`http://deploy:${token}@127.0.0.1:${closedPort()}/r.git`, "main", r.state),
+    ),
+    expectError(75, /http:\/\/\*\*\*@127\.0\.0\.1/, token),
+  );
+});
+
+Deno.test("no hook in the mirror runs during a fetch", async () => {
+  const r = await remote();
+  await r.commit({ "a.txt": "1\n" });
+  const url = `file://${r.bare}`;
+  const first = await fetchIntoMirror(request(url, "main", r.state));
+  const marker = `${r.root}/hook-ran`;
+  for (const hook of ["reference-transaction", "post-checkout", "pre-auto-gc"]) {
+    await Deno.writeTextFile(`${first.mirror}/hooks/${hook}`, `#!/bin/sh\ntouch ${marker}\n`, {
+      mode: 0o755,
+    });
+  }
+  await r.commit({ "a.txt": "2\n" });
+  await fetchIntoMirror(request(url, "main", r.state));
+  await assert.rejects(Deno.stat(marker), Deno.errors.NotFound);
+});
+
+Deno.test("checkout writes the commit's tree with symlinks and modes, leaving the mirror alone", async () => {
+  const r = await remote();
+  await Deno.mkdir(`${r.work}/services/web/config`, { recursive: true });
+  await Deno.symlink("app.conf", `${r.work}/services/web/config/link.conf`);
+  await Deno.writeTextFile(`${r.work}/services/web/config/run.sh`, "#!/bin/sh\n", { mode: 0o755 });
+  const head = await r.commit({ "services/web/config/app.conf": "x=1\n" });
+  const fetched = await fetchIntoMirror(request(`file://${r.bare}`, "main", r.state));
+  assert.equal(fetched.commit, head);
+  const dir = `${r.root}/tree`;
+  await Deno.mkdir(dir);
+  await checkoutCommit(fetched.mirror, fetched.commit, dir);
+  assert.equal(await Deno.readTextFile(`${dir}/services/web/config/app.conf`), "x=1\n");
+  assert.equal(await Deno.readLink(`${dir}/services/web/config/link.conf`), "app.conf");
+  assert.equal((await Deno.stat(`${dir}/services/web/config/run.sh`)).mode! & 0o111, 0o111);
+  await assert.rejects(Deno.stat(`${dir}/.git`), Deno.errors.NotFound);
+  await assert.rejects(Deno.stat(`${dir}.index`), Deno.errors.NotFound);
+  await assert.rejects(Deno.stat(`${fetched.mirror}/index`), Deno.errors.NotFound);
+});
+
+async function* walk(dir: string): AsyncGenerator<string> {
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) yield* walk(path);
+    else if (entry.isFile) yield path;
+  }
+}
