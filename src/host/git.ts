@@ -17,7 +17,7 @@ export const STATELESS_DIRTY = "(stateless+dirty)";
 export const STATELESS = "(stateless)";
 
 /** What one git invocation did. */
-interface GitResult {
+export interface GitResult {
   ok: boolean;
   stdout: string;
   stderr: string;
@@ -25,7 +25,8 @@ interface GitResult {
   timedOut: boolean;
 }
 
-interface GitOptions {
+/** How to run one git invocation. */
+export interface GitOptions {
   cwd?: string;
   /** Added to the environment (over the safe defaults). */
   env?: Record<string, string>;
@@ -41,7 +42,7 @@ interface GitOptions {
  * reflogs (they would keep the URL), no submodule recursion, and garbage
  * collection in the foreground so nothing outlives the run.
  */
-const SAFE_CONFIG = [
+export const SAFE_CONFIG = [
   "core.hooksPath=/dev/null",
   "protocol.allow=never",
   "protocol.file.allow=always",
@@ -59,7 +60,11 @@ const KILL_GRACE_MS = 2000;
 /** How long output is drained after git exits (a helper may still hold the pipe). */
 const DRAIN_MS = 1000;
 
-async function git(args: string[], opts: GitOptions = {}): Promise<GitResult> {
+/**
+ * Runs git without a shell, never prompting, in the C locale (its messages are
+ * matched), killing it at `timeoutMs`. Never throws for a failing git.
+ */
+export async function git(args: string[], opts: GitOptions = {}): Promise<GitResult> {
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command("git", {
