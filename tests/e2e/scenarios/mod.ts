@@ -9,6 +9,7 @@ import { applyScenarios } from "./apply.ts";
 import { exampleScenarios } from "./example.ts";
 import { harnessScenarios } from "./harness.ts";
 import { helperScenarios } from "./helpers.ts";
+import { journalScenarios } from "./journal.ts";
 import { namingScenarios } from "./naming.ts";
 import { planScenarios } from "./plan.ts";
 import { crashScenarios, validateScenarios } from "./validate.ts";
@@ -25,4 +26,5 @@ export const SCENARIOS: Scenario[] = [
   ...namingScenarios,
   ...exampleScenarios,
   ...applyScenarios,
+  ...journalScenarios,
 ];
