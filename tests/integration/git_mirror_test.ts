@@ -81,6 +81,11 @@ Deno.test("force-push, tags (lightweight, annotated, moved) and full commit ids"
   await git(r.work, "checkout", "--quiet", "--orphan", "rewrite");
   const rewritten = await r.commit({ "b.txt": "new history\n" }, "rewrite");
   assert.equal((await fetchIntoMirror(request(url, "main", r.state))).commit, rewritten);
+  // And back again: main reset to the old commit the mirror already holds.
+  await git(r.work, "push", "--quiet", "--force", r.bare, `${old}:refs/heads/main`);
+  assert.equal((await fetchIntoMirror(request(url, "main", r.state))).commit, old);
+  await git(r.work, "push", "--quiet", "--force", r.bare, `${rewritten}:refs/heads/main`);
+  assert.equal((await fetchIntoMirror(request(url, "main", r.state))).commit, rewritten);
 
   await git(r.work, "tag", "light", old);
   await git(r.work, "tag", "-a", "-m", "release", "v1", old);
