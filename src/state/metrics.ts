@@ -1,8 +1,10 @@
 /**
  * The Prometheus textfile (SPEC §4, `metrics-file`) that node_exporter's
  * textfile collector reads: what the last agent run did, for watching a fleet
- * with the monitoring it already has. Pure rendering; the file is written by
- * src/host/textfile.ts.
+ * with the monitoring it already has. Pure rendering; the agent writes the
+ * text with the file adapter's atomic write (`Files.write(path, bytes, 0o644)`:
+ * temp file in the same dir, fsync, rename), whose `.tmp` temp name the
+ * textfile collector skips.
  *
  * @module
  */

@@ -10,7 +10,6 @@ import type { Fetched, FetchRequest, GitMirror } from "../../src/host/git.ts";
 import type { AuditEvent, Delivery, EventSink } from "../../src/host/journal.ts";
 import type { RunLock, RunLocker } from "../../src/host/lock.ts";
 import type { SignatureVerifier, VerifiedSignature } from "../../src/host/signature.ts";
-import type { TextFileWriter } from "../../src/host/textfile.ts";
 
 /** A run lock in memory: `held` paths refuse with exit 75, like a second process would. */
 export class FakeLocker implements RunLocker {
@@ -100,17 +99,5 @@ export class RecordingEventSink implements EventSink {
   emit(event: AuditEvent): Promise<Delivery> {
     this.events.push(event);
     return Promise.resolve(this.journald ? "journal" : "stderr");
-  }
-}
-
-/** Records text files written, by path (last write wins, as on disk). */
-export class RecordingTextFileWriter implements TextFileWriter {
-  readonly files = new Map<string, string>();
-  readonly writes: string[] = [];
-
-  write(path: string, text: string): Promise<void> {
-    this.writes.push(path);
-    this.files.set(path, text);
-    return Promise.resolve();
   }
 }

@@ -6,7 +6,6 @@ import {
   FakeLocker,
   FakeSignatureVerifier,
   RecordingEventSink,
-  RecordingTextFileWriter,
 } from "../helpers/agent_fakes.ts";
 
 const exitCode = (code: number) => (e: unknown) => e instanceof CoreOpsError && e.exitCode === code;
@@ -50,7 +49,7 @@ Deno.test("FakeGitMirror: known refs resolve, unknown ones are 66, failNext thro
   );
 });
 
-Deno.test("FakeSignatureVerifier, RecordingEventSink, RecordingTextFileWriter record and fail", async () => {
+Deno.test("FakeSignatureVerifier and RecordingEventSink record and fail", async () => {
   const verifier = new FakeSignatureVerifier();
   verifier.signed.set("c1", { principal: "ops@x", fingerprint: "SHA256:x" });
   assert.equal((await verifier.verify("/m", "c1", "/a")).principal, "ops@x");
@@ -62,10 +61,4 @@ Deno.test("FakeSignatureVerifier, RecordingEventSink, RecordingTextFileWriter re
   sink.journald = false;
   assert.equal(await sink.emit({ message: "m", fields: {} }), "stderr");
   assert.equal(sink.events.length, 2);
-
-  const files = new RecordingTextFileWriter();
-  await files.write("/m.prom", "a\n");
-  await files.write("/m.prom", "b\n");
-  assert.equal(files.files.get("/m.prom"), "b\n");
-  assert.deepEqual(files.writes, ["/m.prom", "/m.prom"]);
 });
