@@ -55,20 +55,33 @@ export const SAFE_CONFIG = [
   "gc.autoDetach=false",
 ].flatMap((c) => ["-c", c]);
 
-/** How long git gets after SIGTERM to stop its helpers before SIGKILL. */
+/** How long git gets after SIGTERM before its process group gets SIGKILL. */
 const KILL_GRACE_MS = 2000;
+/** How long after that `timeout` itself is killed, should it hang. */
+const BACKSTOP_MS = 3000;
 /** How long output is drained after git exits (a helper may still hold the pipe). */
 const DRAIN_MS = 1000;
 
 /**
  * Runs git without a shell, never prompting, in the C locale (its messages are
- * matched), killing it at `timeoutMs`. Never throws for a failing git.
+ * matched). With `timeoutMs`, git runs under coreutils' `timeout`, which puts
+ * git in a process group of its own and signals the whole group: git does not
+ * take its transport helpers (git-remote-https, ssh) down when it is killed,
+ * and a helper stuck on a silent server would outlive the run. Never throws
+ * for a failing git.
  */
 export async function git(args: string[], opts: GitOptions = {}): Promise<GitResult> {
+  const limited = opts.timeoutMs !== undefined;
+  const [program, argv] = limited
+    ? [
+      "timeout",
+      [`--kill-after=${KILL_GRACE_MS / 1000}s`, `${opts.timeoutMs! / 1000}s`, "git", ...args],
+    ]
+    : ["git", args];
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command("git", {
-      args,
+    child = new Deno.Command(program, {
+      args: argv,
       cwd: opts.cwd,
       stdin: "null",
       stdout: "piped",
@@ -84,41 +97,35 @@ export async function git(args: string[], opts: GitOptions = {}): Promise<GitRes
     }).spawn();
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
-      return { ok: false, stdout: "", stderr: "git not found", timedOut: false };
+      return { ok: false, stdout: "", stderr: `${program} not found`, timedOut: false };
     }
     throw error;
   }
   const stdout = drain(child.stdout);
   const stderr = drain(child.stderr);
-  let timedOut = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  if (opts.timeoutMs !== undefined) {
-    timer = setTimeout(() => {
-      timedOut = true;
-      // SIGTERM lets git take down the transport helpers it started
-      // (git-remote-https, ssh); SIGKILL if it does not stop.
-      kill(child, "SIGTERM");
-      timer = setTimeout(() => kill(child, "SIGKILL"), KILL_GRACE_MS);
-    }, opts.timeoutMs);
-  }
+  // Backstop, should `timeout` itself not return: kill it well after its own deadline.
+  let backstopFired = false;
+  const backstop = limited
+    ? setTimeout(() => {
+      backstopFired = true;
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already exited.
+      }
+    }, opts.timeoutMs! + KILL_GRACE_MS + BACKSTOP_MS)
+    : undefined;
   const status = await child.status;
-  clearTimeout(timer);
+  clearTimeout(backstop);
   const settle = setTimeout(() => {
     stdout.cancel();
     stderr.cancel();
   }, DRAIN_MS);
   const [out, err] = await Promise.all([stdout.text, stderr.text]);
   clearTimeout(settle);
-  return { ok: status.success && !timedOut, stdout: out, stderr: err, timedOut };
-}
-
-function kill(child: Deno.ChildProcess, signal: Deno.Signal): void {
-  try {
-    child.kill(signal);
-  } catch (error) {
-    // Already exited: nothing to stop.
-    if (!(error instanceof TypeError)) throw error;
-  }
+  // timeout(1) exits 124 when it stopped git with SIGTERM, 137 when it had to SIGKILL it.
+  const timedOut = limited && (backstopFired || status.code === 124 || status.code === 137);
+  return { ok: status.success, stdout: out, stderr: err, timedOut };
 }
 
 /** Reads a stream to its end, or until cancelled (then returns what it had). */

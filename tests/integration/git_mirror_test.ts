@@ -139,6 +139,9 @@ Deno.test("unreachable remotes are transient (75); a silent server hits fetch-ti
     );
     const took = performance.now() - started;
     assert.ok(took >= 2000 && took < 8000, `timeout took ${took} ms`);
+    // git took its transport helper down with it: nothing is left talking to the server.
+    const left = await new Deno.Command("pgrep", { args: ["-a", "-f", silent.base] }).output();
+    assert.equal(left.code, 1, new TextDecoder().decode(left.stdout));
   } finally {
     await silent.close();
   }
