@@ -5,11 +5,11 @@
  * @module
  */
 import type { Scenario } from "../lib/scenario.ts";
+import { adapterScenarios } from "./adapters.ts";
 import { applyScenarios } from "./apply.ts";
 import { exampleScenarios } from "./example.ts";
 import { harnessScenarios } from "./harness.ts";
 import { helperScenarios } from "./helpers.ts";
-import { journalScenarios } from "./journal.ts";
 import { namingScenarios } from "./naming.ts";
 import { planScenarios } from "./plan.ts";
 import { crashScenarios, validateScenarios } from "./validate.ts";
@@ -26,5 +26,5 @@ export const SCENARIOS: Scenario[] = [
   ...namingScenarios,
   ...exampleScenarios,
   ...applyScenarios,
-  ...journalScenarios,
+  ...adapterScenarios,
 ];
