@@ -1,7 +1,8 @@
 /**
  * Git, run as a program: provenance of a local checkout; the agent's
- * persistent bare mirror (fetch the tracked ref, resolve it to a commit, check
- * a commit out); and one-off fetches for `plan --repo`.
+ * persistent bare mirror (fetch the tracked ref, resolve it to a commit; the
+ * tree is then read from the mirror by src/source/gittree.ts); and one-off
+ * fetches for `plan --repo`.
  *
  * Nothing from the remote runs here: no hooks, only the file, http(s) and ssh
  * transports, and credentials in a URL never reach a message, the mirror's
@@ -301,12 +302,10 @@ export interface GitMirror {
    * ref the remote does not have or will not give, 64 for an unsupported URL.
    */
   fetch(request: FetchRequest): Promise<Fetched>;
-  /** Writes the tree of `commit` into the empty directory `dir` (symlinks and modes kept). */
-  checkout(mirror: string, commit: string, dir: string): Promise<void>;
 }
 
 /** The real mirror, running git. */
-export const gitMirror: GitMirror = { fetch: fetchIntoMirror, checkout: checkoutCommit };
+export const gitMirror: GitMirror = { fetch: fetchIntoMirror };
 
 const FULL_COMMIT = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 
@@ -441,32 +440,6 @@ export function fetchFailure(
     message: `cannot fetch ${rev} from ${shown}: ${said}`,
     hint: "check the repository URL and the network; the next run retries",
   }]);
-}
-
-/** See {@link GitMirror.checkout}. */
-export async function checkoutCommit(mirror: string, commit: string, dir: string): Promise<void> {
-  // A throwaway index beside the tree: the mirror itself is not changed.
-  const index = `${dir}.index`;
-  try {
-    const checkout = await git([
-      "--git-dir",
-      mirror,
-      "--work-tree",
-      dir,
-      ...SAFE_CONFIG,
-      "-c",
-      "core.symlinks=true",
-      "checkout",
-      "--quiet",
-      "--force",
-      commit,
-      "--",
-      ".",
-    ], { env: { GIT_INDEX_FILE: index } });
-    if (!checkout.ok) throw gitFailure("git checkout", checkout);
-  } finally {
-    await Deno.remove(index).catch(() => {});
-  }
 }
 
 /**

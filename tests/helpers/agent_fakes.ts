@@ -38,12 +38,10 @@ export class FakeLocker implements RunLocker {
   }
 }
 
-/** A remote as data: ref → commit, and trees by commit; or an error to throw. */
+/** A remote as data: ref → commit; or an error to throw. */
 export class FakeGitMirror implements GitMirror {
   readonly refs = new Map<string, string>();
-  readonly trees = new Map<string, Record<string, string>>();
   readonly fetches: FetchRequest[] = [];
-  readonly checkouts: { commit: string; dir: string }[] = [];
   /** Thrown by the next fetch instead of resolving (e.g. an unreachable remote). */
   failNext: CoreOpsError | null = null;
 
@@ -61,15 +59,6 @@ export class FakeGitMirror implements GitMirror {
       );
     }
     return Promise.resolve({ commit, mirror: `${request.stateDir}/mirror.git` });
-  }
-
-  async checkout(_mirror: string, commit: string, dir: string): Promise<void> {
-    this.checkouts.push({ commit, dir });
-    for (const [path, content] of Object.entries(this.trees.get(commit) ?? {})) {
-      const full = `${dir}/${path}`;
-      await Deno.mkdir(full.slice(0, full.lastIndexOf("/")), { recursive: true });
-      await Deno.writeTextFile(full, content);
-    }
   }
 }
 

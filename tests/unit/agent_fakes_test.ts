@@ -28,7 +28,6 @@ Deno.test("FakeLocker: a held lock refuses with 75 until released", async () => 
 Deno.test("FakeGitMirror: known refs resolve, unknown ones are 66, failNext throws once", async () => {
   const git = new FakeGitMirror();
   git.refs.set("main", "c1");
-  git.trees.set("c1", { "services/web/quadlet/web.container": "[Container]\n" });
   const request = {
     url: "file:///r",
     rev: "main",
@@ -41,12 +40,6 @@ Deno.test("FakeGitMirror: known refs resolve, unknown ones are 66, failNext thro
   git.failNext = new CoreOpsError(75, "transient", [{ message: "unreachable" }]);
   await assert.rejects(git.fetch(request), exitCode(75));
   assert.equal((await git.fetch(request)).commit, "c1");
-  const dir = await Deno.makeTempDir();
-  await git.checkout("/s/mirror.git", "c1", dir);
-  assert.equal(
-    await Deno.readTextFile(`${dir}/services/web/quadlet/web.container`),
-    "[Container]\n",
-  );
 });
 
 Deno.test("FakeSignatureVerifier and RecordingEventSink record and fail", async () => {
