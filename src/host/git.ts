@@ -445,10 +445,16 @@ export function fetchFailure(
 /**
  * Fetches `rev` (branch, tag or commit) of `url` into a new work tree at `dir`
  * and returns the commit it resolved to. For `plan --repo`: a one-off fetch,
- * classified the same way as the agent's mirror fetch.
+ * classified and time-limited the same way as the agent's mirror fetch.
  */
-export async function fetchRevision(url: string, rev: string, dir: string): Promise<string> {
-  repoUrlKind(url);
+export async function fetchRevision(
+  url: string,
+  rev: string,
+  dir: string,
+  { timeoutSeconds = 60, sshKey = null }: { timeoutSeconds?: number; sshKey?: string | null } = {},
+): Promise<string> {
+  const env: Record<string, string> = {};
+  if (repoUrlKind(url) === "ssh") env.GIT_SSH_COMMAND = sshCommand(sshKey, timeoutSeconds);
   const init = await git(["init", "--quiet", dir]);
   if (!init.ok) throw gitFailure("git init", init);
   const fetched = await git([
@@ -463,8 +469,8 @@ export async function fetchRevision(url: string, rev: string, dir: string): Prom
     "--",
     url,
     `+${rev}:${TRACKED_REF}`,
-  ]);
-  if (!fetched.ok) throw fetchFailure(url, rev, fetched, 0);
+  ], { env, timeoutMs: timeoutSeconds * 1000 });
+  if (!fetched.ok) throw fetchFailure(url, rev, fetched, timeoutSeconds);
   const checkout = await git([
     "-C",
     dir,
