@@ -93,6 +93,13 @@ export async function git(args: string[], opts: GitOptions = {}): Promise<GitRes
         GIT_ASKPASS: "/bin/false",
         SSH_ASKPASS: "/bin/false",
         LC_ALL: "C",
+        // The environment is inherited (PATH, HOME for ~/.ssh, proxies: reading
+        // it to filter would need more --allow-env), so the variables that
+        // would inject git config or swap objects are emptied here.
+        GIT_CONFIG_PARAMETERS: "",
+        GIT_CONFIG_COUNT: "0",
+        GIT_NO_REPLACE_OBJECTS: "1",
+        GIT_NO_LAZY_FETCH: "1",
         ...opts.env,
       },
     }).spawn();

@@ -235,3 +235,24 @@ async function* walk(dir: string): AsyncGenerator<string> {
     else if (entry.isFile) yield path;
   }
 }
+
+Deno.test("git config injected through the environment does not reach the fetch", async () => {
+  const r = await remote();
+  const head = await r.commit({ "a.txt": "1\n" });
+  const server = serveGitHttp(r.srv);
+  // A proxy nothing listens on: honoured, it would make the fetch fail.
+  const injected = {
+    GIT_CONFIG_COUNT: "1",
+    GIT_CONFIG_KEY_0: "http.proxy",
+    GIT_CONFIG_VALUE_0: `http://127.0.0.1:${closedPort()}`,
+    GIT_CONFIG_PARAMETERS: `'http.proxy'='http://127.0.0.1:${closedPort()}'`,
+  };
+  try {
+    for (const [name, value] of Object.entries(injected)) Deno.env.set(name, value);
+    const fetched = await fetchIntoMirror(request(`${server.base}/r.git`, "main", r.state));
+    assert.equal(fetched.commit, head);
+  } finally {
+    for (const name of Object.keys(injected)) Deno.env.delete(name);
+    await server.close();
+  }
+});
