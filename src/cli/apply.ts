@@ -4,37 +4,39 @@
  *
  * @module
  */
-import { Option } from "@commander-js/extra-typings";
-import { z } from "zod";
-import { usage } from "../errors.ts";
 import { type Files, realFiles } from "../host/files.ts";
 import { redactUrl } from "../host/git.ts";
+import { flockLocker, type RunLocker } from "../host/lock.ts";
+import type { Settings } from "../settings.ts";
 import { podmanGenerator, type QuadletGenerator } from "../host/quadlet.ts";
 import { realSystemd, type Systemd } from "../host/systemd.ts";
 import { runPipeline } from "../apply/pipeline.ts";
 import { applyJson, applySummary, stepLine } from "../apply/render.ts";
 import { StateStore } from "../state/store.ts";
-import { diffText, options, resolveSource, settingsFrom, sourceCommand } from "./options.ts";
+import {
+  type CommonFlags,
+  diffText,
+  options,
+  resolveSource,
+  settingsFrom,
+  sourceCommand,
+} from "./options.ts";
 import type { Output } from "./program.ts";
 
 /** The host adapters `apply` drives; tests pass fakes. */
 export interface ApplyAdapters {
+  locker: RunLocker;
   files: Files;
   systemd: Systemd;
   generator: QuadletGenerator;
 }
 
-const REAL: ApplyAdapters = { files: realFiles, systemd: realSystemd, generator: podmanGenerator };
-
-const secondsSchema = z.coerce.number().finite().nonnegative().max(86_400);
-
-/** Parses a duration flag in seconds; a bad value is a usage error naming the flag. */
-export function seconds(flag: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback * 1000;
-  const parsed = secondsSchema.safeParse(value);
-  if (!parsed.success) throw usage(`invalid ${flag}: "${value}" must be a number of seconds`);
-  return Math.round(parsed.data * 1000);
-}
+const REAL: ApplyAdapters = {
+  locker: flockLocker,
+  files: realFiles,
+  systemd: realSystemd,
+  generator: podmanGenerator,
+};
 
 /** Builds the `apply` command. */
 export function applyCommand(out: Output, adapters: ApplyAdapters = REAL) {
@@ -45,45 +47,63 @@ export function applyCommand(out: Output, adapters: ApplyAdapters = REAL) {
     .addOption(options.lockPath())
     .addOption(options.diff())
     .option("--adopt", "take ownership of unowned files at destinations")
-    .addOption(
-      new Option("--verify-timeout <seconds>", "how long units may take to settle (default 60)"),
-    )
-    .addOption(
-      new Option("--verify-settle <seconds>", "how long a unit must stay up (default 3)"),
-    )
+    .addOption(options.verifyTimeout())
+    .addOption(options.verifySettle())
+    .addOption(options.requireSigned())
+    .addOption(options.allowedSigners())
+    .addOption(options.sshKey())
+    .addOption(options.fetchTimeout())
+    .addOption(options.configRoots())
     .action(async (source, flags) => {
       const common = { ...flags, sourceRepo: flags.sourceRepo ?? source };
       const settings = await settingsFrom(common);
       const json = flags.json === true;
-      const report = await runPipeline({
-        resolve: () => resolveSource(common, settings),
-        source: {
-          repository: common.sourceRepo ?? (settings.repo ? redactUrl(settings.repo) : null),
-          ref: common.sourceRepo ? null : settings.rev,
-        },
-        dirs: settings.dirs,
-        store: new StateStore(settings.stateDir, adapters.files),
-        ...adapters,
-        adopt: flags.adopt === true,
-        verifyTimeoutMs: seconds("--verify-timeout", flags.verifyTimeout, 60),
-        verifySettleMs: seconds("--verify-settle", flags.verifySettle, 3),
-        onPlan: async (revision, desired, plan) => {
-          if (json) return;
-          const host = desired.host === null ? "" : `host ${desired.host}, `;
-          out.stdout(
-            `apply for ${host}revision ${revision}: ${plan.actions.length} actions\n`,
-          );
-          if (flags.diff) {
-            out.stdout(await diffText(plan.actions, desired.artifacts, adapters.files));
-          }
-        },
-        onStep: (phase, step) => {
-          if (!json) out.stdout(stepLine(phase, step));
-        },
-      });
-      out.stdout(json ? applyJson(report) : applySummary(report));
-      if (report.exitCode !== 0) throw new RunFailed(report.exitCode);
+      // One run at a time per host: apply and the agent share the run lock.
+      const lock = await adapters.locker.acquire(settings.lockPath);
+      try {
+        await apply(common, settings, json, flags);
+      } finally {
+        await lock.release();
+      }
     });
+
+  async function apply(
+    common: CommonFlags,
+    settings: Settings,
+    json: boolean,
+    flags: { adopt?: boolean; diff?: boolean },
+  ) {
+    const report = await runPipeline({
+      resolve: () => resolveSource(common, settings, "mirror"),
+      source: {
+        repository: common.sourceRepo ?? (settings.repo ? redactUrl(settings.repo) : null),
+        ref: common.sourceRepo ? null : settings.rev,
+      },
+      dirs: settings.dirs,
+      store: new StateStore(settings.stateDir, adapters.files),
+      files: adapters.files,
+      systemd: adapters.systemd,
+      generator: adapters.generator,
+      adopt: flags.adopt === true,
+      verifyTimeoutMs: settings.verifyTimeoutSeconds * 1000,
+      verifySettleMs: settings.verifySettleSeconds * 1000,
+      onPlan: async (revision, desired, plan) => {
+        if (json) return;
+        const host = desired.host === null ? "" : `host ${desired.host}, `;
+        out.stdout(
+          `apply for ${host}revision ${revision}: ${plan.actions.length} actions\n`,
+        );
+        if (flags.diff) {
+          out.stdout(await diffText(plan.actions, desired.artifacts, adapters.files));
+        }
+      },
+      onStep: (phase, step) => {
+        if (!json) out.stdout(stepLine(phase, step));
+      },
+    });
+    out.stdout(json ? applyJson(report) : applySummary(report));
+    if (report.exitCode !== 0) throw new RunFailed(report.exitCode);
+  }
 }
 
 /** A run that failed after it was reported in full: only the exit code is left to give. */

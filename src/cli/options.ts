@@ -6,7 +6,9 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import { CoreOpsError, Exit, usage } from "../errors.ts";
-import { fetchRevision, provenance } from "../host/git.ts";
+import { fetchRevision, gitMirror, provenance } from "../host/git.ts";
+import { gitSignatureVerifier } from "../host/signature.ts";
+import { readGitTree } from "../source/gittree.ts";
 import type { Files } from "../host/files.ts";
 import type { Artifact, DesiredState } from "../model.ts";
 import { renderDiff } from "../plan/diff.ts";
@@ -134,11 +136,15 @@ export interface LoadedSource {
 /**
  * Resolves the source — a checkout as it is, or a fetched revision — and reads
  * its tree; loading the desired state from it is left to `load()`, so a
- * layout error is known to belong to that revision.
+ * layout error is known to belong to that revision. `apply` fetches into the
+ * persistent mirror in the state dir (and checks the signature when
+ * `require-signed`); `plan` and `validate`, which never write, fetch into a
+ * temp dir.
  */
 export async function resolveSource(
   flags: CommonFlags,
   settings: Settings,
+  fetchInto: "temp" | "mirror" = "temp",
 ): Promise<ResolvedSource> {
   if (flags.sourceRepo !== undefined && flags.repo !== undefined) {
     throw usage(
@@ -148,7 +154,13 @@ export async function resolveSource(
   }
   const hostId = settings.host ?? hostname();
   const loader = (tree: RepoTree) => () =>
-    Promise.resolve(loadDesiredState(tree, { host: hostId, dirs: settings.dirs }));
+    Promise.resolve(
+      loadDesiredState(tree, {
+        host: hostId,
+        dirs: settings.dirs,
+        configRoots: { allow: settings.configRoots },
+      }),
+    );
   if (flags.sourceRepo !== undefined) {
     if (flags.rev !== undefined) throw usage("--rev goes with --repo, not --source-repo");
     const tree = await readRepoTree(flags.sourceRepo);
@@ -162,9 +174,25 @@ export async function resolveSource(
     );
   }
   if (settings.rev === null) throw usage("--repo needs --rev (or rev in agent.toml)");
+  const fetchOptions = { timeoutSeconds: settings.fetchTimeoutSeconds, sshKey: settings.sshKey };
+  if (fetchInto === "mirror") {
+    const { commit, mirror } = await gitMirror.fetch({
+      url: settings.repo,
+      rev: settings.rev,
+      stateDir: settings.stateDir,
+      ...fetchOptions,
+    });
+    if (settings.requireSigned) {
+      await gitSignatureVerifier.verify(mirror, commit, settings.allowedSigners ?? "");
+    }
+    return {
+      revision: commit,
+      load: async () => await loader(await readGitTree(mirror, commit))(),
+    };
+  }
   const dir = await Deno.makeTempDir({ prefix: "core-ops-source-" });
   try {
-    const revision = await fetchRevision(settings.repo, settings.rev, dir);
+    const revision = await fetchRevision(settings.repo, settings.rev, dir, fetchOptions);
     return { revision, load: loader(await readRepoTree(dir)) };
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -180,7 +208,8 @@ export async function loadSource(flags: CommonFlags, settings: Settings): Promis
   return { revision: source.revision, desired: await source.load() };
 }
 
-function hostname(): string | null {
+/** The machine's hostname, the host id when none is set (SPEC §1). */
+export function hostname(): string | null {
   try {
     return Deno.hostname();
   } catch (error) {

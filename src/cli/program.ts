@@ -7,6 +7,7 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { CoreOpsError, Exit, renderDiagnostics } from "../errors.ts";
 import { VERSION } from "../version.ts";
+import { agentCommand } from "./agent.ts";
 import { applyCommand, RunFailed } from "./apply.ts";
 import { explainCommand } from "./explain.ts";
 import { planCommand } from "./plan.ts";
@@ -41,6 +42,7 @@ export async function run(args: string[], out: Output = processOutput): Promise<
     .showSuggestionAfterError(true)
     .addCommand(planCommand(out))
     .addCommand(applyCommand(out))
+    .addCommand(agentCommand(out))
     .addCommand(statusCommand(out))
     .addCommand(explainCommand(out))
     .addCommand(validateCommand(out));

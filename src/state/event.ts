@@ -9,6 +9,7 @@
 import type { RunReport } from "../apply/pipeline.ts";
 import { summarize } from "../apply/pipeline.ts";
 import type { CoreOpsError, FailureClass } from "../errors.ts";
+import type { AuditEvent } from "../host/journal.ts";
 
 /** What one run amounts to, whatever its outcome. */
 export interface RunEvent {
@@ -84,21 +85,23 @@ export function eventFromError(
   };
 }
 
-/** The journal fields of an event (SPEC §4), values as text. */
-export function eventFields(event: RunEvent): Record<string, string> {
+/** The journal entry of an event (SPEC §4): the message, its priority and the `CORE_OPS_*` fields. */
+export function auditEvent(event: RunEvent): AuditEvent {
   return {
-    MESSAGE: event.message,
-    PRIORITY: event.status === "failure" ? "3" : "6",
-    CORE_OPS_RUN_ID: event.runId,
-    CORE_OPS_STATUS: event.status,
-    CORE_OPS_REVISION: event.revision ?? "",
-    CORE_OPS_GENERATION: String(event.generation),
-    CORE_OPS_PLAN_SUMMARY: event.planSummary,
-    CORE_OPS_ACTIONS: event.actions.join("\n"),
-    CORE_OPS_FAILED_ARTIFACTS: event.failedArtifacts.join("\n"),
-    CORE_OPS_FAILURE_CLASS: event.failureClass ?? "",
-    CORE_OPS_FAILURE_REASON: event.failureReason ?? "",
-    CORE_OPS_DRIFT: event.drift.join("\n"),
-    CORE_OPS_DURATION_MS: String(Math.round(event.durationMs)),
+    message: event.message,
+    priority: event.status === "failure" ? 3 : 6,
+    fields: {
+      CORE_OPS_RUN_ID: event.runId,
+      CORE_OPS_STATUS: event.status,
+      CORE_OPS_REVISION: event.revision ?? "",
+      CORE_OPS_GENERATION: String(event.generation),
+      CORE_OPS_PLAN_SUMMARY: event.planSummary,
+      CORE_OPS_ACTIONS: event.actions.join("\n"),
+      CORE_OPS_FAILED_ARTIFACTS: event.failedArtifacts.join("\n"),
+      CORE_OPS_FAILURE_CLASS: event.failureClass ?? "",
+      CORE_OPS_FAILURE_REASON: event.failureReason ?? "",
+      CORE_OPS_DRIFT: event.drift.join("\n"),
+      CORE_OPS_DURATION_MS: String(Math.round(event.durationMs)),
+    },
   };
 }

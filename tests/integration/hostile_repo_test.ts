@@ -282,8 +282,10 @@ async function assertApplyWritesNothing(root: string) {
       join(host, "lock"),
     ]);
     assert.equal(result.code, 65, `apply exit code; stderr:\n${result.stderr}`);
-    // Only the run's own record may appear (state/); no destination dir is even created.
-    const left = [...Deno.readDirSync(host)].map((e) => e.name).filter((n) => n !== "state");
+    // Only the run's own record (state/) and its run lock may appear; no destination dir is.
+    const left = [...Deno.readDirSync(host)].map((e) => e.name).filter((n) =>
+      n !== "state" && n !== "lock"
+    );
     assert.deepEqual(left, [], "apply wrote outside its state dir");
   } finally {
     await Deno.remove(host, { recursive: true });

@@ -1,0 +1,183 @@
+/**
+ * `core-ops agent`: the unattended run a systemd timer starts. Settings come
+ * from flags > `CORE_OPS_*` > agent.toml > defaults; every run — also one that
+ * fails on its settings — leaves exactly one audit event.
+ *
+ * @module
+ */
+import { Command } from "@commander-js/extra-typings";
+import { type AgentPorts, runAgent } from "../apply/agent.ts";
+import { pausePoint } from "../apply/faults.ts";
+import { applySummary, stepLine } from "../apply/render.ts";
+import { CoreOpsError, usage } from "../errors.ts";
+import { type Files, realFiles } from "../host/files.ts";
+import { gitMirror, mirrorPath, redactUrl } from "../host/git.ts";
+import { type EventSink, journal } from "../host/journal.ts";
+import { flockLocker, type RunLocker } from "../host/lock.ts";
+import { podmanGenerator, type QuadletGenerator } from "../host/quadlet.ts";
+import { gitSignatureVerifier } from "../host/signature.ts";
+import { realSystemd, type Systemd } from "../host/systemd.ts";
+import { readGitTree } from "../source/gittree.ts";
+import { auditEvent, eventFromError, type RunEvent } from "../state/event.ts";
+import { renderMetrics } from "../state/metrics.ts";
+import type { RunState } from "../state/store.ts";
+import { RunFailed } from "./apply.ts";
+import { hostname, options, settingsFrom } from "./options.ts";
+import type { Output } from "./program.ts";
+
+/** The host adapters `agent` drives; tests pass fakes. */
+export interface AgentAdapters {
+  locker: RunLocker;
+  files: Files;
+  systemd: Systemd;
+  generator: QuadletGenerator;
+  events: EventSink;
+}
+
+const REAL: AgentAdapters = {
+  locker: flockLocker,
+  files: realFiles,
+  systemd: realSystemd,
+  generator: podmanGenerator,
+  events: journal,
+};
+
+/** The metrics of a run, for the textfile. */
+function metricsOf(event: RunEvent, state: RunState, finishedAt: number) {
+  const actions: Record<string, number> = {};
+  for (const action of event.actions) {
+    const op = action.split(" ")[0];
+    actions[op] = (actions[op] ?? 0) + 1;
+  }
+  return renderMetrics({
+    finishedAt: finishedAt / 1000,
+    success: event.status !== "failure",
+    durationSeconds: event.durationMs / 1000,
+    appliedRevision: state.last_applied_revision,
+    driftFiles: event.drift.length,
+    actions,
+    consecutiveFailures: event.status === "failure" ? Math.max(1, state.consecutive_failures) : 0,
+  });
+}
+
+/** Builds the `agent` command. */
+export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
+  return new Command("agent")
+    .description("the unattended run: fetch, verify, apply, record (started by core-ops.timer)")
+    .option("--config <path>", "agent config (default /etc/core-ops/agent.toml)")
+    .option("--retry-now", "try a failed revision now, ignoring its backoff")
+    .addOption(options.repo())
+    .addOption(options.rev())
+    .addOption(options.host())
+    .addOption(options.quadletDir())
+    .addOption(options.systemdUnitDir())
+    .addOption(options.configDir())
+    .addOption(options.stateDir())
+    .addOption(options.lockPath())
+    .addOption(options.requireSigned())
+    .addOption(options.allowedSigners())
+    .addOption(options.sshKey())
+    .addOption(options.fetchTimeout())
+    .addOption(options.verifyTimeout())
+    .addOption(options.verifySettle())
+    .addOption(options.retryInitial())
+    .addOption(options.retryMax())
+    .addOption(options.metricsFile())
+    .addOption(options.configRoots())
+    .action(async (flags) => {
+      const started = Date.now();
+      const emit = async (event: RunEvent) => {
+        await adapters.events.emit(auditEvent(event));
+      };
+      let settings;
+      try {
+        settings = await settingsFrom(flags, flags.config);
+        if (settings.repo === null || settings.rev === null) {
+          throw usage(
+            "the agent needs a repository and a ref",
+            "set repo and rev in /etc/core-ops/agent.toml (or --repo/--rev, CORE_OPS_REPO/CORE_OPS_REV)",
+          );
+        }
+      } catch (error) {
+        // A run that cannot even read its settings still leaves its one event.
+        if (error instanceof CoreOpsError) {
+          await emit(eventFromError(error, {
+            runId: crypto.randomUUID(),
+            revision: null,
+            generation: 0,
+            durationMs: Date.now() - started,
+          }));
+        }
+        throw error;
+      }
+      const resolved = settings;
+      const repo = resolved.repo!;
+      const mirror = mirrorPath(resolved.stateDir);
+      const ports: AgentPorts = {
+        lock: async (path) => {
+          const lock = await adapters.locker.acquire(path);
+          await pausePoint("after-lock");
+          return lock;
+        },
+        fetch: async (url, ref) => {
+          const fetched = await gitMirror.fetch({
+            url,
+            rev: ref,
+            stateDir: resolved.stateDir,
+            timeoutSeconds: resolved.fetchTimeoutSeconds,
+            sshKey: resolved.sshKey,
+          });
+          await pausePoint("after-fetch");
+          return fetched.commit;
+        },
+        verifySignature: async (commit, signers) => {
+          await gitSignatureVerifier.verify(mirror, commit, signers);
+        },
+        readTree: (commit) => readGitTree(mirror, commit),
+        emit,
+        writeMetrics: async (event, state) => {
+          if (resolved.metricsFile === null) return;
+          try {
+            await adapters.files.write(
+              resolved.metricsFile,
+              new TextEncoder().encode(metricsOf(event, state, Date.now())),
+              0o644,
+            );
+          } catch (error) {
+            // The run's outcome stands; a monitoring file that cannot be written is a warning.
+            const why = error instanceof Error ? error.message : String(error);
+            out.stderr(`core-ops: warning: cannot write ${resolved.metricsFile}: ${why}\n`);
+          }
+        },
+        files: adapters.files,
+        systemd: adapters.systemd,
+        generator: adapters.generator,
+      };
+      const code = await runAgent(
+        {
+          repo,
+          repoShown: redactUrl(repo),
+          rev: resolved.rev!,
+          host: resolved.host ?? hostname(),
+          dirs: resolved.dirs,
+          stateDir: resolved.stateDir,
+          lockPath: resolved.lockPath,
+          requireSigned: resolved.requireSigned,
+          allowedSigners: resolved.allowedSigners,
+          verifyTimeoutMs: resolved.verifyTimeoutSeconds * 1000,
+          verifySettleMs: resolved.verifySettleSeconds * 1000,
+          retryInitialSeconds: resolved.retryInitialSeconds,
+          retryMaxSeconds: resolved.retryMaxSeconds,
+          configRoots: resolved.configRoots,
+          retryNow: flags.retryNow === true,
+        },
+        ports,
+        {
+          onStep: (phase, step) => out.stdout(stepLine(phase, step)),
+          onReport: (report) => out.stdout(applySummary(report)),
+          onBackoff: (message) => out.stderr(`core-ops: ${message}\n`),
+        },
+      );
+      if (code !== 0) throw new RunFailed(code);
+    });
+}

@@ -1,0 +1,213 @@
+/**
+ * The agent against fakes: one event per run whatever the outcome, backoff of
+ * a failing revision (a new commit is tried at once), transient failures that
+ * never count against a revision, and the state each run leaves.
+ */
+import assert from "node:assert/strict";
+import { type AgentPorts, type AgentSettings, runAgent } from "../../src/apply/agent.ts";
+import { CoreOpsError, Exit } from "../../src/errors.ts";
+import type { TargetDirs } from "../../src/model.ts";
+import type { RunEvent } from "../../src/state/event.ts";
+import { StateStore } from "../../src/state/store.ts";
+import { FakeFiles, fakeGenerator, FakeSystemd } from "../helpers/fakes.ts";
+import { type Files, memoryTree } from "../helpers/repo.ts";
+
+const DIRS: TargetDirs = { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" };
+
+const GOOD: Files = {
+  "services/web/quadlet/web.container": "[Container]\nImage=x\n[Install]\nWantedBy=a\n",
+};
+
+const SETTINGS: AgentSettings = {
+  repo: "https://user:s3cret@git.example/infra.git",
+  repoShown: "https://***@git.example/infra.git",
+  rev: "main",
+  host: null,
+  dirs: DIRS,
+  stateDir: "/var/lib/state",
+  lockPath: "/run/lock",
+  requireSigned: false,
+  allowedSigners: null,
+  verifyTimeoutMs: 5_000,
+  verifySettleMs: 0,
+  retryInitialSeconds: 60,
+  retryMaxSeconds: 3600,
+  configRoots: null,
+  retryNow: false,
+};
+
+/** A fake remote: commits by id, the ref's current commit, and what every run left. */
+class World {
+  files = new FakeFiles();
+  systemd = new FakeSystemd(() => this.now);
+  commits = new Map<string, Files>([["c1", GOOD]]);
+  head = "c1";
+  events: RunEvent[] = [];
+  metrics = 0;
+  now = Date.UTC(2026, 10, 26, 1, 0, 0);
+  lockHeld = false;
+  fetchFails = false;
+  badSignature = false;
+
+  ports(): AgentPorts {
+    return {
+      lock: () => {
+        if (this.lockHeld) {
+          return Promise.reject(
+            new CoreOpsError(Exit.tempFail, "transient", [{ message: "lock held" }]),
+          );
+        }
+        return Promise.resolve({ release: () => Promise.resolve() });
+      },
+      fetch: () =>
+        this.fetchFails
+          ? Promise.reject(
+            new CoreOpsError(Exit.tempFail, "transient", [{ message: "remote unreachable" }]),
+          )
+          : Promise.resolve(this.head),
+      verifySignature: () =>
+        this.badSignature
+          ? Promise.reject(
+            new CoreOpsError(Exit.dataErr, "validation", [{ message: "commit is not signed" }]),
+          )
+          : Promise.resolve(),
+      readTree: (commit) => Promise.resolve(memoryTree(this.commits.get(commit)!)),
+      emit: (event) => {
+        this.events.push(event);
+        return Promise.resolve();
+      },
+      writeMetrics: () => {
+        this.metrics++;
+        return Promise.resolve();
+      },
+      files: this.files,
+      systemd: this.systemd,
+      generator: fakeGenerator(),
+      now: () => this.now,
+      sleep: (ms) => {
+        this.now += ms;
+        return Promise.resolve();
+      },
+    };
+  }
+
+  async run(settings: Partial<AgentSettings> = {}): Promise<number> {
+    try {
+      return await runAgent({ ...SETTINGS, ...settings }, this.ports());
+    } catch (error) {
+      if (error instanceof CoreOpsError) return error.exitCode;
+      throw error;
+    }
+  }
+
+  state() {
+    return new StateStore(SETTINGS.stateDir, this.files).readState();
+  }
+}
+
+Deno.test("agent: converge, then no-op runs; one event per run", async () => {
+  const w = new World();
+  assert.equal(await w.run(), 0);
+  assert.equal(w.events.length, 1);
+  assert.equal(w.events[0].status, "success");
+  assert.equal(w.events[0].revision, "c1");
+  assert.equal(w.events[0].generation, 1);
+  for (let i = 0; i < 3; i++) assert.equal(await w.run(), 0);
+  assert.deepEqual(w.events.map((e) => e.status), ["success", "noop", "noop", "noop"]);
+  assert.equal(w.metrics, 4);
+  const state = await w.state();
+  assert.equal(state.repository, "https://***@git.example/infra.git");
+  assert.ok(!JSON.stringify(state).includes("s3cret"));
+});
+
+Deno.test("agent: a failing revision backs off; a new commit is tried at once", async () => {
+  const w = new World();
+  await w.run();
+  w.systemd.behaviour.set("web.service", "fails");
+  w.commits.set("c2", {
+    "services/web/quadlet/web.container": "[Container]\nImage=y\n[Install]\nWantedBy=a\n",
+  });
+  w.head = "c2";
+  assert.equal(await w.run(), 1);
+  const failed = w.events.at(-1)!;
+  assert.equal(failed.status, "failure");
+  assert.deepEqual(failed.failedArtifacts, ["web.service"]);
+  let state = await w.state();
+  assert.deepEqual(state.retry && { r: state.retry.revision, n: state.retry.failures }, {
+    r: "c2",
+    n: 1,
+  });
+
+  // The next tick within the backoff does not apply it again.
+  w.systemd.calls.length = 0;
+  w.now += 30_000;
+  assert.equal(await w.run(), 1);
+  assert.deepEqual(w.systemd.jobs(), []);
+  assert.match(w.events.at(-1)!.message, /backing off: revision c2 failed 1 time; not retried/);
+
+  // After the backoff it is retried, fails again, and the wait doubles.
+  w.now += 31_000;
+  assert.equal(await w.run(), 1);
+  state = await w.state();
+  assert.equal(state.retry?.failures, 2);
+  assert.equal(Date.parse(state.retry!.next_attempt) - w.now, 120_000);
+
+  // --retry-now overrides the backoff.
+  w.systemd.calls.length = 0;
+  assert.equal(await w.run({ retryNow: true }), 1);
+  assert.ok(w.systemd.jobs().length > 0);
+
+  // A fixing commit is applied at once, and clears the backoff.
+  w.systemd.behaviour.delete("web.service");
+  w.commits.set("c3", {
+    "services/web/quadlet/web.container": "[Container]\nImage=z\n[Install]\nWantedBy=a\n",
+  });
+  w.head = "c3";
+  assert.equal(await w.run(), 0);
+  state = await w.state();
+  assert.equal(state.retry, null);
+  assert.equal(state.last_applied_revision, "c3");
+  assert.equal(state.consecutive_failures, 0);
+});
+
+Deno.test("agent: lock held or remote unreachable is 75, with an event, never a backoff", async () => {
+  const w = new World();
+  await w.run();
+  w.lockHeld = true;
+  assert.equal(await w.run(), 75);
+  assert.equal(w.events.at(-1)?.failureClass, "transient");
+  w.lockHeld = false;
+  w.fetchFails = true;
+  w.systemd.calls.length = 0;
+  assert.equal(await w.run(), 75);
+  assert.equal(w.events.length, 3);
+  assert.equal(w.events.at(-1)?.failureClass, "transient");
+  assert.deepEqual(w.systemd.jobs(), [], "host untouched");
+  const state = await w.state();
+  assert.equal(state.retry, null);
+  assert.equal(state.last_applied_revision, "c1");
+  assert.equal(state.failure?.class, "transient");
+});
+
+Deno.test("agent: an unsigned commit is refused (65) before anything is planned", async () => {
+  const w = new World();
+  w.badSignature = true;
+  assert.equal(await w.run({ requireSigned: true, allowedSigners: "/etc/signers" }), 65);
+  assert.equal(w.events.length, 1);
+  assert.equal(w.events[0].failureClass, "validation");
+  assert.deepEqual(w.files.calls, []);
+  const state = await w.state();
+  assert.equal(state.last_attempted_revision, "c1");
+  assert.equal(state.retry?.revision, "c1");
+});
+
+Deno.test("agent: a layout error in the revision is 65, recorded and backed off", async () => {
+  const w = new World();
+  w.commits.set("c1", { "quadlets/web.container": "[Container]\n" });
+  assert.equal(await w.run(), 65);
+  assert.equal(w.events[0].status, "failure");
+  assert.equal(w.events[0].revision, "c1");
+  const state = await w.state();
+  assert.equal(state.status, "failed");
+  assert.equal(state.retry?.revision, "c1");
+});
