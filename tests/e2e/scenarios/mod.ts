@@ -13,6 +13,7 @@ import { helperScenarios } from "./helpers.ts";
 import { namingScenarios } from "./naming.ts";
 import { planScenarios } from "./plan.ts";
 import { crashScenarios, validateScenarios } from "./validate.ts";
+import { unitScenarios } from "./units.ts";
 import { versionScenarios } from "./version.ts";
 
 /** All scenarios. */
@@ -27,4 +28,5 @@ export const SCENARIOS: Scenario[] = [
   ...exampleScenarios,
   ...applyScenarios,
   ...adapterScenarios,
+  ...unitScenarios,
 ];
