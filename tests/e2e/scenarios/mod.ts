@@ -8,6 +8,7 @@ import type { Scenario } from "../lib/scenario.ts";
 import { adapterScenarios } from "./adapters.ts";
 import { applyScenarios } from "./apply.ts";
 import { exampleScenarios } from "./example.ts";
+import { firstBootScenarios } from "./firstboot.ts";
 import { harnessScenarios } from "./harness.ts";
 import { helperScenarios } from "./helpers.ts";
 import { namingScenarios } from "./naming.ts";
@@ -29,4 +30,5 @@ export const SCENARIOS: Scenario[] = [
   ...applyScenarios,
   ...adapterScenarios,
   ...unitScenarios,
+  ...firstBootScenarios,
 ];
