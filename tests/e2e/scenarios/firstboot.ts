@@ -31,14 +31,13 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { type ButaneConfig, type IgnitionConfig, parseButane, translate } from "../lib/butane.ts";
 import { GUEST_CORE_OPS, GUEST_PACKAGE_DIR } from "../lib/guest.ts";
 import { applyIgnition, ignitionValidate, serveFiles, sha512 } from "../lib/ignition.ts";
 import { mustRun } from "../lib/proc.ts";
-import { TEST_IMAGE } from "../lib/rootfs.ts";
 import type { JournalEntry, Scenario, ScenarioContext } from "../lib/scenario.ts";
-import { REPO } from "./fixtures.ts";
+import { exampleOnTestHost, REPO } from "./fixtures.ts";
 import { shippedUnit } from "./units.ts";
 
 const CHECKOUT = new URL("../../..", import.meta.url).pathname.replace(/\/$/, "");
@@ -61,53 +60,22 @@ RandomizedDelaySec=2s
 AccuracySec=1s
 `;
 
-/** The host of examples/homelab the first boot converges (its units run on the test image). */
-const HOST = "edge";
-
-/**
- * Repo overlay that lets the example run where no registry is reachable: the
- * edge host's web container runs the test image instead of nginx, without
- * the memory limit (no memory controller is delegated to this guest).
- */
-const EXAMPLE_OVERLAY: Record<string, string> = {
-  [`hosts/${HOST}/web/quadlet/web.container.d/90-e2e.conf`]: `[Container]
-Image=${TEST_IMAGE}
-Exec=/bin/sh -c 'trap "exit 0" TERM; while :; do sleep 1; done'
-PodmanArgs=
-`,
-};
-
-/** examples/homelab plus {@link EXAMPLE_OVERLAY}: relative path → bytes and mode. */
-async function exampleRepo(): Promise<Map<string, { data: Uint8Array; mode: number }>> {
-  const files = new Map<string, { data: Uint8Array; mode: number }>();
-  const walk = async (dir: string) => {
-    for await (const entry of Deno.readDir(dir)) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory) await walk(path);
-      else {
-        const mode = ((await Deno.stat(path)).mode ?? 0o644) & 0o777;
-        files.set(relative(EXAMPLE, path), { data: await Deno.readFile(path), mode });
-      }
-    }
-  };
-  await walk(EXAMPLE);
-  for (const [rel, text] of Object.entries(EXAMPLE_OVERLAY)) {
-    files.set(rel, { data: new TextEncoder().encode(text), mode: 0o644 });
-  }
-  return files;
-}
+/** The host of examples/homelab the first boot converges (as the shipped agent.toml says). */
+const HOST = "nas";
 
 /**
  * Writes the example repository into the guest's root from the host and
  * commits it, before boot: the timer's first run comes seconds after boot.
+ * It is examples/homelab with the e2e drop-ins that run the test image
+ * (no registry here), as the apply scenarios use it.
  * Returns the commit.
  */
 async function writeRepoBeforeBoot(root: string): Promise<string> {
   const dir = `${root}${REPO}`;
-  await Deno.mkdir(dir, { recursive: true });
-  for (const [rel, { data, mode }] of await exampleRepo()) {
+  for (const [rel, spec] of Object.entries(await exampleOnTestHost())) {
+    const { content, mode } = typeof spec === "string" ? { content: spec, mode: 0o644 } : spec;
     await Deno.mkdir(join(dir, rel, ".."), { recursive: true });
-    await Deno.writeFile(join(dir, rel), data, { mode });
+    await Deno.writeTextFile(join(dir, rel), content);
     await Deno.chmod(join(dir, rel), mode);
   }
   const git = (args: string[]) =>
@@ -397,7 +365,7 @@ export const firstBootScenarios: Scenario[] = [
  */
 export const firstBootAgentScenarios: Scenario[] = [
   {
-    name: "firstboot: the timer converges examples/homelab (edge) from file://, then a noop run",
+    name: "firstboot: the timer converges examples/homelab (nas) from file://, then a noop run",
     linkCoreOps: false,
     prepareRoot: firstBoot(true),
     timeoutMs: 5 * 60_000,
@@ -426,21 +394,24 @@ export const firstBootAgentScenarios: Scenario[] = [
       assert.equal(runs.Result, "success", JSON.stringify(runs));
       assert.equal(runs.ExecMainStatus, "0", JSON.stringify(runs));
 
-      // The host is what the repository says for host edge.
-      await t.assertUnit("web.service", { LoadState: "loaded", ActiveState: "active" });
-      await t.assertUnit("web-data-volume.service", { LoadState: "loaded", ActiveState: "active" });
-      await t.assertUnit("frontend-network.service", {
-        LoadState: "loaded",
-        ActiveState: "active",
-      });
-      await t.assertUnit("echo.socket", { LoadState: "loaded", ActiveState: "active" });
+      // The host is what the repository says for host nas.
+      for (
+        const unit of [
+          "web.service",
+          "web-data-volume.service",
+          "frontend-network.service",
+          "prometheus.service",
+          "node-exporter.service",
+          "monitoring-pod.service",
+          "echo.socket",
+          "backup.timer",
+        ]
+      ) {
+        await t.assertUnit(unit, { LoadState: "loaded", ActiveState: "active" });
+      }
       assert.equal(
         await t.readFile("/etc/web/nginx.conf"),
-        await Deno.readTextFile(`${EXAMPLE}/services/web/config/nginx.conf`),
-      );
-      assert.equal(
-        await t.readFile("/etc/web/conf.d/status.conf"),
-        await Deno.readTextFile(`${EXAMPLE}/hosts/${HOST}/web/config/conf.d/status.conf`),
+        await Deno.readTextFile(`${EXAMPLE}/hosts/${HOST}/web/config/nginx.conf`),
       );
       assert.match((await t.podman(["ps", "--format", "{{.Names}}"])).stdout, /^web$/m);
     },

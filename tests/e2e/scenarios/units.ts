@@ -6,8 +6,9 @@
  * The last point is checked with a probe: a copy of core-ops.service whose
  * only change is ExecStart (a script doing what the agent does: write a
  * quadlet, daemon-reload, start it, git, the generator's dry-run, config,
- * lock, and core-ops itself under the sandbox). It is an intermediate proof
- * until the agent exists; firstboot.ts runs the real unit with the real agent.
+ * lock, and core-ops validate, plan and apply under the sandbox). It is an
+ * intermediate proof until the agent exists; firstboot.ts runs the real unit
+ * with the real agent.
  *
  * @module
  */
@@ -74,12 +75,11 @@ step daemon-reload; systemctl daemon-reload
 step start;         systemctl start probe.service probe-native.service
 step show;          systemctl show -p ActiveState probe.service
 step restart;       systemctl restart probe.service
-step git;           git clone -q --bare --mirror file://${REPO} /var/lib/core-ops/mirror.git
-                    git --git-dir=/var/lib/core-ops/mirror.git fetch -q origin
-                    git --git-dir=/var/lib/core-ops/mirror.git rev-parse HEAD
+step git;           git clone -q --bare --mirror file://${REPO} /var/lib/core-ops/probe-mirror.git
+                    git --git-dir=/var/lib/core-ops/probe-mirror.git fetch -q origin
+                    git --git-dir=/var/lib/core-ops/probe-mirror.git rev-parse HEAD
 step generator;     mkdir /tmp/stage && cp /etc/containers/systemd/probe.container /tmp/stage/
                     QUADLET_UNIT_DIRS=/tmp/stage /usr/libexec/podman/quadlet -dryrun >/dev/null
-step lock;          exec 9>/run/core-ops/lock && flock -n 9
 step journal;       echo probe-event | systemd-cat -t core-ops-probe
 step native-event;  printf '%s\\n' MESSAGE=probe-native SYSLOG_IDENTIFIER=core-ops-probe \\
                       CORE_OPS_STATUS=noop | logger --journald
@@ -88,6 +88,8 @@ step stop;          systemctl stop probe-native.service && systemctl reset-faile
 step core-ops;      /usr/local/bin/core-ops --version
                     /usr/local/bin/core-ops validate --source-repo ${REPO}
                     /usr/local/bin/core-ops plan --source-repo ${REPO} --json >/dev/null
+step apply;         /usr/local/bin/core-ops apply --source-repo ${REPO} --verify-settle 1
+step lock;          exec 9>/run/core-ops/lock && flock -n 9 && exec 9>&-
 for path in /etc/ssh/probe /etc/core-ops/probe /etc/containers/probe /etc/systemd/probe \\
             /etc/sudoers.d/probe /etc/pam.d/probe /usr/local/probe /var/lib/probe /root/probe; do
   if touch "$path" 2>/dev/null; then echo "WROTE $path"; else echo "DENIED $path"; fi
@@ -119,7 +121,7 @@ export const unitScenarios: Scenario[] = [
   },
   {
     name:
-      "units: the shipped sandbox can write, reload, start, run git, the generator and core-ops",
+      "units: the shipped sandbox can write, reload, start, run git, the generator and core-ops apply",
     async run(t) {
       await t.writeRepo(REPO, webService());
       await t.writeFile("/etc/core-ops/agent.toml", `repo = "file://${REPO}"\nrev = "main"\n`);
@@ -141,13 +143,17 @@ export const unitScenarios: Scenario[] = [
       );
       assert.match(log.stdout, /^DONE$/m, log.stdout);
 
-      // What the sandboxed run did is visible on the host.
+      // What the sandboxed run did is visible on the host, core-ops apply's work included.
+      for (const unit of ["web.service", "data-volume.service", "app-network.service"]) {
+        await t.assertUnit(unit, { LoadState: "loaded", ActiveState: "active" });
+      }
+      assert.equal(await t.exists("/var/lib/core-ops/manifest.json"), true);
       await t.assertUnit("probe.service", { LoadState: "loaded", ActiveState: "active" });
       await t.assertUnit("probe-native.service", { LoadState: "loaded" });
       assert.equal(await t.readFile("/etc/probe-root/app.conf"), "probe\n");
       const mirror = await t.ok([
         "git",
-        "--git-dir=/var/lib/core-ops/mirror.git",
+        "--git-dir=/var/lib/core-ops/probe-mirror.git",
         "rev-parse",
         "HEAD",
       ]);
