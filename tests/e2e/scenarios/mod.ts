@@ -31,4 +31,6 @@ export const SCENARIOS: Scenario[] = [
   ...adapterScenarios,
   ...unitScenarios,
   ...firstBootScenarios,
+  // firstBootAgentScenarios (firstboot.ts: the timer converges the example, then a noop run)
+  // joins here once `core-ops agent` exists.
 ];
