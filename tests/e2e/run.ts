@@ -94,12 +94,15 @@ async function runScenario(
     await withTimeout(timeout, () => scenario.run(new ScenarioContext(env, undefined)));
     return;
   }
+  const prepare = scenario.prepareRoot;
   const guest = await Guest.boot({
     name: guestName(index, scenario),
     pristine: env.pristine,
     runRoot: env.cfg.runRoot,
     logDir: env.cfg.logDir,
     packageDir: env.packageDir,
+    linkCoreOps: scenario.linkCoreOps,
+    prepareRoot: prepare && ((root) => prepare(root, env)),
     timings: env.timings,
   });
   try {

@@ -32,6 +32,17 @@ export interface BootOptions {
   logDir: string;
   /** Offline package tree to mount read-only at {@link GUEST_PACKAGE_DIR}. */
   packageDir?: string;
+  /**
+   * Whether to link {@link GUEST_CORE_OPS} to the package's launcher (default
+   * true). First-boot scenarios set false: there Ignition installs that file.
+   */
+  linkCoreOps?: boolean;
+  /**
+   * Host-side hook run on the guest's root (the overlay's merged dir) after
+   * the clone and before boot, e.g. to provision it with Ignition. Its
+   * failure fails the boot (and tears the clone down).
+   */
+  prepareRoot?: (root: string) => Promise<void>;
   timings?: Timings;
 }
 
@@ -98,6 +109,10 @@ export class Guest {
     live.add(guest);
     try {
       await guest.#measure("clone", () => guest.#prepare(opts));
+      if (opts.prepareRoot) {
+        const prepare = opts.prepareRoot;
+        await guest.#measure("prepare-root", () => prepare(guest.root));
+      }
       await guest.#measure("boot", () => guest.#start(opts));
       return guest;
     } catch (error) {
@@ -131,7 +146,9 @@ export class Guest {
     if (opts.packageDir) {
       await Deno.mkdir(`${this.root}/usr/local/bin`, { recursive: true });
       await Deno.mkdir(`${this.root}${GUEST_PACKAGE_DIR}`, { recursive: true });
-      await Deno.symlink(`${GUEST_PACKAGE_DIR}/bin/core-ops`, `${this.root}${GUEST_CORE_OPS}`);
+      if (opts.linkCoreOps !== false) {
+        await Deno.symlink(`${GUEST_PACKAGE_DIR}/bin/core-ops`, `${this.root}${GUEST_CORE_OPS}`);
+      }
     }
   }
 

@@ -7,12 +7,19 @@
  */
 import { mustRun, run } from "./proc.ts";
 
-/** Debian packages providing systemd-nspawn, debootstrap, the test image's busybox and zstd. */
+/**
+ * Debian packages providing systemd-nspawn, debootstrap, the test image's
+ * busybox and zstd; Ignition (its binary and ignition-validate) for the
+ * first-boot scenarios, with git and ssh-keygen for their repo and keys.
+ */
 export const HOST_PACKAGES = [
   "systemd-container",
   "debootstrap",
   "busybox-static",
   "zstd",
+  "ignition",
+  "git",
+  "openssh-client",
 ] as const;
 
 /** Installs whichever of {@link HOST_PACKAGES} is missing; returns what was installed. */

@@ -22,6 +22,13 @@ export interface Scenario {
   guest?: boolean;
   /** Longest the scenario may take, guest boot excluded (default 5 minutes). */
   timeoutMs?: number;
+  /**
+   * Prepares the guest's root before its boot (see `BootOptions.prepareRoot`),
+   * e.g. provisioning it with Ignition for a first boot.
+   */
+  prepareRoot?: (root: string, env: HarnessEnv) => Promise<void>;
+  /** Whether /usr/local/bin/core-ops links to the package (default true). */
+  linkCoreOps?: boolean;
   run(ctx: ScenarioContext): Promise<void>;
 }
 

@@ -8,11 +8,13 @@ import type { Scenario } from "../lib/scenario.ts";
 import { adapterScenarios } from "./adapters.ts";
 import { applyScenarios } from "./apply.ts";
 import { exampleScenarios } from "./example.ts";
+import { firstBootScenarios } from "./firstboot.ts";
 import { harnessScenarios } from "./harness.ts";
 import { helperScenarios } from "./helpers.ts";
 import { namingScenarios } from "./naming.ts";
 import { planScenarios } from "./plan.ts";
 import { crashScenarios, validateScenarios } from "./validate.ts";
+import { unitScenarios } from "./units.ts";
 import { versionScenarios } from "./version.ts";
 
 /** All scenarios. */
@@ -27,4 +29,8 @@ export const SCENARIOS: Scenario[] = [
   ...exampleScenarios,
   ...applyScenarios,
   ...adapterScenarios,
+  ...unitScenarios,
+  ...firstBootScenarios,
+  // firstBootAgentScenarios (firstboot.ts: the timer converges the example, then a noop run)
+  // joins here once `core-ops agent` exists.
 ];
