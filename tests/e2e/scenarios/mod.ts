@@ -8,7 +8,7 @@ import type { Scenario } from "../lib/scenario.ts";
 import { adapterScenarios } from "./adapters.ts";
 import { applyScenarios } from "./apply.ts";
 import { exampleScenarios } from "./example.ts";
-import { firstBootScenarios } from "./firstboot.ts";
+import { firstBootAgentScenarios, firstBootScenarios } from "./firstboot.ts";
 import { harnessScenarios } from "./harness.ts";
 import { helperScenarios } from "./helpers.ts";
 import { namingScenarios } from "./naming.ts";
@@ -31,6 +31,5 @@ export const SCENARIOS: Scenario[] = [
   ...adapterScenarios,
   ...unitScenarios,
   ...firstBootScenarios,
-  // firstBootAgentScenarios (firstboot.ts: the timer converges the example, then a noop run)
-  // joins here once `core-ops agent` exists.
+  ...firstBootAgentScenarios,
 ];
