@@ -208,15 +208,21 @@ WantedBy=multi-user.target
 /** Boots the test host, runs parts 2, 3 and 4b, and tears it down on every way out. */
 export async function hostBench(runs: HostRuns, say: (line: string) => void): Promise<Row[]> {
   const cfg = await loadConfig();
+  // Not under the e2e runs dir: a concurrent `deno task e2e` reaps every run
+  // there whose process is not an e2e harness (tests/e2e/lib/guest.ts reapStale).
+  const runRoot = `${cfg.cacheDir}/bench/${Deno.pid}`;
   const timings = new Timings();
-  installInterruptTeardown(() => say("\nbench: interrupted, tearing the test host down"));
+  installInterruptTeardown(
+    () => say("\nbench: interrupted, tearing the test host down"),
+    () => Deno.remove(runRoot, { recursive: true }).catch(() => {}),
+  );
   await ensureHostPackages();
-  const pkg = await buildPackage(cfg.packageDir);
+  const pkg = await buildPackage(`${runRoot}/package`);
   const { pristine } = await ensureRootfs(cfg, timings);
   const guest = await Guest.boot({
     name: `bench-${Deno.pid}`,
     pristine,
-    runRoot: cfg.runRoot,
+    runRoot,
     logDir: cfg.logDir,
     packageDir: pkg.dir,
     timings,
@@ -239,8 +245,9 @@ export async function hostBench(runs: HostRuns, say: (line: string) => void): Pr
     rows.push(...await noChange(host, runs.noChange, say));
     return rows;
   } finally {
-    await guest.shutdown();
-    await Deno.remove(cfg.runRoot, { recursive: true }).catch(() => {});
+    // A failing teardown must not hide why the bench stopped.
+    await guest.shutdown().catch((error) => say(`bench: test host teardown failed: ${error}`));
+    await Deno.remove(runRoot, { recursive: true }).catch(() => {});
   }
 }
 
