@@ -151,9 +151,13 @@ export async function resolveSource(
     Promise.resolve(loadDesiredState(tree, { host: hostId, dirs: settings.dirs }));
   if (flags.sourceRepo !== undefined) {
     if (flags.rev !== undefined) throw usage("--rev goes with --repo, not --source-repo");
-    const tree = await readRepoTree(flags.sourceRepo);
-    const revision = await provenance(flags.sourceRepo);
-    return { revision, load: loader(tree) };
+    // git starts first and runs while the tree is read (the walk is synchronous).
+    const revision = provenance(flags.sourceRepo);
+    const tree = await readRepoTree(flags.sourceRepo).catch(async (error) => {
+      await revision.catch(() => {}); // the read's failure is the one to report
+      throw error;
+    });
+    return { revision: await revision, load: loader(tree) };
   }
   if (settings.repo === null) {
     throw usage(
