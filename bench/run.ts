@@ -83,7 +83,26 @@ function cacheEnv(tmp: string): Record<string, string> {
   return { CORE_OPS_CACHE_DIR: `${tmp}/cache` };
 }
 
-/** Part 1: plan --json on generated repos; returns the rows and the growth line. */
+/** The growth curve of part 1: time and RSS per size, and the step between sizes. */
+function growthLines(rows: readonly Row[]): string[] {
+  const plan = rows.filter((r) => r.part === "1");
+  if (plan.length === 0) return [];
+  const sizes = [500, 2_000, 10_000];
+  const lines = ["growth of `plan --json` with repo size (medians):", ""];
+  lines.push("| files | wall | ms per 1,000 files | × 500-file time | peak RSS MiB |");
+  lines.push("|---|---|---|---|---|");
+  plan.forEach((r, i) => {
+    const perK = r.ms.median / (sizes[i] / 1000);
+    lines.push(
+      `| ${sizes[i].toLocaleString("en")} | ${r.ms.median.toFixed(0)} ms | ${perK.toFixed(0)} | ${
+        (r.ms.median / plan[0].ms.median).toFixed(1)
+      } | ${r.rssMiB?.median.toFixed(0)} |`,
+    );
+  });
+  return lines;
+}
+
+/** Part 1: plan --json on generated repos; returns one row per size. */
 async function planBench(launcher: string, tmp: string, runs: number): Promise<Row[]> {
   const rows: Row[] = [];
   const medians = new Map<number, number>();
@@ -221,6 +240,8 @@ async function main(): Promise<void> {
     `machine: ${machineLine}`,
     "",
     renderTable(rows),
+    "",
+    ...growthLines(rows),
     "",
     `peak RSS of any run: ${peak.toFixed(0)} MB (target ≤ 150 MB: ${verdict(peak <= 150)})`,
     ...notes,
