@@ -88,11 +88,11 @@ export function testPermissions(roots: readonly string[]): PermissionSet {
 
 /**
  * V8 settings every way of running core-ops shares. A young generation of
- * 4 MiB semi-spaces instead of V8's 16 MiB keeps the peak RSS of a plan of
- * 10,000 files about 20 MB lower at no measurable cost in time (bench/,
+ * 2 MiB semi-spaces instead of V8's 16 MiB keeps the peak RSS of a plan of
+ * 10,000 files about 20–30 MB lower at no measurable cost in time (bench/,
  * issue 11: peak RSS ≤ 150 MB).
  */
-export const V8_FLAGS = ["--max-semi-space-size=4"] as const;
+export const V8_FLAGS = ["--max-semi-space-size=2"] as const;
 
 /** Renders a permission set as `deno run`/`deno compile` flags (with {@link V8_FLAGS}). */
 export function toFlags(set: PermissionSet): string[] {

@@ -9,7 +9,6 @@ import { CoreOpsError, Exit, usage } from "../errors.ts";
 import { fetchRevision, provenance } from "../host/git.ts";
 import type { Files } from "../host/files.ts";
 import type { Artifact, DesiredState } from "../model.ts";
-import { renderDiff } from "../plan/diff.ts";
 import type { Action } from "../plan/planner.ts";
 import { readAgentToml, resolveSettings, type SettingName, type Settings } from "../settings.ts";
 import { loadDesiredState } from "../source/layout.ts";
@@ -203,5 +202,7 @@ export async function diffText(
   const current = new Map(
     await Promise.all(paths.map(async (path) => [path, await files.read(path)] as const)),
   );
+  // Loaded only for --diff: every other run skips the diff package.
+  const { renderDiff } = await import("../plan/diff.ts");
   return renderDiff(actions, artifacts, current);
 }
