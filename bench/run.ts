@@ -177,7 +177,7 @@ async function startupBench(pkg: string, tmp: string, runs: number): Promise<Row
   const subject = await repeat(
     "core-ops --version",
     runs10,
-    () => measure([`${pkg}/bin/core-ops`, "--version"]),
+    () => measure([`${pkg}/bin/core-ops`, "--version"], { env: cacheEnv(tmp) }),
   );
   const f = summarize(floor.map((s) => s.ms)).median;
   const m = summarize(subject.map((s) => s.ms)).median;
