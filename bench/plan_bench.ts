@@ -1,7 +1,7 @@
 /**
  * How the pure core (load + plan + render) costs against reading the same
  * repository from disk, on a synthetic fleet repo of ~2,000 files. Run with
- * `deno task bench`; compare the ratios, not the
+ * `deno task bench:core`; compare the ratios, not the
  * absolute times (they depend on the machine).
  */
 import { plan } from "../src/plan/planner.ts";

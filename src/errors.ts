@@ -101,3 +101,11 @@ export function renderDiagnostics(diagnostics: readonly Diagnostic[]): string {
   }
   return lines.join("\n");
 }
+
+/** A run that failed after it was reported in full (apply, agent): only the exit code is left. */
+export class RunFailed extends Error {
+  constructor(readonly exitCode: number) {
+    super(`run failed (exit ${exitCode})`);
+    this.name = "RunFailed";
+  }
+}

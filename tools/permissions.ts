@@ -86,11 +86,20 @@ export function testPermissions(roots: readonly string[]): PermissionSet {
   return { ...PRODUCTION, write: [...PRODUCTION.write, ...roots] };
 }
 
-/** Renders a permission set as `deno run`/`deno compile` flags. */
+/**
+ * V8 settings every way of running core-ops shares. A young generation of
+ * 2 MiB semi-spaces instead of V8's 16 MiB keeps the peak RSS of a plan of
+ * 10,000 files about 20–30 MB lower at no measurable cost in time (bench/,
+ * issue 11: peak RSS ≤ 150 MB).
+ */
+export const V8_FLAGS = ["--max-semi-space-size=2"] as const;
+
+/** Renders a permission set as `deno run`/`deno compile` flags (with {@link V8_FLAGS}). */
 export function toFlags(set: PermissionSet): string[] {
   const list = (flag: string, values: readonly string[]) =>
     values.length === 0 ? [] : [`${flag}=${values.join(",")}`];
   return [
+    `--v8-flags=${V8_FLAGS.join(",")}`,
     "--no-prompt",
     "--allow-read",
     ...list("--allow-write", set.write),

@@ -9,7 +9,7 @@ import { Command } from "@commander-js/extra-typings";
 import { type AgentPorts, runAgent } from "../apply/agent.ts";
 import { pausePoint } from "../apply/faults.ts";
 import { applySummary, stepLine } from "../apply/render.ts";
-import { CoreOpsError, usage } from "../errors.ts";
+import { CoreOpsError, RunFailed, usage } from "../errors.ts";
 import { type Files, realFiles } from "../host/files.ts";
 import { gitMirror, mirrorPath, redactUrl } from "../host/git.ts";
 import { type EventSink, journal } from "../host/journal.ts";
@@ -21,7 +21,6 @@ import { readGitTree } from "../source/gittree.ts";
 import { auditEvent, eventFromError, type RunEvent } from "../state/event.ts";
 import { renderMetrics } from "../state/metrics.ts";
 import type { RunState } from "../state/store.ts";
-import { RunFailed } from "./apply.ts";
 import { hostname, options, settingsFrom } from "./options.ts";
 import type { Output } from "./program.ts";
 

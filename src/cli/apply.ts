@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { RunFailed } from "../errors.ts";
 import { type Files, realFiles } from "../host/files.ts";
 import { redactUrl } from "../host/git.ts";
 import { flockLocker, type RunLocker } from "../host/lock.ts";
@@ -103,13 +104,5 @@ export function applyCommand(out: Output, adapters: ApplyAdapters = REAL) {
     });
     out.stdout(json ? applyJson(report) : applySummary(report));
     if (report.exitCode !== 0) throw new RunFailed(report.exitCode);
-  }
-}
-
-/** A run that failed after it was reported in full: only the exit code is left to give. */
-export class RunFailed extends Error {
-  constructor(readonly exitCode: number) {
-    super(`run failed (exit ${exitCode})`);
-    this.name = "RunFailed";
   }
 }

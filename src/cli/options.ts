@@ -11,7 +11,6 @@ import { gitSignatureVerifier } from "../host/signature.ts";
 import { readGitTree } from "../source/gittree.ts";
 import type { Files } from "../host/files.ts";
 import type { Artifact, DesiredState } from "../model.ts";
-import { renderDiff } from "../plan/diff.ts";
 import type { Action } from "../plan/planner.ts";
 import { readAgentToml, resolveSettings, type SettingName, type Settings } from "../settings.ts";
 import { loadDesiredState } from "../source/layout.ts";
@@ -163,9 +162,13 @@ export async function resolveSource(
     );
   if (flags.sourceRepo !== undefined) {
     if (flags.rev !== undefined) throw usage("--rev goes with --repo, not --source-repo");
-    const tree = await readRepoTree(flags.sourceRepo);
-    const revision = await provenance(flags.sourceRepo);
-    return { revision, load: loader(tree) };
+    // git starts first and runs while the tree is read (the walk is synchronous).
+    const revision = provenance(flags.sourceRepo);
+    const tree = await readRepoTree(flags.sourceRepo).catch(async (error) => {
+      await revision.catch(() => {}); // the read's failure is the one to report
+      throw error;
+    });
+    return { revision: await revision, load: loader(tree) };
   }
   if (settings.repo === null) {
     throw usage(
@@ -228,5 +231,7 @@ export async function diffText(
   const current = new Map(
     await Promise.all(paths.map(async (path) => [path, await files.read(path)] as const)),
   );
+  // Loaded only for --diff: every other run skips the diff package.
+  const { renderDiff } = await import("../plan/diff.ts");
   return renderDiff(actions, artifacts, current);
 }

@@ -4,15 +4,9 @@
  *
  * @module
  */
-import { Command, CommanderError } from "@commander-js/extra-typings";
-import { CoreOpsError, Exit, renderDiagnostics } from "../errors.ts";
+import { Command, CommanderError, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import { CoreOpsError, Exit, renderDiagnostics, RunFailed } from "../errors.ts";
 import { VERSION } from "../version.ts";
-import { agentCommand } from "./agent.ts";
-import { applyCommand, RunFailed } from "./apply.ts";
-import { explainCommand } from "./explain.ts";
-import { planCommand } from "./plan.ts";
-import { statusCommand } from "./status.ts";
-import { validateCommand } from "./validate.ts";
 
 /** Where the program writes; injectable so tests can capture output. */
 export interface Output {
@@ -28,8 +22,42 @@ export const processOutput: Output = {
   stderr: (text) => Deno.stderr.writeSync(encoder.encode(text)),
 };
 
+/**
+ * Every subcommand, in the order help lists them. Each module is imported
+ * only when its command runs: a timer tick pays start-up for one command, not
+ * for all of them (bench/, issue 11). String-literal imports, so
+ * `deno cache`/`deno compile` still see the whole graph.
+ */
+const COMMANDS: Record<string, (out: Output) => Promise<CommandUnknownOpts>> = {
+  plan: async (out) => (await import("./plan.ts")).planCommand(out),
+  apply: async (out) => (await import("./apply.ts")).applyCommand(out),
+  agent: async (out) => (await import("./agent.ts")).agentCommand(out),
+  status: async (out) => (await import("./status.ts")).statusCommand(out),
+  explain: async (out) => (await import("./explain.ts")).explainCommand(out),
+  validate: async (out) => (await import("./validate.ts")).validateCommand(out),
+};
+
+/**
+ * The subcommands `args` needs: the one it names, none for a bare
+ * `--version`, and all of them otherwise (help lists them, and an unknown
+ * command is answered with suggestions among them).
+ */
+export function commandsFor(args: readonly string[]): string[] {
+  // The root takes no options with values, so the first word is the command.
+  const name = args.find((a) => !a.startsWith("-"));
+  if (name !== undefined && Object.hasOwn(COMMANDS, name)) return [name];
+  if (name === undefined && args.length > 0 && args.every((a) => a === "--version")) return [];
+  return Object.keys(COMMANDS);
+}
+
 /** Runs core-ops with `args`; resolves to the process exit code. */
 export async function run(args: string[], out: Output = processOutput): Promise<number> {
+  let commands: CommandUnknownOpts[];
+  try {
+    commands = await Promise.all(commandsFor(args).map((name) => COMMANDS[name](out)));
+  } catch (error) {
+    return report(error, out);
+  }
   const program = new Command()
     .name("core-ops")
     .description("GitOps agent for Podman Quadlets")
@@ -39,13 +67,8 @@ export async function run(args: string[], out: Output = processOutput): Promise<
       writeOut: out.stdout,
       writeErr: out.stderr,
     })
-    .showSuggestionAfterError(true)
-    .addCommand(planCommand(out))
-    .addCommand(applyCommand(out))
-    .addCommand(agentCommand(out))
-    .addCommand(statusCommand(out))
-    .addCommand(explainCommand(out))
-    .addCommand(validateCommand(out));
+    .showSuggestionAfterError(true);
+  for (const command of commands) program.addCommand(command);
   // Subcommands report usage errors through the same exception as the root.
   for (const command of program.commands) {
     command.exitOverride().configureOutput({ writeOut: out.stdout, writeErr: out.stderr });
@@ -64,7 +87,6 @@ function report(error: unknown, out: Output): number {
     // --help and --version end parsing through an exception, with exit code 0.
     return error.exitCode === 0 ? Exit.ok : Exit.usage;
   }
-  if (error instanceof RunFailed) return error.exitCode; // reported in full already
   if (error instanceof CoreOpsError) {
     out.stderr(renderDiagnostics(error.diagnostics) + "\n");
     return error.exitCode;
@@ -73,6 +95,7 @@ function report(error: unknown, out: Output): number {
     out.stderr(`core-ops: ${error.message}\n`);
     return Exit.noPerm;
   }
+  if (error instanceof RunFailed) return error.exitCode; // reported in full already
   const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
   out.stderr(`core-ops: internal error: ${message}\n`);
   return Exit.software;

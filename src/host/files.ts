@@ -41,38 +41,50 @@ export function sha256(bytes: Uint8Array): string {
  * target dir is simply empty). A path that exists but cannot be read is an
  * error: planning around a file we cannot see would be a guess.
  */
-export async function observeFiles(paths: readonly string[]): Promise<Map<string, string | null>> {
+export function observeFiles(paths: readonly string[]): Promise<Map<string, string | null>> {
+  // Synchronous reads: a run has nothing else to do meanwhile, and thousands of
+  // async reads pay a thread-pool round trip each and hold every buffer at once.
   const out = new Map<string, string | null>();
-  await Promise.all(paths.map(async (path) => {
-    const bytes = await readBytes(path);
+  for (const path of paths) {
+    let bytes: Uint8Array | null;
+    try {
+      bytes = Deno.readFileSync(path);
+    } catch (error) {
+      bytes = absentOrThrow(error, path);
+    }
     out.set(path, bytes === null ? null : sha256(bytes));
-  }));
-  return out;
+  }
+  return Promise.resolve(out);
 }
 
 async function readBytes(path: string): Promise<Uint8Array | null> {
   try {
     return await Deno.readFile(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
-      return null;
-    }
-    if (error instanceof Deno.errors.IsADirectory) {
-      throw new CoreOpsError(Exit.dataErr, "plan", [{
-        message: "a directory stands where core-ops deploys a file",
-        location: { file: path },
-        hint: "move it away",
-      }]);
-    }
-    if (error instanceof Deno.errors.PermissionDenied) {
-      throw new CoreOpsError(Exit.noInput, "plan", [{
-        message: "permission denied reading a target file",
-        location: { file: path },
-        hint: "run as root, or plan into other --quadlet-dir/--systemd-unit-dir/--config-dir",
-      }]);
-    }
-    throw error;
+    return absentOrThrow(error, path);
   }
+}
+
+/** `null` for a path where nothing is; any other failure to read `path` as its error. */
+function absentOrThrow(error: unknown, path: string): null {
+  if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+    return null;
+  }
+  if (error instanceof Deno.errors.IsADirectory) {
+    throw new CoreOpsError(Exit.dataErr, "plan", [{
+      message: "a directory stands where core-ops deploys a file",
+      location: { file: path },
+      hint: "move it away",
+    }]);
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    throw new CoreOpsError(Exit.noInput, "plan", [{
+      message: "permission denied reading a target file",
+      location: { file: path },
+      hint: "run as root, or plan into other --quadlet-dir/--systemd-unit-dir/--config-dir",
+    }]);
+  }
+  throw error;
 }
 
 async function fsyncDir(dir: string): Promise<void> {

@@ -163,18 +163,12 @@ function drain(stream: ReadableStream<Uint8Array>): { text: Promise<string>; can
  * probe is never reported as "dirty".
  */
 export async function provenance(path: string): Promise<string> {
-  const head = await git(["-C", path, "rev-parse", "--verify", "HEAD^{commit}"]);
-  if (!head.ok) return STATELESS;
-  const status = await git([
-    "-C",
-    path,
-    "status",
-    "--porcelain",
-    "--untracked-files=normal",
-    "--",
-    ".",
+  // Both at once: two read-only questions, one process latency instead of two.
+  const [head, status] = await Promise.all([
+    git(["-C", path, "rev-parse", "--verify", "HEAD^{commit}"]),
+    git(["-C", path, "status", "--porcelain", "--untracked-files=normal", "--", "."]),
   ]);
-  if (!status.ok) return STATELESS;
+  if (!head.ok || !status.ok) return STATELESS;
   return status.stdout.trim() === "" ? head.stdout.trim() : STATELESS_DIRTY;
 }
 

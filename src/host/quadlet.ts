@@ -379,10 +379,17 @@ async function runStaged(
 ): Promise<GeneratorOutput> {
   const staging = await Deno.makeTempDir({ prefix: "core-ops-quadlet-" });
   try {
+    // Synchronous, each dir made once: hundreds of async file ops each pay a
+    // thread-pool round trip on every run, changed or not (bench/, issue 11).
+    const made = new Set<string>();
     for (const f of files) {
       const path = join(staging, f.path.slice(quadletDir.length + 1));
-      await Deno.mkdir(dirname(path), { recursive: true });
-      await Deno.writeFile(path, f.content);
+      const dir = dirname(path);
+      if (!made.has(dir)) {
+        Deno.mkdirSync(dir, { recursive: true });
+        made.add(dir);
+      }
+      Deno.writeFileSync(path, f.content);
     }
     const output = await new Deno.Command(generator, {
       args: [generator.endsWith("/quadlet") ? "-dryrun" : "--dryrun"],

@@ -112,12 +112,23 @@ interface QuadletGroup {
 
 /** Each quadlet base file with its drop-ins. */
 function quadletGroups(artifacts: readonly Artifact[]): QuadletGroup[] {
+  // Drop-ins by each path `p` they lie under as `p.d/…`: one pass, not a scan
+  // of every artifact per quadlet (quadratic in the repo size; bench/, issue 11).
+  const under = new Map<string, Artifact[]>();
+  for (const d of artifacts) {
+    if (d.kind !== "dropin") continue;
+    for (let i = d.destination.indexOf(".d/"); i >= 0; i = d.destination.indexOf(".d/", i + 1)) {
+      const key = d.destination.slice(0, i);
+      const list = under.get(key);
+      if (list) list.push(d);
+      else under.set(key, [d]);
+    }
+  }
   const groups: QuadletGroup[] = [];
   for (const base of artifacts) {
     if (!isQuadletKind(base.kind)) continue;
-    const dropins = artifacts.filter((d) =>
-      d.kind === "dropin" && d.destination.startsWith(base.destination + ".d/")
-    ).sort((a, b) => compare(a.destination, b.destination));
+    const dropins = [...(under.get(base.destination) ?? [])]
+      .sort((a, b) => compare(a.destination, b.destination));
     groups.push({ base, dropins });
   }
   return groups;

@@ -16,7 +16,8 @@ import {
 } from "../model.ts";
 import type { ManifestEntry, OwnershipManifest } from "../state/manifest.ts";
 import { compare } from "../source/tree.ts";
-import { bringUpOrder, describeUnits, mountsPath, tearDownOrder, type UnitInfo } from "./units.ts";
+import { mountIndex } from "./mounts.ts";
+import { bringUpOrder, describeUnits, tearDownOrder, type UnitInfo } from "./units.ts";
 
 /** The operations a plan may contain. */
 export type Op = "write" | "remove" | "reload" | "start" | "restart" | "stop" | "reset-failed";
@@ -225,6 +226,9 @@ export function plan(input: PlanInput): Plan {
     a.kind === "config" && written.has(a.destination)
   );
 
+  const writtenMounted = mountIndex(writtenConfig, (c) => c.destination);
+  const removedMounted = mountIndex(removedConfig, (c) => c.path);
+
   const activation: Action[] = [];
   for (const u of bringUpOrder(units)) {
     const base = u.artifacts[0];
@@ -241,12 +245,8 @@ export function plan(input: PlanInput): Plan {
       if (d.unit === u.unit) why.push(`drop-in ${basename(d.path)} removed`);
     }
     if (u.kind === "container" || u.kind === "kube" || u.kind === "pod") {
-      for (const c of writtenConfig) {
-        if (mountsPath(u.configPaths, c.destination)) why.push(`config ${c.destination} changed`);
-      }
-      for (const c of removedConfig) {
-        if (mountsPath(u.configPaths, c.path)) why.push(`config ${c.path} removed`);
-      }
+      for (const c of writtenMounted(u.configPaths)) why.push(`config ${c.destination} changed`);
+      for (const c of removedMounted(u.configPaths)) why.push(`config ${c.path} removed`);
     }
 
     if (u.template) {

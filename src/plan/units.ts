@@ -242,22 +242,32 @@ export function bringUpOrder(units: readonly UnitInfo[]): UnitInfo[] {
       }
     }
   }
-  const rank = (u: UnitInfo) => [tier.get(u.unit)!, BRING_UP_TIER[u.kind], position.get(u.unit)!];
-  const before = (a: UnitInfo, b: UnitInfo) => {
-    const [ra, rb] = [rank(a), rank(b)];
-    return ra[0] - rb[0] || ra[1] - rb[1] || ra[2] - rb[2];
-  };
-  // Few units per host: a sorted ready list is simpler than a heap and fast enough.
-  const ready = units.filter((u) => waiting.get(u.unit)!.size === 0);
+  const before = (a: UnitInfo, b: UnitInfo) =>
+    tier.get(a.unit)! - tier.get(b.unit)! ||
+    BRING_UP_TIER[a.kind] - BRING_UP_TIER[b.kind] ||
+    position.get(a.unit)! - position.get(b.unit)!;
+  // The ready list stays sorted from `head` on: a unit that becomes ready is
+  // inserted in place (binary search) rather than re-sorting the whole list
+  // per step, which was quadratic for thousands of units (bench/, issue 11).
+  const ready = units.filter((u) => waiting.get(u.unit)!.size === 0).sort(before);
+  let head = 0;
   const sorted: UnitInfo[] = [];
-  while (ready.length > 0) {
-    ready.sort(before);
-    const next = ready.shift()!;
+  while (head < ready.length) {
+    const next = ready[head++];
     sorted.push(next);
     for (const dependent of dependents.get(next.unit) ?? []) {
       const w = waiting.get(dependent)!;
       w.delete(next.unit);
-      if (w.size === 0) ready.push(byUnit.get(dependent)!);
+      if (w.size > 0) continue;
+      const unit = byUnit.get(dependent)!;
+      let lo = head;
+      let hi = ready.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (before(ready[mid], unit) < 0) lo = mid + 1;
+        else hi = mid;
+      }
+      ready.splice(lo, 0, unit);
     }
   }
   if (sorted.length < units.length) {
