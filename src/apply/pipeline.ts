@@ -145,7 +145,9 @@ export async function runPipeline(ctx: RunContext): Promise<RunReport> {
       exitCode: Exit.ok,
       durationMs: clock() - startedMs,
     };
-    await record(ctx, state, manifest, report);
+    // After an interrupted run, the files it wrote are recorded as owned now.
+    const recovered = state.in_progress !== null ? nextManifest(desired, manifest, revision) : null;
+    await record(ctx, state, recovered, report);
     return report;
   }
 
@@ -396,7 +398,11 @@ export function summarize(steps: readonly StepResult[]): Record<string, number> 
   return counts;
 }
 
-/** Commits the run to the state dir: the manifest on success, then state.json. */
+/**
+ * Commits the run to the state dir: the manifest (the new one after a success,
+ * none after a no-op unless it recovered an interrupted run, the old one's
+ * objects kept after a failure), then state.json.
+ */
 async function record(
   ctx: RunContext,
   previous: RunState,
@@ -406,8 +412,11 @@ async function record(
   const { store } = ctx;
   if (report.outcome !== "noop") await (ctx.pause ?? pausePoint)("before-commit");
   const finished = new Date(Date.parse(report.startedAt) + report.durationMs).toISOString();
-  if (manifest !== null && report.outcome !== "failure") await store.writeManifest(manifest);
-  if (manifest !== null) await store.pruneObjects(new Set(manifest.files.map((f) => f.sha256)));
+  // A no-op run passes a manifest only when it recovered an interrupted run's files.
+  if (manifest !== null) {
+    if (report.outcome !== "failure") await store.writeManifest(manifest);
+    await store.pruneObjects(new Set(manifest.files.map((f) => f.sha256)));
+  }
   const success = report.outcome !== "failure";
   const counts = summarize(report.steps);
   await store.writeState({

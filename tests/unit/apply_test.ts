@@ -334,3 +334,40 @@ Deno.test("removed units are stopped and reset before their files go", async () 
   ]);
   assert.deepEqual(h.files.calls, ["remove /q/other.container"]);
 });
+
+Deno.test("a run killed after writing everything: the next run is a no-op that owns the files", async () => {
+  const h = host();
+  const next = repo({ "services/web/quadlet/extra.volume": "[Volume]\n" });
+  await runPipeline(context(h, repo()));
+  const store = new StateStore(STATE, h.files);
+  const desired = loadDesiredState(memoryTree(next), { host: null, dirs: DIRS });
+  const extra = desired.artifacts.find((a) => a.destination === "/q/extra.volume")!;
+  // The killed run had written the file and started the unit, but never committed state.
+  h.files.put("/q/extra.volume", "[Volume]\n");
+  h.systemd.running("extra-volume.service");
+  await store.writeState({
+    ...(await store.readState()),
+    status: "in_progress",
+    in_progress: {
+      run_id: "dead",
+      revision: "r2",
+      started: new Date().toISOString(),
+      pending: [{
+        path: extra.destination,
+        sha256: extra.sha256,
+        service: "web",
+        kind: "volume",
+        unit: "extra-volume.service",
+        revision: "r2",
+      }],
+    },
+  });
+  const recovered = await runPipeline(context(h, next, "r2"));
+  assert.equal(recovered.outcome, "noop");
+  const manifest = await store.readManifest();
+  assert.ok(manifest!.files.some((f) => f.path === "/q/extra.volume"), "now owned");
+  assert.equal((await store.readState()).in_progress, null);
+  // Without the recorded ownership this run would call the file a conflict.
+  const again = await runPipeline(context(h, next, "r2"));
+  assert.equal(again.outcome, "noop");
+});
