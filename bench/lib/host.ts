@@ -32,14 +32,12 @@ const GUEST_TIME = "/usr/local/bin/bench-gnu-time";
 const RSS_FILE = "/var/tmp/bench-rss";
 
 /**
- * THE no-change run under test. `core-ops agent` is not on main yet; until it
- * is, the stand-in is a second `apply` of the converged checkout. Switching to
- * the agent is this one line:
- *   `["core-ops", "agent", "--config", AGENT_TOML]`
- * (AGENT_TOML already names the local remote and ref; the agent fetches into
- * its mirror in the state dir).
+ * THE no-change run under test: the agent, on a host converged to the remote's
+ * head (AGENT_TOML names the local remote and ref; the agent fetches into its
+ * mirror in the state dir). A second `apply --source-repo` of the checkout can
+ * stand in for it: `["core-ops", "apply", "--source-repo", CHECKOUT, "--json"]`.
  */
-const NO_CHANGE_RUN: readonly string[] = ["core-ops", "apply", "--source-repo", CHECKOUT, "--json"];
+const NO_CHANGE_RUN: readonly string[] = ["core-ops", "agent", "--config", AGENT_TOML];
 /** How the table labels {@link NO_CHANGE_RUN}. */
 const NO_CHANGE_LABEL = NO_CHANGE_RUN[1] === "agent"
   ? "no-change `core-ops agent`"
@@ -370,7 +368,7 @@ async function noChange(host: BenchHost, runs: number, say: (l: string) => void)
   await host.ok(["mkdir", "-p", "/etc/core-ops"]);
   await Deno.writeTextFile(
     `${host.guest.root}${AGENT_TOML}`,
-    `# The agent's view of the bench remote (used once NO_CHANGE_RUN is the agent).\nrepo = "file://${REMOTE}"\nrev = "main"\n`,
+    `# The agent's view of the bench remote.\nrepo = "file://${REMOTE}"\nrev = "main"\n`,
   );
   await host.script(
     "/usr/local/bin/bench-floor-nochange",
