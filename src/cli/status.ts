@@ -29,9 +29,13 @@ export interface StatusReport {
   files: number;
   drift: DriftEntry[];
   units: Map<string, UnitProperties>;
+  /** When core-ops.timer fires next (systemd's words), or `null` when it is not active. */
+  nextRun: string | null;
 }
 
 const UNIT_PROPS = ["LoadState", "ActiveState", "SubState", "Result", "NRestarts"];
+/** The timer that runs the agent; its next run is part of the status. */
+const AGENT_TIMER = "core-ops.timer";
 
 /** Gathers the status from the state dir, the owned files and systemd. */
 export async function gatherStatus(
@@ -42,15 +46,20 @@ export async function gatherStatus(
   const store = new StateStore(stateDir, files);
   const state = await store.readState();
   const manifest = await store.readManifest();
-  const [digests, units] = await Promise.all([
+  const [digests, shown] = await Promise.all([
     files.digests((manifest?.files ?? []).map((f) => f.path)),
     ownedUnits(manifest, systemd),
   ]);
+  const timer = shown.get(AGENT_TIMER);
+  shown.delete(AGENT_TIMER);
+  const units = shown;
+  const next = timer?.NextElapseUSecRealtime;
+  const nextRun = timer?.ActiveState === "active" && next ? next : null;
   const drift = (manifest?.files ?? []).flatMap((f) => {
     const actual = digests.get(f.path) ?? null;
     return actual === f.sha256 ? [] : [{ path: f.path, unit: f.unit, expected: f.sha256, actual }];
   });
-  return { stateDir, state, files: manifest?.files.length ?? 0, drift, units };
+  return { stateDir, state, files: manifest?.files.length ?? 0, drift, units, nextRun };
 }
 
 async function ownedUnits(
@@ -61,8 +70,12 @@ async function ownedUnits(
   for (const f of manifest?.files ?? []) {
     if (f.unit !== null && !isTemplateUnit(f.unit)) units.add(f.unit);
   }
-  if (units.size === 0 || !(await systemd.available())) return new Map();
-  return await systemd.show([...units].sort(), UNIT_PROPS);
+  if (!(await systemd.available())) return new Map();
+  // One show: the owned units, and the agent's timer for its next run.
+  return await systemd.show([...[...units].sort(), AGENT_TIMER], [
+    ...UNIT_PROPS,
+    "NextElapseUSecRealtime",
+  ]);
 }
 
 /** The `status --json` document. */
@@ -92,6 +105,8 @@ export function statusJson(report: StatusReport): string {
       consecutive_failures: state.consecutive_failures,
       last_run: state.last_run,
       failure: state.failure,
+      retry: state.retry,
+      next_run: report.nextRun,
       interrupted_run: state.in_progress,
       owned_files: report.files,
       drift: report.drift,
@@ -125,6 +140,12 @@ export function statusText(report: StatusReport): string {
   if (state.repository !== null) {
     lines.push(`source:    ${state.repository}${state.ref ? ` @ ${state.ref}` : ""}`);
   }
+  if (state.retry !== null) {
+    lines.push(
+      `backoff:   ${state.retry.revision} failed ${state.retry.failures} time(s); next attempt after ${state.retry.next_attempt}`,
+    );
+  }
+  if (report.nextRun !== null) lines.push(`next run:  ${report.nextRun} (core-ops.timer)`);
   if (state.in_progress !== null) {
     lines.push(
       `interrupted: run ${state.in_progress.run_id} of ${state.in_progress.revision} did not finish; the next run recovers it`,

@@ -23,31 +23,9 @@ interface PlanAction {
   reason: string;
 }
 
-/**
- * Makes the guest look as if core-ops had applied the repo's current plan:
- * every file at its destination, an ownership manifest naming them, one
- * daemon-reload (which runs the real generator). Stands in for `apply`, which
- * is not built yet.
- */
-async function converge(t: ScenarioContext): Promise<void> {
-  const plan = await t.coreOpsJson(["plan", "--source-repo", REPO, "--json"]);
-  const artifacts = plan.artifacts as PlanArtifact[];
-  for (const a of artifacts) {
-    await t.ok(["install", "-D", "-m", "0644", `${REPO}/${a.source}`, a.destination]);
-  }
-  const manifest = {
-    schema_version: 1,
-    files: artifacts.map((a) => ({
-      path: a.destination,
-      sha256: a.sha256,
-      service: a.service,
-      kind: a.kind,
-      unit: a.unit,
-      revision: String(plan.revision),
-    })),
-  };
-  await t.writeFile("/var/lib/core-ops/manifest.json", JSON.stringify(manifest));
-  await t.ok(["systemctl", "daemon-reload"]);
+/** Converges the guest to the repo with `core-ops apply`. */
+async function converge(t: ScenarioContext): Promise<Record<string, unknown>> {
+  return await t.coreOpsJson(["apply", "--source-repo", REPO, "--json", "--verify-settle", "1"]);
 }
 
 /** Template quadlets: names from the generator, drop-in changes restart running instances. */
@@ -127,6 +105,26 @@ export const namingScenarios: Scenario[] = [
           reason: "echo@.service changed (instance of echo@.service)",
         },
       ]);
+
+      // And apply does exactly that on the real host: the running instances restart with the
+      // new drop-in; the instance that was not running stays down.
+      const before = (await t.unit("web@a.service", ["InvocationID"])).InvocationID;
+      const applied = await converge(t);
+      const ran = (applied.steps as { op: string; target: string; status: string }[])
+        .filter((s) => s.op === "restart" && s.status === "ok").map((s) => s.target);
+      assert.deepEqual(ran, ["web@a.service", "echo@x.service"]);
+      assert.notEqual((await t.unit("web@a.service", ["InvocationID"])).InvocationID, before);
+      await t.assertUnit("web@a.service", { ActiveState: "active" });
+      await t.assertUnit("web@b.service", { ActiveState: "inactive" });
+      const names = await t.podman([
+        "ps",
+        "--filter",
+        "label=PODMAN_SYSTEMD_UNIT=web@a.service",
+        "--format",
+        "{{.Names}}",
+      ]);
+      const env = await t.podman(["inspect", "--format", "{{.Config.Env}}", names.stdout.trim()]);
+      assert.match(env.stdout, /V=2/);
     },
   },
 ];
