@@ -17,7 +17,7 @@ import type { TargetDirs } from "../model.ts";
 import type { RepoTree } from "../source/tree.ts";
 import { loadDesiredState, type LoadOptions } from "../source/layout.ts";
 import { eventFromError, eventFromReport, type RunEvent } from "../state/event.ts";
-import { type RunState, StateStore } from "../state/store.ts";
+import { type FailureRecord, type RunState, StateStore } from "../state/store.ts";
 import { type RunContext, runPipeline, type RunReport } from "./pipeline.ts";
 import { afterFailure, decide } from "./retry.ts";
 
@@ -198,13 +198,7 @@ async function withRetry(
     next.last_attempted_revision = revision;
     next.last_failure = new Date(clock()).toISOString();
     next.consecutive_failures = state.consecutive_failures + 1;
-    next.failure = {
-      class: error.failureClass === "plan" ? "plan" : "validation",
-      reason: error.message,
-      units: [],
-      rollback: "not-needed",
-      rollback_error: null,
-    };
+    next.failure = nothingChanged(error.failureClass === "plan" ? "plan" : "validation", error);
   }
   await store.writeState(next);
   return next;
@@ -235,16 +229,21 @@ async function recordTransient(
       actions: {},
       drift: 0,
     },
-    failure: {
-      class: "transient",
-      reason: error.message,
-      units: [],
-      rollback: "not-needed",
-      rollback_error: null,
-    },
+    failure: nothingChanged("transient", error),
   };
   await store.writeState(next);
   return next;
+}
+
+/** The failure record of a run that failed before it changed anything. */
+function nothingChanged(cls: FailureRecord["class"], error: CoreOpsError): FailureRecord {
+  return {
+    class: cls,
+    reason: error.message,
+    units: [],
+    rollback: "not-needed",
+    rollback_error: null,
+  };
 }
 
 function backoffEvent(

@@ -285,18 +285,14 @@ Deno.test("a conflict or a generator rejection writes nothing and exits 65", asy
   assert.equal(state.last_attempted_revision, "r1");
 });
 
-Deno.test("a run killed mid-way: its files are recognised as owned, not conflicts", async () => {
-  const h = host();
-  await runPipeline(context(h, repo()));
-  // Simulate a run of r2 that wrote a new file and died before committing state.
+/** Leaves the state a run of `files` at r2 leaves when killed after writing /q/extra.volume. */
+async function killedAfterWritingExtra(h: Host, files: Files): Promise<void> {
   const store = new StateStore(STATE, h.files);
-  const next = repo({ "services/web/quadlet/extra.volume": "[Volume]\n" });
-  const desired = loadDesiredState(memoryTree(next), { host: null, dirs: DIRS });
+  const desired = loadDesiredState(memoryTree(files), { host: null, dirs: DIRS });
   const extra = desired.artifacts.find((a) => a.destination === "/q/extra.volume")!;
   h.files.put("/q/extra.volume", "[Volume]\n");
-  const state = await store.readState();
   await store.writeState({
-    ...state,
+    ...(await store.readState()),
     status: "in_progress",
     in_progress: {
       run_id: "dead",
@@ -312,6 +308,15 @@ Deno.test("a run killed mid-way: its files are recognised as owned, not conflict
       }],
     },
   });
+}
+
+Deno.test("a run killed mid-way: its files are recognised as owned, not conflicts", async () => {
+  const h = host();
+  await runPipeline(context(h, repo()));
+  // A run of r2 wrote a new file and died before committing state.
+  const store = new StateStore(STATE, h.files);
+  const next = repo({ "services/web/quadlet/extra.volume": "[Volume]\n" });
+  await killedAfterWritingExtra(h, next);
   const report = await runPipeline(context(h, next, "r2"));
   assert.equal(report.outcome, "success");
   assert.deepEqual(report.plan.conflicts, []);
@@ -340,28 +345,9 @@ Deno.test("a run killed after writing everything: the next run is a no-op that o
   const next = repo({ "services/web/quadlet/extra.volume": "[Volume]\n" });
   await runPipeline(context(h, repo()));
   const store = new StateStore(STATE, h.files);
-  const desired = loadDesiredState(memoryTree(next), { host: null, dirs: DIRS });
-  const extra = desired.artifacts.find((a) => a.destination === "/q/extra.volume")!;
   // The killed run had written the file and started the unit, but never committed state.
-  h.files.put("/q/extra.volume", "[Volume]\n");
+  await killedAfterWritingExtra(h, next);
   h.systemd.running("extra-volume.service");
-  await store.writeState({
-    ...(await store.readState()),
-    status: "in_progress",
-    in_progress: {
-      run_id: "dead",
-      revision: "r2",
-      started: new Date().toISOString(),
-      pending: [{
-        path: extra.destination,
-        sha256: extra.sha256,
-        service: "web",
-        kind: "volume",
-        unit: "extra-volume.service",
-        revision: "r2",
-      }],
-    },
-  });
   const recovered = await runPipeline(context(h, next, "r2"));
   assert.equal(recovered.outcome, "noop");
   const manifest = await store.readManifest();

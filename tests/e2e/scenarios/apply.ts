@@ -8,7 +8,14 @@
  */
 import assert from "node:assert/strict";
 import { describe, type Files, type Scenario, type ScenarioContext } from "../lib/scenario.ts";
-import { container, exampleFiles, exampleOnTestHost, REPO, webService } from "./fixtures.ts";
+import {
+  container,
+  EXAMPLE_NAS_UNITS,
+  exampleFiles,
+  exampleOnTestHost,
+  REPO,
+  webService,
+} from "./fixtures.ts";
 
 interface Step {
   op: string;
@@ -62,19 +69,7 @@ export const applyScenarios: Scenario[] = [
       const sha = await t.writeRepo(REPO, await exampleOnTestHost());
       const first = await apply(t, ["--host", "nas"]);
       assert.equal(first.outcome, "success");
-      for (
-        const unit of [
-          "web.service",
-          "prometheus.service",
-          "node-exporter.service",
-          "monitoring-pod.service",
-          "echo.socket",
-          "backup.timer",
-        ]
-      ) {
-        await t.assertUnit(unit, { LoadState: "loaded", ActiveState: "active" });
-      }
-      for (const unit of ["web-data-volume.service", "frontend-network.service"]) {
+      for (const unit of EXAMPLE_NAS_UNITS) {
         await t.assertUnit(unit, { LoadState: "loaded", ActiveState: "active" });
       }
       // Timer- and socket-activated services are left to their trigger.

@@ -37,7 +37,7 @@ import { GUEST_CORE_OPS, GUEST_PACKAGE_DIR } from "../lib/guest.ts";
 import { applyIgnition, ignitionValidate, serveFiles, sha512 } from "../lib/ignition.ts";
 import { mustRun } from "../lib/proc.ts";
 import type { JournalEntry, Scenario, ScenarioContext } from "../lib/scenario.ts";
-import { exampleOnTestHost, REPO } from "./fixtures.ts";
+import { EXAMPLE_NAS_UNITS, exampleOnTestHost, REPO } from "./fixtures.ts";
 import { shippedUnit } from "./units.ts";
 
 const CHECKOUT = new URL("../../..", import.meta.url).pathname.replace(/\/$/, "");
@@ -395,18 +395,7 @@ export const firstBootAgentScenarios: Scenario[] = [
       assert.equal(runs.ExecMainStatus, "0", JSON.stringify(runs));
 
       // The host is what the repository says for host nas.
-      for (
-        const unit of [
-          "web.service",
-          "web-data-volume.service",
-          "frontend-network.service",
-          "prometheus.service",
-          "node-exporter.service",
-          "monitoring-pod.service",
-          "echo.socket",
-          "backup.timer",
-        ]
-      ) {
+      for (const unit of EXAMPLE_NAS_UNITS) {
         await t.assertUnit(unit, { LoadState: "loaded", ActiveState: "active" });
       }
       assert.equal(

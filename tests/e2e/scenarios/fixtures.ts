@@ -66,6 +66,18 @@ export async function exampleOnTestHost(): Promise<Files> {
   };
 }
 
+/** The units of examples/homelab for host nas that are active once it converged. */
+export const EXAMPLE_NAS_UNITS = [
+  "web.service",
+  "web-data-volume.service",
+  "frontend-network.service",
+  "prometheus.service",
+  "node-exporter.service",
+  "monitoring-pod.service",
+  "echo.socket",
+  "backup.timer",
+] as const;
+
 const EXAMPLE = new URL("../../../examples/homelab", import.meta.url).pathname;
 
 /** Every file of examples/homelab, as the scenario helpers write them (modes kept). */
