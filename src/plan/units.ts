@@ -109,7 +109,10 @@ export function describeUnits(artifacts: readonly Artifact[]): UnitInfo[] {
       configPaths: unique([...refs.paths, ...serviceEnv].filter((p) => p.startsWith("/"))),
       hasInstall: parsed.some((f) => f.sections.includes("Install")),
       triggeredBy: null,
-      template: isTemplateUnit(unit),
+      // A template file (`cache@.volume`) is a template whatever its unit is called: Podman 5.4
+      // names that one `cache@-volume.service`, which systemd reads as an instance of
+      // `cache@.service` and would happily start — and fail on the volume name "cache@".
+      template: isTemplateUnit(unit) || isTemplateUnit(base.unitFile ?? unit),
       oneshot: kind === "service" &&
         lastValue(parsed, "Service", "Type") === "oneshot" &&
         !isYes(lastValue(parsed, "Service", "RemainAfterExit")),

@@ -13,6 +13,7 @@ import {
   templatesOfInterest,
   type UnitState,
 } from "../../src/plan/planner.ts";
+import { withBuiltInNaming } from "../../src/plan/naming.ts";
 import { describeUnits } from "../../src/plan/units.ts";
 import { loadDesiredState } from "../../src/source/layout.ts";
 import { type Files, manifestOf, memoryTree } from "../helpers/repo.ts";
@@ -277,4 +278,27 @@ Deno.test("a removed template's running instances are stopped and reset before i
     "reset-failed echo@1.service",
     "remove /s/echo@.service",
   ]);
+});
+
+Deno.test("a template quadlet is never started by name, whatever Podman calls its unit", () => {
+  // Podman 5.4 names cache@.volume `cache@-volume.service`: to systemd an instance, not a template.
+  const state = withBuiltInNaming(
+    desired({
+      "services/web/quadlet/cache@.volume": "[Volume]\n",
+      "services/web/quadlet/app.volume": "[Volume]\n",
+    }),
+    "podman<5.7",
+  );
+  assert.deepEqual(
+    state.artifacts.map((a) => a.unit),
+    ["app-volume.service", "cache@-volume.service"],
+  );
+  const first = plan({
+    desired: state,
+    manifest: null,
+    observed: { files: new Map(), units: new Map() },
+    adopt: false,
+  });
+  const starts = first.actions.filter((a) => a.op === "start").map((a) => a.target);
+  assert.deepEqual(starts, ["app-volume.service"]);
 });
