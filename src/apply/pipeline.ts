@@ -19,6 +19,7 @@ import {
   type RunState,
   type StateStore,
 } from "../state/store.ts";
+import { cachedGenerator } from "./dryrun_cache.ts";
 import { execute, type StepResult } from "./execute.ts";
 import { prepare } from "./prepare.ts";
 import { type PausePoint, pausePoint } from "./faults.ts";
@@ -118,7 +119,7 @@ export async function runPipeline(ctx: RunContext): Promise<RunReport> {
         dirs: ctx.dirs,
         files,
         systemd,
-        generator: ctx.generator,
+        generator: cachedGenerator(ctx.generator, store.dir, files),
         adopt: ctx.adopt,
         requireGenerator: true,
       },

@@ -56,6 +56,12 @@ export interface QuadletGenerator {
     quadletDir: string,
     extra?: readonly ExtraQuadletFile[],
   ): Promise<DryRunResult>;
+  /**
+   * What identifies the installed generator (path, size, mtime), so a dry-run's
+   * result may be reused for byte-identical input until Podman changes; `null`
+   * when none is installed. Stand-ins without it are never cached.
+   */
+  identity?(): Promise<string | null>;
 }
 
 /** Parses dry-run stdout into generated unit names (`---web.service---` headers). */
@@ -296,6 +302,13 @@ function basename(path: string): string {
 
 /** The real generator found at one of {@link GENERATOR_PATHS}. */
 export const podmanGenerator: QuadletGenerator = {
+  async identity() {
+    const generator = await findGenerator();
+    if (generator === null) return null;
+    const info = await Deno.stat(generator);
+    return `${generator}:${info.size}:${info.mtime?.getTime() ?? 0}:${info.ino ?? 0}`;
+  },
+
   async dryRun(quadlets, quadletDir, extra = []) {
     const generator = await findGenerator();
     if (generator === null) {
