@@ -10,7 +10,8 @@ import { mustRun, run } from "./proc.ts";
 /**
  * Debian packages providing systemd-nspawn, debootstrap, the test image's
  * busybox and zstd; Ignition (its binary and ignition-validate) for the
- * first-boot scenarios, with git and ssh-keygen for their repo and keys.
+ * first-boot scenarios, with git and ssh-keygen for their repo and keys;
+ * promtool (prometheus) to check the metrics textfile.
  */
 export const HOST_PACKAGES = [
   "systemd-container",
@@ -20,6 +21,7 @@ export const HOST_PACKAGES = [
   "ignition",
   "git",
   "openssh-client",
+  "prometheus",
 ] as const;
 
 /** Installs whichever of {@link HOST_PACKAGES} is missing; returns what was installed. */

@@ -11,6 +11,7 @@ import { exampleScenarios } from "./example.ts";
 import { firstBootAgentScenarios, firstBootScenarios } from "./firstboot.ts";
 import { harnessScenarios } from "./harness.ts";
 import { helperScenarios } from "./helpers.ts";
+import { metricsScenarios } from "./metrics.ts";
 import { namingScenarios } from "./naming.ts";
 import { planScenarios } from "./plan.ts";
 import { crashScenarios, validateScenarios } from "./validate.ts";
@@ -28,6 +29,7 @@ export const SCENARIOS: Scenario[] = [
   ...namingScenarios,
   ...exampleScenarios,
   ...applyScenarios,
+  ...metricsScenarios,
   ...adapterScenarios,
   ...unitScenarios,
   ...firstBootScenarios,
