@@ -106,7 +106,11 @@ export function describeUnits(artifacts: readonly Artifact[]): UnitInfo[] {
       file: base.unitFile ?? unit,
       artifacts: ordered,
       dependsOn,
-      configPaths: unique([...refs.paths, ...serviceEnv].filter((p) => p.startsWith("/"))),
+      // A bind of the whole root (node-exporter's `Volume=/:/host:ro`) observes the host, it
+      // does not configure the container: it must not restart on every config change.
+      configPaths: unique(
+        [...refs.paths, ...serviceEnv].filter((p) => p.startsWith("/") && !/^\/+$/.test(p)),
+      ),
       hasInstall: parsed.some((f) => f.sections.includes("Install")),
       triggeredBy: null,
       // A template file (`cache@.volume`) is a template whatever its unit is called: Podman 5.4

@@ -302,3 +302,20 @@ Deno.test("a template quadlet is never started by name, whatever Podman calls it
   const starts = first.actions.filter((a) => a.op === "start").map((a) => a.target);
   assert.deepEqual(starts, ["app-volume.service"]);
 });
+
+Deno.test("a container that binds the whole root does not restart on every config change", () => {
+  const files = {
+    "services/mon/quadlet/exporter.container":
+      "[Container]\nImage=x\nVolume=/:/host:ro,rslave\n[Install]\nWantedBy=a\n",
+    "services/web/quadlet/web.container":
+      "[Container]\nImage=x\nVolume=/etc/web/app.conf:/app.conf\n[Install]\nWantedBy=a\n",
+    "services/web/config/app.conf": "v=1\n",
+  };
+  const before = desired(files);
+  const after = desired({ ...files, "services/web/config/app.conf": "v=2\n" });
+  const result = plan({ desired: after, ...converged(before) });
+  assert.deepEqual(
+    result.actions.filter((a) => a.op === "restart").map((a) => a.target),
+    ["web.service"],
+  );
+});
