@@ -21,7 +21,9 @@ export const SUITE = "trixie";
 /**
  * Guest packages on top of debootstrap's minbase: systemd as PID 1 with
  * journald, Podman with the OCI runtime and network stack it needs to run a
- * quadlet, and git for source repositories.
+ * quadlet, git for source repositories, and openssh-client: Fedora CoreOS
+ * ships it, and git needs its ssh-keygen to verify signed commits
+ * (`require-signed`) and its ssh for ssh remotes.
  */
 export const GUEST_PACKAGES = [
   "systemd",
@@ -29,6 +31,7 @@ export const GUEST_PACKAGES = [
   "systemd-resolved",
   "dbus",
   "git",
+  "openssh-client",
   "podman",
   "crun",
   "conmon",
