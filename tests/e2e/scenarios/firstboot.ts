@@ -36,8 +36,9 @@ import { type ButaneConfig, type IgnitionConfig, parseButane, translate } from "
 import { GUEST_CORE_OPS, GUEST_PACKAGE_DIR } from "../lib/guest.ts";
 import { applyIgnition, ignitionValidate, serveFiles, sha512 } from "../lib/ignition.ts";
 import { mustRun } from "../lib/proc.ts";
-import type { JournalEntry, Scenario, ScenarioContext } from "../lib/scenario.ts";
+import type { Scenario, ScenarioContext } from "../lib/scenario.ts";
 import { EXAMPLE_NAS_UNITS, exampleOnTestHost, REPO } from "./fixtures.ts";
+import { agentEvents, serviceRuns, waitFor } from "./service.ts";
 import { shippedUnit } from "./units.ts";
 
 const CHECKOUT = new URL("../../..", import.meta.url).pathname.replace(/\/$/, "");
@@ -204,23 +205,6 @@ function firstBoot(enableTimer: boolean): (root: string) => Promise<void> {
   };
 }
 
-/** Polls `check` every second until it returns a value or `ms` pass. */
-async function waitFor<T>(
-  ms: number,
-  what: string,
-  check: () => Promise<T | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (true) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
-
 /**
  * Asserts systemd booted the guest as a first boot: first-boot-complete.target
  * carries ConditionFirstBoot=yes (and systemd-random-seed pulls it in on every boot).
@@ -242,23 +226,6 @@ async function assertFirstBootEnabledTimer(t: ScenarioContext): Promise<void> {
   const link = await t.ok(["readlink", "/etc/systemd/system/timers.target.wants/core-ops.timer"]);
   assert.equal(link.stdout.trim(), "/etc/systemd/system/core-ops.timer");
   await t.assertUnit("core-ops.timer", { LoadState: "loaded", ActiveState: "active" });
-}
-
-/** core-ops.service properties after its runs. */
-async function serviceRuns(t: ScenarioContext): Promise<Record<string, string>> {
-  return await t.unit("core-ops.service", [
-    "TriggeredBy",
-    "ExecMainStartTimestampMonotonic",
-    "ExecMainCode",
-    "ExecMainStatus",
-    "Result",
-  ]);
-}
-
-/** The agent's audit events (stdout of the unit shares the identifier, so only entries with a status). */
-async function agentEvents(t: ScenarioContext): Promise<JournalEntry[]> {
-  const entries = await t.journal(["SYSLOG_IDENTIFIER=core-ops"]);
-  return entries.filter((e) => typeof e.CORE_OPS_STATUS === "string");
 }
 
 /** First-boot scenarios that need nothing but the shipped files. */
