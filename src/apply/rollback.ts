@@ -3,7 +3,8 @@
  * actions that return the host to the last applied revision — every file the
  * run touched back to its last applied content (or removed, if the run
  * created it), one daemon-reload, units the run created stopped, units it
- * restarted or stopped brought back. Pure: the pipeline executes the result
+ * restarted or stopped brought back (their failed state and start limit reset
+ * first). Pure: the pipeline executes the result
  * with the same executor as the run itself.
  *
  * @module
@@ -87,14 +88,19 @@ export function planRollback(input: RollbackInput): RollbackPlan {
     const kind = input.kinds.get(unit);
     return kind === undefined ? Infinity : BRING_UP_TIER[kind];
   };
+  const upResets: Action[] = [];
   for (const unit of [...upUnits].sort((a, b) => tier(a) - tier(b))) {
+    // A unit that crash-looped on the failed revision may have hit its start
+    // rate limit (StartLimitBurst): systemd refuses to restart it until the
+    // counter is reset. After the reload, so a restored unit is loaded again.
+    upResets.push({ op: "reset-failed", target: unit, reason: `${why}: clear its start limit` });
     ups.push({ op: "restart", target: unit, reason: `${why}: was active before` });
   }
   const reload: Action[] = unitFiles
     ? [{ op: "reload", target: "daemon-reload", reason: `${why}: unit files restored` }]
     : [];
   return {
-    actions: [...stops, ...resets, ...files, ...reload, ...ups],
+    actions: [...stops, ...resets, ...files, ...reload, ...upResets, ...ups],
     contents,
     verify: ups.map((a) => a.target),
   };

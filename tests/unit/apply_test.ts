@@ -150,6 +150,7 @@ Deno.test("a unit failing verification rolls back files and restarts the old uni
     "daemon-reload",
     "restart web.service",
     "daemon-reload",
+    "reset-failed web.service",
     "restart web.service",
   ]);
   assert.deepEqual(report.failure?.units.map((u) => u.unit), ["web.service"]);

@@ -92,6 +92,8 @@ Deno.test("rollback: files back, new units stopped, changed and removed units ba
     "write /q/web.container",
     "remove /q/api.container",
     "reload daemon-reload",
+    "reset-failed old.service",
+    "reset-failed web.service",
     "restart old.service",
     "restart web.service",
   ]);
@@ -118,6 +120,32 @@ Deno.test("rollback: a failed (atomic) write is not restored; config needs no re
   });
   assert.deepEqual(plan.actions.map((a) => `${a.op} ${a.target}`), ["write /etc/web/a.conf"]);
   assert.equal(plan.contents.get("/etc/web/a.conf")?.mode, 0o600);
+});
+
+Deno.test("rollback: a unit restarted by the failed run is reset-failed after the reload, then restarted", () => {
+  // The failed revision's container crash-looped into its start limit: a bare
+  // restart would be refused ("start request repeated too quickly").
+  const plan = planRollback({
+    steps: [
+      step("write", "/q/web.container", "ok"),
+      step("reload", "daemon-reload", "ok"),
+      step("restart", "web.service", "ok", "web.container changed"),
+    ],
+    restores: new Map([["/q/web.container", {
+      path: "/q/web.container",
+      content: { content: bytes("old"), mode: 0o644 },
+      unitFile: true,
+    }]]),
+    before: new Map([["web.service", { load: "loaded", active: "active" }]]),
+    kinds: KINDS,
+  });
+  assert.deepEqual(plan.actions.map((a) => `${a.op} ${a.target}`), [
+    "write /q/web.container",
+    "reload daemon-reload",
+    "reset-failed web.service",
+    "restart web.service",
+  ]);
+  assert.deepEqual(plan.verify, ["web.service"]);
 });
 
 function artifact(destination: string, text: string, mode = 0o644): Artifact {
