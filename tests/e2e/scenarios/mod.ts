@@ -6,6 +6,7 @@
  */
 import type { Scenario } from "../lib/scenario.ts";
 import { adapterScenarios } from "./adapters.ts";
+import { agentScenarios } from "./agent.ts";
 import { applyScenarios } from "./apply.ts";
 import { exampleScenarios } from "./example.ts";
 import { firstBootAgentScenarios, firstBootScenarios } from "./firstboot.ts";
@@ -34,4 +35,5 @@ export const SCENARIOS: Scenario[] = [
   ...unitScenarios,
   ...firstBootScenarios,
   ...firstBootAgentScenarios,
+  ...agentScenarios,
 ];
