@@ -423,7 +423,8 @@ export const agentScenarios: Scenario[] = [
       assertMetrics(await checkedMetrics(t), {
         success: 0,
         revision: sha,
-        consecutiveFailures: 2,
+        // The agent counts failed attempts; a tick held back by the backoff attempts nothing.
+        consecutiveFailures: 1,
         actions: [],
       });
 
@@ -523,6 +524,7 @@ export const agentScenarios: Scenario[] = [
       assert.notEqual((await invocations(t, ["web.service"]))["web.service"], web["web.service"]);
 
       // A revision whose container takes long to start; the agent is killed while it waits.
+      const beforeSlow = await invocations(t, ["web.service"]);
       const slow = await publish(t, {
         "services/web/quadlet/web.container.d/50-slow.conf":
           "[Service]\nExecStartPre=/bin/sleep 8\n",
@@ -569,7 +571,15 @@ export const agentScenarios: Scenario[] = [
         const sum = await t.ok(["sha256sum", "--", f.path]);
         assert.equal(sum.stdout.split(" ")[0], f.sha256, f.path);
       }
-      await assertActive(t, ["web.service"]);
+      // The restart the killed run asked for is systemd's job now: it finishes, with the new drop-in.
+      await waitFor(30_000, "web.service to come up", async () => {
+        const p = await t.unit("web.service", ["ActiveState"]);
+        return p.ActiveState === "active" ? true : undefined;
+      });
+      const up = await t.unit("web.service", ["InvocationID", "ExecStartPre"]);
+      assert.notEqual(up.InvocationID, beforeSlow["web.service"]);
+      // Quadlet merges the drop-in into the generated unit: its ExecStartPre is there.
+      assert.match(up.ExecStartPre, /path=\/bin\/sleep .*argv\[\]=\/bin\/sleep 8/);
     },
   },
   {
@@ -617,13 +627,22 @@ export const agentScenarios: Scenario[] = [
       assertEveryField(event);
       assert.equal(field(event, "CORE_OPS_STATUS"), "failure");
       assert.equal(field(event, "CORE_OPS_REVISION"), unsigned);
-      assert.notEqual(field(event, "CORE_OPS_FAILURE_REASON"), "");
+      assert.equal(field(event, "CORE_OPS_FAILURE_CLASS"), "validation");
+      assert.match(
+        field(event, "CORE_OPS_FAILURE_REASON"),
+        new RegExp(`${unsigned} is not signed`),
+      );
       assert.equal(await t.exists("/etc/containers/systemd/web.container"), false);
 
       const foreign = await commitSigned("/root/e2e-other-key", "signed by a key nobody allowed");
       const alsoRefused = await runService(t);
       assert.equal(alsoRefused.code, 65);
-      assert.equal(field(oneEvent(alsoRefused), "CORE_OPS_REVISION"), foreign);
+      const foreignEvent = oneEvent(alsoRefused);
+      assert.equal(field(foreignEvent, "CORE_OPS_REVISION"), foreign);
+      assert.match(
+        field(foreignEvent, "CORE_OPS_FAILURE_REASON"),
+        /is not signed by a key in the allowed signers/,
+      );
       assert.equal(await t.exists("/etc/containers/systemd/web.container"), false);
 
       const signed = await commitSigned("/root/e2e-signing-key", "signed by the allowed key");
