@@ -63,6 +63,16 @@ const HOMELAB_CONTAINERS = ["web.service", "prometheus.service", "node-exporter.
 /** The drop-in a revision uses to change host nas's web container. */
 const NAS_WEB_DROPIN = "hosts/nas/web/quadlet/web.container.d/99-zz-e2e-revision.conf";
 
+/**
+ * The timer is active, as on a real host, but the scenario plays its ticks
+ * (`systemctl start core-ops.service`): this runtime drop-in moves every
+ * elapse far away. An active timer also keeps the finished service loaded;
+ * without one, systemd may unload an inactive oneshot at once and its
+ * ExecMainStatus is gone before it can be read.
+ */
+const TIMER_DROPIN = "/run/systemd/system/core-ops.timer.d/e2e-ticks-by-the-test.conf";
+const TIMER_HOLD = "[Timer]\nOnBootSec=\nOnUnitActiveSec=\nOnCalendar=2099-01-01\n";
+
 type Setting = string | number | boolean;
 
 /** agent.toml for `repo`: short verify settle/timeout so the suite stays fast, metrics on. */
@@ -107,8 +117,11 @@ async function setUpAgent(
   await t.ok(["git", "init", "-q", "--bare", "-b", "main", REMOTE]);
   const sha = await publish(t, files);
   await installShippedUnits(t);
+  await t.writeFile(TIMER_DROPIN, TIMER_HOLD);
   await configure(t, repo, settings);
   await t.ok(["systemctl", "daemon-reload"]);
+  await t.ok(["systemctl", "start", "core-ops.timer"]);
+  await t.assertUnit("core-ops.service", { TriggeredBy: "core-ops.timer" });
   return sha;
 }
 
@@ -137,8 +150,18 @@ interface ServiceRun {
 /** `systemctl start core-ops.service` (it is Type=oneshot: returns after the run). */
 async function runService(t: ScenarioContext): Promise<ServiceRun> {
   const before = (await runEvents(t)).length;
+  const previous = (await t.unit("core-ops.service", ["InvocationID"])).InvocationID;
   const start = await t.exec(["systemctl", "start", "core-ops.service"], { timeoutMs: 240_000 });
-  const props = await t.unit("core-ops.service", ["ExecMainStatus", "Result", "ActiveState"]);
+  const props = await t.unit("core-ops.service", [
+    "ExecMainStatus",
+    "ExecMainCode",
+    "Result",
+    "ActiveState",
+    "InvocationID",
+  ]);
+  // This very start ran the agent (a new invocation), and it exited (CLD_EXITED).
+  assert.notEqual(props.InvocationID, previous, JSON.stringify(props));
+  assert.equal(props.ExecMainCode, "1", JSON.stringify(props));
   // A oneshot is inactive (or failed) after its run; anything else means systemctl gave up.
   assert.ok(
     ["inactive", "failed"].includes(props.ActiveState),
