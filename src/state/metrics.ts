@@ -37,7 +37,7 @@ export interface RunMetrics {
   driftFiles: number;
   /** Actions this run executed (or planned, when it failed before executing), by op. */
   actions: Partial<Record<Op, number>>;
-  /** Failed runs in a row, this one included; 0 after a success. */
+  /** Failed runs in a row, this one included (a tick waiting out a backoff is no new run); 0 after a success. */
   consecutiveFailures: number;
 }
 
@@ -80,7 +80,7 @@ export function renderMetrics(m: RunMetrics): string {
   );
   gauge(
     "core_ops_consecutive_failures",
-    "core-ops agent runs that failed in a row (0 after a success).",
+    "core-ops agent runs that failed in a row; ticks waiting out a backoff do not count (0 after a success).",
     [["", m.consecutiveFailures]],
   );
   return out.join("\n") + "\n";
