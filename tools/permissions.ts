@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { PAUSE_VARIABLE } from "../src/apply/faults.ts";
 import { GENERATOR_PATHS } from "../src/host/quadlet.ts";
 
 /** Default target dirs, state dir and lock dir of a production host (SPEC §1, §3). */
@@ -84,6 +85,16 @@ export const PRODUCTION: PermissionSet = {
  */
 export function testPermissions(roots: readonly string[]): PermissionSet {
   return { ...PRODUCTION, write: [...PRODUCTION.write, ...roots] };
+}
+
+/**
+ * The production set plus reading {@link PAUSE_VARIABLE}, which arms the
+ * test-only pause points of the fault matrix (src/apply/faults.ts). Only the
+ * e2e fault scenarios run with it; no launcher or release build uses it, so
+ * in the shipped artifact the pause points stay inert.
+ */
+export function faultPermissions(): PermissionSet {
+  return { ...PRODUCTION, env: [...PRODUCTION.env, PAUSE_VARIABLE] };
 }
 
 /**

@@ -1,0 +1,103 @@
+/**
+ * Least privilege (SPEC §3): the release permission set names exactly the
+ * programs core-ops runs and the paths it writes, and renders to flags with
+ * no blanket grant. The fault set widens only the pause variable.
+ */
+import assert from "node:assert/strict";
+import { PAUSE_VARIABLE } from "../../src/apply/faults.ts";
+import {
+  DEFAULT_DIRS,
+  faultPermissions,
+  PRODUCTION,
+  testPermissions,
+  toFlags,
+} from "../../tools/permissions.ts";
+
+/** Flags that would grant everything of a kind (a bare flag has no list). */
+const BLANKET = [
+  "--allow-all",
+  "-A",
+  "--allow-run",
+  "--allow-write",
+  "--allow-env",
+  "--allow-net",
+  "--allow-ffi",
+  "--allow-sys",
+  "--allow-import",
+];
+
+function listOf(flags: string[], flag: string): string[] {
+  const found = flags.filter((f) => f.startsWith(`${flag}=`));
+  assert.equal(found.length, 1, `${flag} given ${found.length} times: ${flags.join(" ")}`);
+  return found[0].slice(flag.length + 1).split(",");
+}
+
+Deno.test("production flags: no blanket grant of any kind, no network, no ffi", () => {
+  const flags = toFlags(PRODUCTION);
+  for (const flag of BLANKET) assert.ok(!flags.includes(flag), `${flag} in ${flags.join(" ")}`);
+  for (const denied of ["--allow-net", "--allow-ffi", "--allow-import"]) {
+    assert.ok(!flags.some((f) => f.startsWith(denied)), `${denied} in ${flags.join(" ")}`);
+  }
+  assert.ok(flags.includes("--no-prompt"), "a denied permission must fail, never prompt");
+});
+
+Deno.test("production flags: the run list is exactly the programs core-ops runs", () => {
+  const run = listOf(toFlags(PRODUCTION), "--allow-run");
+  assert.deepEqual([...run].sort(), [
+    "/usr/lib/systemd/system-generators/podman-system-generator",
+    "/usr/libexec/podman/quadlet",
+    "git",
+    "journalctl",
+    "logger",
+    "systemctl",
+    "timeout",
+  ]);
+  for (const program of ["sh", "bash", "env", "podman", "ssh", "curl", "sudo"]) {
+    assert.ok(!run.includes(program), `${program} may be run`);
+  }
+});
+
+Deno.test("production flags: writes only the target, state, lock and staging dirs", () => {
+  const write = listOf(toFlags(PRODUCTION), "--allow-write");
+  assert.deepEqual(
+    [...write].sort(),
+    [
+      DEFAULT_DIRS.configDir,
+      DEFAULT_DIRS.quadletDir,
+      DEFAULT_DIRS.systemdUnitDir,
+      DEFAULT_DIRS.lockDir,
+      "/tmp",
+      DEFAULT_DIRS.stateDir,
+    ].sort(),
+  );
+  for (const path of write) {
+    assert.ok(path.startsWith("/") && path !== "/", `write grant ${path} is not a narrow path`);
+  }
+  assert.deepEqual(listOf(toFlags(PRODUCTION), "--allow-sys"), ["hostname"]);
+});
+
+Deno.test("production flags: the pause variable is not readable, so pause points are inert", () => {
+  const env = listOf(toFlags(PRODUCTION), "--allow-env");
+  assert.ok(!env.includes(PAUSE_VARIABLE));
+  assert.ok(env.every((name) => name !== "" && !name.includes("*")), env.join(","));
+});
+
+Deno.test("fault and test sets widen exactly one thing each", () => {
+  const fault = faultPermissions();
+  assert.deepEqual(fault.env, [...PRODUCTION.env, PAUSE_VARIABLE]);
+  assert.deepEqual(fault.run, PRODUCTION.run);
+  assert.deepEqual(fault.write, PRODUCTION.write);
+  assert.deepEqual(fault.sys, PRODUCTION.sys);
+  const test = testPermissions(["/tmp/x"]);
+  assert.deepEqual(test.write, [...PRODUCTION.write, "/tmp/x"]);
+  assert.deepEqual(test.env, PRODUCTION.env);
+  assert.deepEqual(test.run, PRODUCTION.run);
+});
+
+Deno.test("the release launcher bakes the production flags, never the fault set", async () => {
+  const source = await Deno.readTextFile(new URL("../../tools/package.ts", import.meta.url));
+  assert.match(source, /toFlags\(PRODUCTION\)/);
+  assert.doesNotMatch(source, /faultPermissions|testPermissions/);
+  const compile = await Deno.readTextFile(new URL("../../tools/compile.ts", import.meta.url));
+  assert.doesNotMatch(compile, /faultPermissions|testPermissions|PAUSE/);
+});
