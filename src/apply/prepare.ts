@@ -23,7 +23,7 @@ import {
   type UnitState,
 } from "../plan/planner.ts";
 import type { ManifestEntry, OwnershipManifest } from "../state/manifest.ts";
-import { recoverManifest } from "../state/store.ts";
+import { interruptedChanges, recoverManifest } from "../state/store.ts";
 
 /** What a plan was made from, and the plan. */
 export interface Prepared {
@@ -92,6 +92,7 @@ export async function prepare(
     manifest,
     observed: { files: digests, units: states, instances },
     adopt: ctx.adopt,
+    interrupted: interruptedChanges(manifestOnDisk, pending, digests),
   });
   if (planned.conflicts.length > 0) {
     throw new CoreOpsError(

@@ -81,6 +81,12 @@ export interface PlanInput {
    * bring-up). Without them removed units go down by kind tiers in reverse.
    */
   previous?: readonly Artifact[];
+  /**
+   * Paths a run killed mid-way wrote or removed (see `interruptedChanges`):
+   * they count as changed by this run, so their units are restarted and
+   * systemd reloaded even though the files on disk are already as desired.
+   */
+  interrupted?: { written: readonly string[]; removed: readonly string[] };
 }
 
 /** The planner's output. */
@@ -160,10 +166,13 @@ export function plan(input: PlanInput): Plan {
       writes.push({ op: "write", target: a.destination, reason: "adopt" });
     }
   }
-  const written = new Set(writes.map((w) => w.target));
+  const desiredPaths = new Set(desired.artifacts.map((a) => a.destination));
+  // What an interrupted run already wrote counts as written now (its restarts never ran).
+  const resumedWrites = (input.interrupted?.written ?? []).filter((p) => desiredPaths.has(p));
+  const resumedRemoves = new Set(input.interrupted?.removed ?? []);
+  const written = new Set([...writes.map((w) => w.target), ...resumedWrites]);
   const created = new Set(writes.filter((w) => w.reason === "new").map((w) => w.target));
 
-  const desiredPaths = new Set(desired.artifacts.map((a) => a.destination));
   const removed = (manifest?.files ?? []).filter((f) => !desiredPaths.has(f.path));
   const removes: Action[] = removed
     .filter((f) => (observed.files.get(f.path) ?? null) !== null)
@@ -211,15 +220,19 @@ export function plan(input: PlanInput): Plan {
   }));
 
   const kindAt = new Map(desired.artifacts.map((a) => [a.destination, a.kind]));
-  const unitFileTouched = [...writes, ...removes].some((action) => {
-    const kind = kindAt.get(action.target) ?? owned.get(action.target)?.kind;
+  const unitFileTouched = [
+    ...[...writes, ...removes].map((a) => a.target),
+    ...resumedWrites,
+    ...resumedRemoves,
+  ].some((target) => {
+    const kind = kindAt.get(target) ?? owned.get(target)?.kind;
     return kind !== undefined && kind !== "config";
   });
   const reload: Action[] = unitFileTouched
     ? [{ op: "reload", target: "daemon-reload", reason: "unit files changed" }]
     : [];
 
-  const removedPaths = new Set(removes.map((r) => r.target));
+  const removedPaths = new Set([...removes.map((r) => r.target), ...resumedRemoves]);
   const removedDropins = removed.filter((f) => f.kind === "dropin" && removedPaths.has(f.path));
   const removedConfig = removed.filter((f) => f.kind === "config" && removedPaths.has(f.path));
   const writtenConfig = desired.artifacts.filter((a) =>

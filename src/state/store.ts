@@ -183,6 +183,31 @@ export function recoverManifest(
   return { schema_version: 1, files: [...files.values()] };
 }
 
+/**
+ * What a run killed mid-way had already changed on disk: paths it wrote (the
+ * content on disk is what it was writing, and not what the manifest says)
+ * and owned paths it removed (no longer in its pending set, gone from disk).
+ * The next run plans as if it had written or removed them itself, so the
+ * restarts and the reload the killed run never got to still happen. Pure.
+ */
+export function interruptedChanges(
+  stored: OwnershipManifest | null,
+  pending: readonly ManifestEntry[] | null,
+  disk: ReadonlyMap<string, string | null>,
+): { written: string[]; removed: string[] } {
+  if (pending === null) return { written: [], removed: [] };
+  const before = new Map((stored?.files ?? []).map((f) => [f.path, f.sha256]));
+  const pendingPaths = new Set(pending.map((e) => e.path));
+  return {
+    written: pending
+      .filter((e) => disk.get(e.path) === e.sha256 && before.get(e.path) !== e.sha256)
+      .map((e) => e.path),
+    removed: [...before.keys()].filter((path) =>
+      !pendingPaths.has(path) && (disk.get(path) ?? null) === null
+    ),
+  };
+}
+
 /** The state dir, read and written through the file adapter. */
 export class StateStore {
   constructor(readonly dir: string, readonly files: Files) {}
