@@ -21,7 +21,7 @@ import { readGitTree } from "../source/gittree.ts";
 import { auditEvent, eventFromError, type RunEvent } from "../state/event.ts";
 import { renderMetrics } from "../state/metrics.ts";
 import type { RunState } from "../state/store.ts";
-import { hostname, options, settingsFrom } from "./options.ts";
+import { checkWritable, hostname, options, settingsFrom } from "./options.ts";
 import type { Output } from "./program.ts";
 
 /** The host adapters `agent` drives; tests pass fakes. */
@@ -97,6 +97,7 @@ export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
             "set repo and rev in /etc/core-ops/agent.toml (or --repo/--rev, CORE_OPS_REPO/CORE_OPS_REV)",
           );
         }
+        checkWritable(settings);
       } catch (error) {
         // A run that cannot even read its settings still leaves its one event.
         if (error instanceof CoreOpsError) {

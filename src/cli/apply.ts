@@ -15,6 +15,7 @@ import { runPipeline } from "../apply/pipeline.ts";
 import { applyJson, applySummary, stepLine } from "../apply/render.ts";
 import { StateStore } from "../state/store.ts";
 import {
+  checkWritable,
   type CommonFlags,
   diffText,
   options,
@@ -58,6 +59,7 @@ export function applyCommand(out: Output, adapters: ApplyAdapters = REAL) {
     .action(async (source, flags) => {
       const common = { ...flags, sourceRepo: flags.sourceRepo ?? source };
       const settings = await settingsFrom(common);
+      checkWritable(settings);
       const json = flags.json === true;
       // One run at a time per host: apply and the agent share the run lock.
       const lock = await adapters.locker.acquire(settings.lockPath);

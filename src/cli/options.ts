@@ -12,7 +12,13 @@ import { readGitTree } from "../source/gittree.ts";
 import type { Files } from "../host/files.ts";
 import type { Artifact, DesiredState } from "../model.ts";
 import type { Action } from "../plan/planner.ts";
-import { readAgentToml, resolveSettings, type SettingName, type Settings } from "../settings.ts";
+import {
+  ENV_NAMES,
+  readAgentToml,
+  resolveSettings,
+  type SettingName,
+  type Settings,
+} from "../settings.ts";
 import { loadDesiredState } from "../source/layout.ts";
 import { readRepoTree, type RepoTree } from "../source/tree.ts";
 import type { ResolvedSource } from "../apply/pipeline.ts";
@@ -124,6 +130,55 @@ export async function settingsFrom(flags: CommonFlags, configPath?: string): Pro
     if (named[key] === undefined) delete named[key];
   }
   return resolveSettings({ flags: named, env, toml });
+}
+
+/**
+ * Refuses, before anything is locked or changed, a writing command whose
+ * target dirs, state dir or lock path the permission flags do not let it
+ * write (exit 77, SPEC §3): without this the first write of the run fails
+ * half-way and is rolled back as an ordinary run failure. The message names
+ * each path and the setting (flag, variable or agent.toml key) it came from.
+ * `query` is Deno's permission check; tests pass their own.
+ */
+export function checkWritable(
+  settings: Settings,
+  query: (path: string) => Deno.PermissionState = (path) =>
+    Deno.permissions.querySync({ name: "write", path }).state,
+): void {
+  const targets: [SettingName, string][] = [
+    ["quadlet-dir", settings.dirs.quadletDir],
+    ["systemd-unit-dir", settings.dirs.systemdUnitDir],
+    ["config-dir", settings.dirs.configDir],
+    ["state-dir", settings.stateDir],
+    ["lock-path", settings.lockPath],
+  ];
+  const denied = targets.filter(([, path]) => query(path) !== "granted");
+  if (denied.length === 0) return;
+  throw new CoreOpsError(
+    Exit.noPerm,
+    "permission",
+    denied.map(([name, path]) => ({
+      message: `core-ops may not write ${path} (${settingSource(settings, name)}): ` +
+        `its permission flags do not grant --allow-write for it`,
+      hint: "the release build writes only the default dirs (/etc/containers/systemd, " +
+        "/etc/systemd/system, /etc, /var/lib/core-ops, /run/core-ops); " +
+        "plan and validate work with any dirs",
+    })),
+  );
+}
+
+/** Where a setting came from, as an operator would change it: `--quadlet-dir`, a variable … */
+function settingSource(settings: Settings, name: SettingName): string {
+  switch (settings.origins[name]) {
+    case "flag":
+      return `--${name}`;
+    case "environment":
+      return ENV_NAMES[name];
+    case "agent.toml":
+      return `${name} in agent.toml`;
+    default:
+      return `default ${name}`;
+  }
 }
 
 /** A loaded source: the desired state and the revision it came from. */

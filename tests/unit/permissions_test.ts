@@ -5,6 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { PAUSE_VARIABLE } from "../../src/apply/faults.ts";
+import { checkWritable } from "../../src/cli/options.ts";
+import { CoreOpsError } from "../../src/errors.ts";
+import { resolveSettings } from "../../src/settings.ts";
 import {
   DEFAULT_DIRS,
   faultPermissions,
@@ -100,4 +103,37 @@ Deno.test("the release launcher bakes the production flags, never the fault set"
   assert.doesNotMatch(source, /faultPermissions|testPermissions/);
   const compile = await Deno.readTextFile(new URL("../../tools/compile.ts", import.meta.url));
   assert.doesNotMatch(compile, /faultPermissions|testPermissions|PAUSE/);
+});
+
+/** Deno's answer under the release flags, for a path: granted only under a write grant. */
+function releaseQuery(path: string): Deno.PermissionState {
+  return PRODUCTION.write.some((dir) => path === dir || path.startsWith(`${dir}/`))
+    ? "granted"
+    : "denied";
+}
+
+Deno.test("a target dir outside the write grants is refused up front: 77 naming path and flag", () => {
+  const env = (name: string) => name === "CORE_OPS_STATE_DIR" ? "/home/ops/state" : undefined;
+  const settings = resolveSettings({
+    flags: { "quadlet-dir": "/srv/elsewhere" },
+    env,
+    toml: { path: "/etc/core-ops/agent.toml", values: { "lock-path": "/var/tmp/lock" } },
+  });
+  assert.throws(
+    () => checkWritable(settings, releaseQuery),
+    (error: unknown) => {
+      assert.ok(error instanceof CoreOpsError);
+      assert.equal(error.exitCode, 77);
+      assert.equal(error.failureClass, "permission");
+      const messages = error.diagnostics.map((d) => d.message);
+      assert.equal(messages.length, 3, messages.join("\n"));
+      assert.match(messages[0], /^core-ops may not write \/srv\/elsewhere \(--quadlet-dir\)/);
+      assert.match(messages[0], /--allow-write/);
+      assert.match(messages[1], /\/home\/ops\/state \(CORE_OPS_STATE_DIR\)/);
+      assert.match(messages[2], /\/var\/tmp\/lock \(lock-path in agent\.toml\)/);
+      return true;
+    },
+  );
+  // The defaults are exactly what the release flags grant.
+  checkWritable(resolveSettings({ flags: {}, env: () => undefined, toml: null }), releaseQuery);
 });
