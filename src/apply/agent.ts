@@ -92,6 +92,9 @@ export async function runAgent(
   try {
     lock = await ports.lock(settings.lockPath);
     state = await store.readState();
+    // A corrupt manifest is this host's problem, not the revision's: fail before fetching,
+    // so it never puts the revision into backoff.
+    await store.readManifest();
     revision = await ports.fetch(settings.repo, settings.rev);
     if (settings.requireSigned) {
       await ports.verifySignature(revision, settings.allowedSigners ?? "");
@@ -142,7 +145,14 @@ export async function runAgent(
   } catch (error) {
     if (!(error instanceof CoreOpsError)) throw error;
     let recorded = state;
-    if (state !== undefined && error.failureClass !== "transient" && revision !== null) {
+    // A state dir that cannot be read is reported, not written over: the operator restores it.
+    const stateDirBroken = error.diagnostics.some((d) =>
+      d.location?.file === store.statePath || d.location?.file === store.manifestPath
+    );
+    if (
+      !stateDirBroken && state !== undefined && error.failureClass !== "transient" &&
+      revision !== null
+    ) {
       // The revision itself is at fault (signature, layout, generator, conflict): back off.
       // The pipeline recorded its own failures; one before it is recorded here.
       recorded = await withRetry(
@@ -153,7 +163,7 @@ export async function runAgent(
         clock,
         inPipeline ? undefined : error,
       );
-    } else if (state !== undefined && lock !== undefined) {
+    } else if (!stateDirBroken && state !== undefined && lock !== undefined) {
       recorded = await recordTransient(store, error, runId, started, clock);
     }
     const event = eventFromError(error, {

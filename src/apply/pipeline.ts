@@ -94,6 +94,8 @@ export async function runPipeline(ctx: RunContext): Promise<RunReport> {
   const { store, files, systemd } = ctx;
 
   const state = await store.readState();
+  // Read before anything is attributed to the revision: a corrupt manifest is the host's fault.
+  const manifestOnDisk = await store.readManifest();
   // resolve
   const source = await ctx.resolve();
   const revision = source.revision;
@@ -113,7 +115,7 @@ export async function runPipeline(ctx: RunContext): Promise<RunReport> {
     // stage + generator dry-run (nothing changes before Podman accepts the set) → plan
     const prepared = await prepare(
       loaded,
-      await store.readManifest(),
+      manifestOnDisk,
       state.in_progress?.pending ?? null,
       {
         dirs: ctx.dirs,

@@ -175,7 +175,8 @@ export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
         {
           onStep: (phase, step) => out.stdout(stepLine(phase, step)),
           onReport: (report) => out.stdout(applySummary(report)),
-          onBackoff: (message) => out.stderr(`core-ops: ${message}\n`),
+          // The message already starts with "core-ops: ".
+          onBackoff: (message) => out.stderr(`${message}\n`),
         },
       );
       if (code !== 0) throw new RunFailed(code);

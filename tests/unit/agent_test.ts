@@ -211,3 +211,34 @@ Deno.test("agent: a layout error in the revision is 65, recorded and backed off"
   assert.equal(state.status, "failed");
   assert.equal(state.retry?.revision, "c1");
 });
+
+Deno.test("agent: a corrupt manifest is an explicit 65, never a backoff of the revision", async () => {
+  const w = new World();
+  assert.equal(await w.run(), 0);
+  const manifestPath = `${SETTINGS.stateDir}/manifest.json`;
+  const good = w.files.text(manifestPath)!;
+  const stateBefore = w.files.text(`${SETTINGS.stateDir}/state.json`);
+  w.commits.set("c2", {
+    "services/web/quadlet/web.container": "[Container]\nImage=y\n[Install]\nWantedBy=a\n",
+  });
+  w.head = "c2";
+  w.files.put(manifestPath, good.slice(0, good.length / 2));
+  for (let i = 0; i < 2; i++) {
+    let thrown: unknown;
+    try {
+      await runAgent(SETTINGS, w.ports());
+    } catch (error) {
+      thrown = error;
+    }
+    assert.ok(thrown instanceof CoreOpsError);
+    assert.equal(thrown.exitCode, 65);
+    assert.equal(thrown.diagnostics[0].location?.file, manifestPath);
+    assert.match(thrown.diagnostics[0].hint ?? "", /./);
+    assert.equal(w.events.at(-1)!.status, "failure");
+  }
+  // state.json is left as it was: no failure recorded against c2, no backoff.
+  assert.equal(w.files.text(`${SETTINGS.stateDir}/state.json`), stateBefore);
+  w.files.put(manifestPath, good);
+  assert.equal(await w.run(), 0, "the revision ran at once once the manifest was restored");
+  assert.equal((await w.state()).last_applied_revision, "c2");
+});
