@@ -9,6 +9,7 @@ import { adapterScenarios } from "./adapters.ts";
 import { agentScenarios } from "./agent.ts";
 import { applyScenarios } from "./apply.ts";
 import { exampleScenarios } from "./example.ts";
+import { faultScenarios } from "./faults.ts";
 import { firstBootAgentScenarios, firstBootScenarios } from "./firstboot.ts";
 import { harnessScenarios } from "./harness.ts";
 import { helperScenarios } from "./helpers.ts";
@@ -36,4 +37,5 @@ export const SCENARIOS: Scenario[] = [
   ...firstBootScenarios,
   ...firstBootAgentScenarios,
   ...agentScenarios,
+  ...faultScenarios,
 ];
