@@ -14,7 +14,7 @@ import { PAUSE_POINTS, type PausePoint } from "../../../src/apply/faults.ts";
 import { MESSAGE_ID } from "../../../src/host/journal.ts";
 import { PRODUCTION, toFlags } from "../../../tools/permissions.ts";
 import { PACKAGE_ENV, startPaused } from "../lib/faults.ts";
-import { GUEST_PACKAGE_DIR } from "../lib/guest.ts";
+import { GUEST_CORE_OPS, GUEST_PACKAGE_DIR } from "../lib/guest.ts";
 import { describe, type Files, type Scenario, type ScenarioContext } from "../lib/scenario.ts";
 import { container, REPO } from "./fixtures.ts";
 
@@ -418,7 +418,8 @@ export const faultScenarios: Scenario[] = [
     },
   },
   {
-    name: "faults: state.json or manifest.json truncated or garbage: 65 naming the file",
+    name:
+      "faults: state.json or manifest.json truncated or garbage: 65 naming the file; the documented recoveries work",
     async run(t) {
       await convergeA(t);
       const quadletsBefore = await t.snapshot([QUADLETS, "/etc/web"]);
@@ -447,6 +448,27 @@ export const faultScenarios: Scenario[] = [
         await t.ok(["mv", `${file}.good`, file]);
       }
       await agent(t, 0);
+
+      // The documented recoveries, without a backup. state.json moved aside: a new
+      // history starts and the manifest keeps ownership, so nothing is a conflict.
+      const b = await pushB(t);
+      await t.writeFile(`${STATE}/state.json`, { content: "{ garbage", mode: 0o600 });
+      await t.ok(["mv", `${STATE}/state.json`, `${STATE}/state.json.corrupt`]);
+      await agent(t, 0);
+      let status = await statusJson(t);
+      assert.equal(status.last_applied_revision, b);
+      assert.deepEqual(status.drift, []);
+      // manifest.json moved aside: every file is unowned until apply --adopt takes them back.
+      await t.writeFile(`${STATE}/manifest.json`, { content: "[1,", mode: 0o600 });
+      await t.ok(["mv", `${STATE}/manifest.json`, `${STATE}/manifest.json.corrupt`]);
+      const conflict = await t.coreOps(["apply"]);
+      assert.equal(conflict.code, 65, describe(["core-ops", "apply"], conflict));
+      assert.match(conflict.stderr, /not owned by core-ops/);
+      await t.ok([GUEST_CORE_OPS, "apply", "--adopt"]);
+      await agent(t, 0);
+      status = await statusJson(t);
+      assert.equal(status.owned_files, 3);
+      assert.deepEqual(status.drift, []);
     },
   },
   {
