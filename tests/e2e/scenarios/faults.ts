@@ -487,6 +487,14 @@ export const faultScenarios: Scenario[] = [
       assert.match(elsewhere.stderr, /--allow-write/);
       assert.match(elsewhere.stderr, /--quadlet-dir/);
       assert.equal(await t.exists("/srv/elsewhere"), false);
+      // The release launcher cannot read the pause variable: an armed pause point is inert.
+      await t.writeFile(AGENT_TOML, agentToml());
+      const armed = await t.coreOps(["agent"], {
+        env: { CORE_OPS_TEST_PAUSE_AT: "after-lock" },
+        timeoutMs: 90_000,
+      });
+      assert.equal(armed.code, 0, describe(["core-ops", "agent"], armed));
+      assert.doesNotMatch(armed.stderr, /paused at/);
       const { argv, result } = await releaseScript(
         t,
         `const tried = [];
