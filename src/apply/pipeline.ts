@@ -148,9 +148,10 @@ export async function runPipeline(ctx: RunContext): Promise<RunReport> {
       exitCode: Exit.ok,
       durationMs: clock() - startedMs,
     };
-    // After an interrupted run, the files it wrote are recorded as owned now.
-    const recovered = state.in_progress !== null ? nextManifest(desired, manifest, revision) : null;
-    await record(ctx, state, recovered, report);
+    // A no-op leaves the manifest alone unless ownership changed without a write: files an
+    // interrupted run wrote, or files --adopt took over that already had the desired content.
+    const owned = nextManifest(desired, manifest, revision);
+    await record(ctx, state, sameOwnership(owned, manifestOnDisk) ? null : owned, report);
     return report;
   }
 
@@ -250,6 +251,15 @@ function nextManifest(
     };
   });
   return { schema_version: 1, files };
+}
+
+/** Whether two manifests record the same files with the same digests and origins. */
+function sameOwnership(a: OwnershipManifest, b: OwnershipManifest | null): boolean {
+  const key = (m: OwnershipManifest) =>
+    m.files.map((f) =>
+      [f.path, f.sha256, f.service, f.kind, f.unit, f.revision, f.source].join("\0")
+    ).sort().join("\n");
+  return b !== null && key(a) === key(b);
 }
 
 /**
@@ -403,8 +413,8 @@ export function summarize(steps: readonly StepResult[]): Record<string, number> 
 
 /**
  * Commits the run to the state dir: the manifest (the new one after a success,
- * none after a no-op unless it recovered an interrupted run, the old one's
- * objects kept after a failure), then state.json.
+ * none after a no-op unless ownership changed, the old one's objects kept
+ * after a failure), then state.json.
  */
 async function record(
   ctx: RunContext,
@@ -415,7 +425,7 @@ async function record(
   const { store } = ctx;
   if (report.outcome !== "noop") await (ctx.pause ?? pausePoint)("before-commit");
   const finished = new Date(Date.parse(report.startedAt) + report.durationMs).toISOString();
-  // A no-op run passes a manifest only when it recovered an interrupted run's files.
+  // A no-op run passes a manifest only when ownership changed (recovered or adopted files).
   if (manifest !== null) {
     if (report.outcome !== "failure") await store.writeManifest(manifest);
     await store.pruneObjects(new Set(manifest.files.map((f) => f.sha256)));

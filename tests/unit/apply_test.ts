@@ -436,3 +436,26 @@ Deno.test("a run killed after writing everything: the next run owns the files, r
   const again = await runPipeline(context(h, next, "r2"));
   assert.equal(again.outcome, "noop");
 });
+
+Deno.test("apply --adopt of files that already match is a no-op that records ownership", async () => {
+  const h = host();
+  const desired = loadDesiredState(memoryTree(repo()), { host: null, dirs: DIRS });
+  // The files are there, byte for byte, but no manifest says so (e.g. it was moved aside).
+  for (const a of desired.artifacts) await h.files.write(a.destination, a.content, a.mode);
+  for (
+    const unit of ["web.service", "other.service", "data-volume.service", "app-network.service"]
+  ) {
+    h.systemd.running(unit);
+  }
+  h.files.calls.length = 0;
+  await assert.rejects(runPipeline(context(h, repo())), CoreOpsError, "unowned files conflict");
+  const adopted = await runPipeline({ ...context(h, repo()), adopt: true });
+  assert.equal(adopted.outcome, "noop");
+  assert.deepEqual(h.files.calls, []);
+  const manifest = await new StateStore(STATE, h.files).readManifest();
+  assert.equal(manifest?.files.length, desired.artifacts.length);
+  // Now owned: a run without --adopt is a no-op, not a conflict, and writes no manifest.
+  const before = h.files.text(`${STATE}/manifest.json`);
+  assert.equal((await runPipeline(context(h, repo()))).outcome, "noop");
+  assert.equal(h.files.text(`${STATE}/manifest.json`), before);
+});
