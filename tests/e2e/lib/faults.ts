@@ -11,32 +11,14 @@
 import assert from "node:assert/strict";
 import type { PausePoint } from "../../../src/apply/faults.ts";
 import { PAUSE_VARIABLE } from "../../../src/apply/faults.ts";
-import { faultPermissions, toFlags } from "../../../tools/permissions.ts";
+import { faultPermissions } from "../../../tools/permissions.ts";
 import { GUEST_PACKAGE_DIR } from "./guest.ts";
+import { PACKAGE_ENV, packagedDenoArgv } from "./packaged.ts";
 import type { ScenarioContext } from "./scenario.ts";
-
-/** The environment the launcher sets up for the packaged runtime. */
-export const PACKAGE_ENV: Readonly<Record<string, string>> = {
-  DENO_DIR: `${GUEST_PACKAGE_DIR}/deno-dir`,
-  DENO_NO_PACKAGE_JSON: "1",
-  DENO_NO_UPDATE_CHECK: "1",
-};
 
 /** argv of the packaged core-ops under the fault permission set (no pause armed by itself). */
 export function faultCoreOpsArgv(args: readonly string[]): string[] {
-  return [
-    `${GUEST_PACKAGE_DIR}/bin/deno`,
-    "run",
-    "--quiet",
-    "--cached-only",
-    "--no-remote",
-    `--config=${GUEST_PACKAGE_DIR}/app/deno.json`,
-    `--lock=${GUEST_PACKAGE_DIR}/app/deno.lock`,
-    "--frozen",
-    ...toFlags(faultPermissions()),
-    `${GUEST_PACKAGE_DIR}/app/main.ts`,
-    ...args,
-  ];
+  return packagedDenoArgv(faultPermissions(), `${GUEST_PACKAGE_DIR}/app/main.ts`, args);
 }
 
 /** A background agent run that reached its pause point. */

@@ -17,7 +17,8 @@ import assert from "node:assert/strict";
 import { GUEST_PACKAGE_DIR } from "../lib/guest.ts";
 import { describe, type Scenario, type ScenarioContext } from "../lib/scenario.ts";
 import { type AuditEvent, decodeFieldValue, MESSAGE_ID } from "../../../src/host/journal.ts";
-import { PRODUCTION, toFlags } from "../../../tools/permissions.ts";
+import { PRODUCTION } from "../../../tools/permissions.ts";
+import { PACKAGE_ENV, packagedDenoArgv } from "../lib/packaged.ts";
 
 const APP = `file://${GUEST_PACKAGE_DIR}/app/src`;
 
@@ -66,25 +67,8 @@ async function runScript(
 ) {
   const path = `/root/${name}`;
   await t.writeFile(path, script);
-  const argv = [
-    `${GUEST_PACKAGE_DIR}/bin/deno`,
-    "run",
-    "--quiet",
-    "--cached-only",
-    "--no-remote",
-    `--config=${GUEST_PACKAGE_DIR}/app/deno.json`,
-    ...toFlags(PRODUCTION),
-    path,
-    ...args,
-  ];
-  const result = await t.exec(argv, {
-    stdin,
-    env: {
-      DENO_DIR: `${GUEST_PACKAGE_DIR}/deno-dir`,
-      DENO_NO_PACKAGE_JSON: "1",
-      DENO_NO_UPDATE_CHECK: "1",
-    },
-  });
+  const argv = packagedDenoArgv(PRODUCTION, path, args);
+  const result = await t.exec(argv, { stdin, env: { ...PACKAGE_ENV } });
   return { argv, result };
 }
 

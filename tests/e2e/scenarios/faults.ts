@@ -12,8 +12,9 @@
 import assert from "node:assert/strict";
 import { PAUSE_POINTS, type PausePoint } from "../../../src/apply/faults.ts";
 import { MESSAGE_ID } from "../../../src/host/journal.ts";
-import { PRODUCTION, toFlags } from "../../../tools/permissions.ts";
-import { PACKAGE_ENV, startPaused } from "../lib/faults.ts";
+import { PRODUCTION } from "../../../tools/permissions.ts";
+import { startPaused } from "../lib/faults.ts";
+import { PACKAGE_ENV, packagedDenoArgv } from "../lib/packaged.ts";
 import { GUEST_CORE_OPS, GUEST_PACKAGE_DIR } from "../lib/guest.ts";
 import { describe, type Files, type Scenario, type ScenarioContext } from "../lib/scenario.ts";
 import { container, REPO } from "./fixtures.ts";
@@ -163,16 +164,7 @@ function killScenario(point: PausePoint): Scenario {
 async function releaseScript(t: ScenarioContext, script: string) {
   const path = "/root/probe.ts";
   await t.writeFile(path, script);
-  const argv = [
-    `${GUEST_PACKAGE_DIR}/bin/deno`,
-    "run",
-    "--quiet",
-    "--cached-only",
-    "--no-remote",
-    `--config=${GUEST_PACKAGE_DIR}/app/deno.json`,
-    ...toFlags(PRODUCTION),
-    path,
-  ];
+  const argv = packagedDenoArgv(PRODUCTION, path);
   return { argv, result: await t.exec(argv, { env: { ...PACKAGE_ENV } }) };
 }
 
