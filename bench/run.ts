@@ -21,9 +21,9 @@
  */
 import { buildPackage } from "../tools/package.ts";
 import { hostBench } from "./lib/host.ts";
-import { ensureGnuTime, measure, repeat, type Sample } from "./lib/measure.ts";
+import { ensureGnuTime, measure, repeat } from "./lib/measure.ts";
 import { BENCH_HOST, generateRepo, writeFiles } from "./lib/repo.ts";
-import { renderTable, type Row, summarize, verdict } from "./lib/stats.ts";
+import { renderTable, type Row, sampleRow, summarize, verdict } from "./lib/stats.ts";
 
 const PARTS = ["plan", "startup", "host"] as const;
 type Part = typeof PARTS[number];
@@ -55,16 +55,6 @@ function parseArgs(args: string[]): { runs: number; only: Set<Part>; out: string
 
 function say(line: string): void {
   console.error(line);
-}
-
-function rowOf(part: string, name: string, samples: Sample[], extra: Partial<Row> = {}): Row {
-  return {
-    part,
-    name,
-    ms: summarize(samples.map((s) => s.ms)),
-    rssMiB: summarize(samples.map((s) => s.rssMiB)),
-    ...extra,
-  };
 }
 
 async function git(dir: string, args: string[]): Promise<void> {
@@ -137,7 +127,7 @@ async function planBench(launcher: string, tmp: string, runs: number): Promise<R
     say(`bench: 1 plan --json on ${size} files`);
     const samples = await repeat(`plan ${size}`, runs, () => measure(argv, { env: cacheEnv(tmp) }));
     const doc = JSON.parse(samples[0].stdout) as { artifacts: unknown[]; actions: unknown[] };
-    const row = rowOf(
+    const row = sampleRow(
       "1",
       `\`plan --json\`, ${
         size.toLocaleString("en")
@@ -182,8 +172,8 @@ async function startupBench(pkg: string, tmp: string, runs: number): Promise<Row
   const f = summarize(floor.map((s) => s.ms)).median;
   const m = summarize(subject.map((s) => s.ms)).median;
   return [
-    rowOf("4a", "floor: bare `deno run` of an empty script", floor),
-    rowOf("4a", "`bin/core-ops --version` of the offline package (warm cache)", subject, {
+    sampleRow("4a", "floor: bare `deno run` of an empty script", floor),
+    sampleRow("4a", "`bin/core-ops --version` of the offline package (warm cache)", subject, {
       ratio: `${(m / f).toFixed(1)}× floor, +${(m - f).toFixed(0)} ms`,
     }),
   ];

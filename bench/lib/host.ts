@@ -17,7 +17,7 @@ import { Timings } from "../../tests/e2e/lib/timings.ts";
 import { buildPackage } from "../../tools/package.ts";
 import { GNU_TIME, parseRss, type Sample } from "./measure.ts";
 import { type RepoFiles, writeFiles } from "./repo.ts";
-import { type Row, summarize, verdict } from "./stats.ts";
+import { type Row, sampleRow, summarize, verdict } from "./stats.ts";
 
 /** Where the bench keeps its repos inside the guest. */
 const REMOTE = "/srv/bench-remote.git";
@@ -141,16 +141,6 @@ async function pairs(
     }
   }
   return [as, bs];
-}
-
-function row(part: string, name: string, samples: Sample[], extra: Partial<Row> = {}): Row {
-  return {
-    part,
-    name,
-    ms: summarize(samples.map((s) => s.ms)),
-    rssMiB: summarize(samples.map((s) => s.rssMiB)),
-    ...extra,
-  };
 }
 
 /** Part 2's repo: `services` services of 10 artifacts each (container, volume, 2 drop-ins, 6 config files). */
@@ -281,11 +271,16 @@ async function startupInGuest(
   const m = summarize(subject.map((s) => s.ms)).median;
   const c = summarize(cold.map((s) => s.ms)).median;
   return [
-    row("4b", "floor: bare `deno run` of an empty script (in the test host)", floor),
-    row("4b", "`core-ops --version`, read-only package mount, warm /var/cache/core-ops", subject, {
-      ratio: `${(m / f).toFixed(1)}× floor, +${(m - f).toFixed(0)} ms`,
-    }),
-    row("4b", "`core-ops --version`, same, cold (cache removed before each run)", cold, {
+    sampleRow("4b", "floor: bare `deno run` of an empty script (in the test host)", floor),
+    sampleRow(
+      "4b",
+      "`core-ops --version`, read-only package mount, warm /var/cache/core-ops",
+      subject,
+      {
+        ratio: `${(m / f).toFixed(1)}× floor, +${(m - f).toFixed(0)} ms`,
+      },
+    ),
+    sampleRow("4b", "`core-ops --version`, same, cold (cache removed before each run)", cold, {
       ratio: `${(c / f).toFixed(1)}× floor, +${(c - f).toFixed(0)} ms`,
     }),
   ];
@@ -349,12 +344,12 @@ systemctl start ${units.join(" ")}
   const m0 = summarize(settle0.map((s) => s.ms)).median;
   const m3 = summarize(settle3.map((s) => s.ms)).median;
   return [
-    row("3", "apply floor: copy 100 files, 1 daemon-reload, 1 start of 100 units", floor),
-    row("3", "first `apply`, 50 containers + 50 volumes, --verify-settle 0", settle0, {
+    sampleRow("3", "apply floor: copy 100 files, 1 daemon-reload, 1 start of 100 units", floor),
+    sampleRow("3", "first `apply`, 50 containers + 50 volumes, --verify-settle 0", settle0, {
       ratio: `${(m0 / f).toFixed(2)}× floor`,
       target: `≤ 1.3× floor: ${verdict(m0 <= 1.3 * f)}`,
     }),
-    row("3", "first `apply`, same, default --verify-settle (3 s)", settle3, {
+    sampleRow("3", "first `apply`, same, default --verify-settle (3 s)", settle3, {
       ratio: `${(m3 / f).toFixed(2)}× floor`,
     }),
   ];
@@ -421,12 +416,12 @@ systemctl list-units --all --no-pager --no-legend --plain >/dev/null
       ? `≤ floor + 150 ms: ${verdict(m - f <= 150)}`
       : `≤ 2× floor: ${verdict(m <= 2 * f)}`;
     rows.push(
-      row(
+      sampleRow(
         "2",
         `no-change floor (fetch + rev-parse in a mirror, 1 list-units --all), ${artifacts} artifacts`,
         floor,
       ),
-      row("2", `${NO_CHANGE_LABEL}, ${artifacts} artifacts`, subject, {
+      sampleRow("2", `${NO_CHANGE_LABEL}, ${artifacts} artifacts`, subject, {
         ratio: `${(m / f).toFixed(2)}× floor, +${(m - f).toFixed(0)} ms`,
         target,
       }),

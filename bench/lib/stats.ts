@@ -37,6 +37,22 @@ export interface Row {
   target?: string;
 }
 
+/** A row from the samples of one measurement: median and spread of time and peak RSS. */
+export function sampleRow(
+  part: string,
+  name: string,
+  samples: readonly { ms: number; rssMiB: number }[],
+  extra: Partial<Row> = {},
+): Row {
+  return {
+    part,
+    name,
+    ms: summarize(samples.map((s) => s.ms)),
+    rssMiB: summarize(samples.map((s) => s.rssMiB)),
+    ...extra,
+  };
+}
+
 function ms(s: Summary): string {
   const f = (v: number) => v >= 10_000 ? (v / 1000).toFixed(1) + " s" : v.toFixed(0) + " ms";
   return `${f(s.median)} (${f(s.min)}–${f(s.max)})`;
