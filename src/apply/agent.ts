@@ -210,6 +210,9 @@ async function withRetry(
     next.consecutive_failures = state.consecutive_failures + 1;
     next.failure = nothingChanged(error.failureClass === "plan" ? "plan" : "validation", error);
   }
+  // A success that had no backoff to clear leaves the state the pipeline just wrote alone:
+  // a no-change tick writes state.json once, not twice.
+  if (error === undefined && state.retry === null && next.retry === null) return state;
   await store.writeState(next);
   return next;
 }

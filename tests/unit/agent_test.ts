@@ -242,3 +242,16 @@ Deno.test("agent: a corrupt manifest is an explicit 65, never a backoff of the r
   assert.equal(await w.run(), 0, "the revision ran at once once the manifest was restored");
   assert.equal((await w.state()).last_applied_revision, "c2");
 });
+
+Deno.test("agent: a no-change tick writes state.json once", async () => {
+  const w = new World();
+  await w.run();
+  const writes: string[] = [];
+  const write = w.files.write.bind(w.files);
+  w.files.write = (path, content, mode) => {
+    writes.push(path);
+    return write(path, content, mode);
+  };
+  assert.equal(await w.run(), 0);
+  assert.deepEqual(writes, [`${SETTINGS.stateDir}/state.json`]);
+});
