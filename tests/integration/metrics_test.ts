@@ -5,19 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { realFiles } from "../../src/host/files.ts";
-import { renderMetrics, type RunMetrics } from "../../src/state/metrics.ts";
+import { renderMetrics } from "../../src/state/metrics.ts";
+import { METRICS_RUNS } from "../helpers/metrics.ts";
 
-const success: RunMetrics = {
-  finishedAt: 1764115200,
-  success: true,
-  durationSeconds: 4.2,
-  appliedRevision: "0123456789abcdef0123456789abcdef01234567",
-  driftFiles: 0,
-  actions: { write: 5, reload: 1, start: 3 },
-  consecutiveFailures: 0,
-};
-
-const failure: RunMetrics = { ...success, success: false, actions: {}, consecutiveFailures: 7 };
+const [success, failure] = METRICS_RUNS;
 
 Deno.test("the textfile is replaced atomically, 0644, no temp file left behind", async () => {
   const dir = await Deno.makeTempDir({ prefix: "core-ops-metrics-" });

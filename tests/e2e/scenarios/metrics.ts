@@ -8,7 +8,8 @@
  */
 import assert from "node:assert/strict";
 import type { Scenario } from "../lib/scenario.ts";
-import { renderMetrics, type RunMetrics } from "../../../src/state/metrics.ts";
+import { renderMetrics } from "../../../src/state/metrics.ts";
+import { METRICS_RUNS as runs } from "../../helpers/metrics.ts";
 
 async function promtool(text: string): Promise<{ code: number; out: string }> {
   const child = new Deno.Command("promtool", {
@@ -24,36 +25,6 @@ async function promtool(text: string): Promise<{ code: number; out: string }> {
   const decoder = new TextDecoder();
   return { code: out.code, out: decoder.decode(out.stdout) + decoder.decode(out.stderr) };
 }
-
-const runs: RunMetrics[] = [
-  {
-    finishedAt: 1764115200,
-    success: true,
-    durationSeconds: 4.2,
-    appliedRevision: "0123456789abcdef0123456789abcdef01234567",
-    driftFiles: 0,
-    actions: { write: 5, reload: 1, start: 3 },
-    consecutiveFailures: 0,
-  },
-  {
-    finishedAt: 1764115260.5,
-    success: false,
-    durationSeconds: 0.01,
-    appliedRevision: null,
-    driftFiles: 3,
-    actions: {},
-    consecutiveFailures: 7,
-  },
-  {
-    finishedAt: 1764115320,
-    success: true,
-    durationSeconds: 0,
-    appliedRevision: '(stateless+dirty) "quoted" \\ back\nline',
-    driftFiles: 0,
-    actions: {},
-    consecutiveFailures: 0,
-  },
-];
 
 /** promtool on the host; no guest needed. */
 export const metricsScenarios: Scenario[] = [
