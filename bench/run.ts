@@ -12,8 +12,9 @@
  *    `deno run` of an empty script — here (4a) and, as root, inside the test
  *    host from its read-only package mount (4b).
  *
- * Usage: `deno task bench [--runs N] [--only plan,startup,host] [--out FILE]`
- * (`--out` also writes the table as markdown to FILE). Parts 2, 3 and 4b boot
+ * Usage: `deno task bench [--runs N] [--only plan,startup,nochange,apply] [--out FILE]`
+ * (`--out` also writes the table as markdown to FILE; `--only host` means
+ * `startup,nochange,apply`). Parts 2, 3 and 4b boot
  * ONE test host with the e2e harness and need root; without root they are
  * reported as skipped. Performance is judged here, never in the test suite.
  *
@@ -25,7 +26,7 @@ import { ensureGnuTime, measure, repeat } from "./lib/measure.ts";
 import { BENCH_HOST, generateRepo, writeFiles } from "./lib/repo.ts";
 import { renderTable, type Row, sampleRow, summarize, verdict } from "./lib/stats.ts";
 
-const PARTS = ["plan", "startup", "host"] as const;
+const PARTS = ["plan", "startup", "nochange", "apply"] as const;
 type Part = typeof PARTS[number];
 
 function parseArgs(args: string[]): { runs: number; only: Set<Part>; out: string | undefined } {
@@ -44,7 +45,10 @@ function parseArgs(args: string[]): { runs: number; only: Set<Part>; out: string
       runs = Number(value());
       if (!Number.isInteger(runs) || runs < 1) fail("--runs must be a positive integer");
     } else if (args[i] === "--only") {
-      const names = value().split(",");
+      // `host` is every part that boots the test host.
+      const names = value().split(",").flatMap((n) =>
+        n === "host" ? ["startup", "nochange", "apply"] : [n]
+      );
       for (const n of names) if (!PARTS.includes(n as Part)) fail(`unknown part ${n}`);
       only = new Set(names as Part[]);
     } else if (args[i] === "--out") out = value();
@@ -207,16 +211,16 @@ async function main(): Promise<void> {
       if (only.has("plan")) rows.push(...await planBench(`${pkg.dir}/bin/core-ops`, tmp, runs));
       if (only.has("startup")) rows.push(...await startupBench(pkg.dir, tmp, runs));
     }
-    if (only.has("host")) {
+    if (only.has("startup") || only.has("nochange") || only.has("apply")) {
       if (Deno.uid() !== 0) {
         notes.push("parts 2, 3 and 4b skipped: they boot a test host and need root");
       } else {
         rows.push(
           ...await hostBench({
-            noChange: runs,
-            apply: Math.max(2, Math.ceil(runs / 2)),
-            applyDefaultSettle: 2,
-            startup: Math.max(runs, 10),
+            noChange: only.has("nochange") ? runs : 0,
+            apply: only.has("apply") ? Math.max(2, Math.ceil(runs / 2)) : 0,
+            applyDefaultSettle: only.has("apply") ? 2 : 0,
+            startup: only.has("startup") ? Math.max(runs, 10) : 0,
           }, say),
         );
       }

@@ -43,7 +43,7 @@ const NO_CHANGE_LABEL = NO_CHANGE_RUN[1] === "agent"
   ? "no-change `core-ops agent`"
   : "no-change `core-ops apply --source-repo` (STAND-IN for agent)";
 
-/** How many times each real-host measurement runs (after one warm-up). */
+/** How many times each real-host measurement runs (after one warm-up); 0 skips it. */
 export interface HostRuns {
   noChange: number;
   apply: number;
@@ -228,9 +228,9 @@ export async function hostBench(runs: HostRuns, say: (line: string) => void): Pr
       } ms (subtracted from every guest row)`,
     );
     const rows: Row[] = [];
-    rows.push(...await startupInGuest(host, runs.startup, say));
-    rows.push(...await firstApply(host, runs, say));
-    rows.push(...await noChange(host, runs.noChange, say));
+    if (runs.startup > 0) rows.push(...await startupInGuest(host, runs.startup, say));
+    if (runs.apply > 0) rows.push(...await firstApply(host, runs, say));
+    if (runs.noChange > 0) rows.push(...await noChange(host, runs.noChange, say));
     return rows;
   } finally {
     // A failing teardown must not hide why the bench stopped.
