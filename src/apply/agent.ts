@@ -15,9 +15,10 @@ import type { QuadletGenerator } from "../host/quadlet.ts";
 import type { Systemd } from "../host/systemd.ts";
 import type { TargetDirs } from "../model.ts";
 import type { RepoTree } from "../source/tree.ts";
-import { loadDesiredState, type LoadOptions } from "../source/layout.ts";
+import type { LoadOptions } from "../source/layout.ts";
 import { eventFromError, eventFromReport, type RunEvent } from "../state/event.ts";
 import { type FailureRecord, type RunState, StateStore } from "../state/store.ts";
+import { cachedLoad } from "./desired_cache.ts";
 import { type RunContext, runPipeline, type RunReport } from "./pipeline.ts";
 import { afterFailure, decide } from "./retry.ts";
 
@@ -43,6 +44,8 @@ export interface AgentPorts {
   files: Files;
   systemd: Systemd;
   generator: QuadletGenerator;
+  /** The running build, which keys the loaded-state cache; without it every tick loads. */
+  buildIdentity?: () => Promise<string>;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -112,16 +115,32 @@ export async function runAgent(
 
     const commit = revision;
     inPipeline = true;
+    const load = async () => {
+      // The loader (and the yaml parser it needs) is only evaluated when the cache misses.
+      const { loadDesiredState } = await import("../source/layout.ts");
+      return loadDesiredState(await ports.readTree(commit), {
+        host: settings.host,
+        dirs: settings.dirs,
+        configRoots: { allow: settings.configRoots },
+      });
+    };
+    const build = await ports.buildIdentity?.();
     const report = await runPipeline({
       resolve: () =>
         Promise.resolve({
           revision: commit,
-          load: async () =>
-            loadDesiredState(await ports.readTree(commit), {
+          load: build === undefined ? load : cachedLoad(
+            load,
+            {
+              commit,
               host: settings.host,
               dirs: settings.dirs,
-              configRoots: { allow: settings.configRoots },
-            }),
+              configRoots: settings.configRoots,
+              build,
+            },
+            settings.stateDir,
+            ports.files,
+          ),
         }),
       source: { repository: settings.repoShown, ref: settings.rev },
       dirs: settings.dirs,

@@ -14,6 +14,7 @@ import { type Files, realFiles } from "../host/files.ts";
 import { gitMirror, mirrorPath, redactUrl } from "../host/git.ts";
 import { type EventSink, journal } from "../host/journal.ts";
 import { flockLocker, type RunLocker } from "../host/lock.ts";
+import { buildIdentity } from "../host/program.ts";
 import { podmanGenerator, type QuadletGenerator } from "../host/quadlet.ts";
 import { gitSignatureVerifier } from "../host/signature.ts";
 import { realSystemd, type Systemd } from "../host/systemd.ts";
@@ -152,6 +153,7 @@ export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
         files: adapters.files,
         systemd: adapters.systemd,
         generator: adapters.generator,
+        buildIdentity,
       };
       const code = await runAgent(
         {

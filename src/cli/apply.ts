@@ -19,10 +19,10 @@ import {
   type CommonFlags,
   diffText,
   options,
-  resolveSource,
   settingsFrom,
   sourceCommand,
 } from "./options.ts";
+import { resolveSource } from "./source.ts";
 import type { Output } from "./program.ts";
 
 /** The host adapters `apply` drives; tests pass fakes. */

@@ -10,7 +10,8 @@ import { realSystemd, type Systemd } from "../host/systemd.ts";
 import { planJson, planText } from "../plan/render.ts";
 import { StateStore } from "../state/store.ts";
 import { templateNaming } from "../apply/naming.ts";
-import { diffText, loadSource, options, settingsFrom, sourceCommand } from "./options.ts";
+import { diffText, options, settingsFrom, sourceCommand } from "./options.ts";
+import { loadSource } from "./source.ts";
 import type { Output } from "./program.ts";
 
 /** The host adapters `plan` reads through; tests pass fakes. */

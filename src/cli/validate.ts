@@ -8,7 +8,8 @@ import { podmanGenerator, type QuadletGenerator } from "../host/quadlet.ts";
 import { describeNaming } from "../plan/naming.ts";
 import { bringUpOrder, describeUnits } from "../plan/units.ts";
 import { nameUnits, templateNaming } from "../apply/naming.ts";
-import { loadSource, options, settingsFrom, sourceCommand } from "./options.ts";
+import { options, settingsFrom, sourceCommand } from "./options.ts";
+import { loadSource } from "./source.ts";
 import type { Output } from "./program.ts";
 
 /** Builds the `validate` command. */

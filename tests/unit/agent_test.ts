@@ -48,6 +48,9 @@ class World {
   lockHeld = false;
   fetchFails = false;
   badSignature = false;
+  /** The build identity the ports report; `undefined` runs without the loaded-state cache. */
+  build: string | undefined = undefined;
+  treeReads = 0;
 
   ports(): AgentPorts {
     return {
@@ -71,7 +74,11 @@ class World {
             new CoreOpsError(Exit.dataErr, "validation", [{ message: "commit is not signed" }]),
           )
           : Promise.resolve(),
-      readTree: (commit) => Promise.resolve(memoryTree(this.commits.get(commit)!)),
+      readTree: (commit) => {
+        this.treeReads++;
+        return Promise.resolve(memoryTree(this.commits.get(commit)!));
+      },
+      buildIdentity: this.build === undefined ? undefined : () => Promise.resolve(this.build!),
       emit: (event) => {
         this.events.push(event);
         return Promise.resolve();
@@ -254,4 +261,37 @@ Deno.test("agent: a no-change tick writes state.json once", async () => {
   };
   assert.equal(await w.run(), 0);
   assert.deepEqual(writes, [`${SETTINGS.stateDir}/state.json`]);
+});
+
+Deno.test("agent: a tick at the loaded commit reuses the loaded state, and still repairs drift", async () => {
+  const w = new World();
+  w.build = "build-1";
+  assert.equal(await w.run(), 0);
+  assert.equal(w.treeReads, 1);
+  assert.equal(await w.run(), 0);
+  assert.equal(w.treeReads, 1, "same commit, same build: the tree is not read again");
+  assert.equal(w.events.at(-1)!.status, "noop");
+
+  // Drift is judged against the host, not the cache: the file is rewritten.
+  const path = "/q/web.container";
+  await w.files.write(path, new TextEncoder().encode("edited by hand\n"), 0o644);
+  assert.equal(await w.run(), 0);
+  assert.equal(w.events.at(-1)!.status, "success");
+  assert.deepEqual(w.events.at(-1)!.drift, [path]);
+  assert.equal(
+    new TextDecoder().decode(w.files.files.get(path)!.content),
+    GOOD["services/web/quadlet/web.container"],
+  );
+  assert.equal(w.treeReads, 1);
+
+  w.commits.set("c2", {
+    "services/web/quadlet/web.container": "[Container]\nImage=y\n[Install]\nWantedBy=a\n",
+  });
+  w.head = "c2";
+  assert.equal(await w.run(), 0);
+  assert.equal(w.treeReads, 2, "a new commit is read");
+  w.build = "build-2";
+  assert.equal(await w.run(), 0);
+  assert.equal(w.treeReads, 3, "another build does not trust the cache");
+  assert.equal(w.events.at(-1)!.status, "noop");
 });

@@ -1,0 +1,137 @@
+/**
+ * Reuse of the loaded desired state. Loading is a pure function of the tree
+ * at a commit, the host id, the target dirs, the config-root policy and the
+ * loader's code; an agent tick at the commit it last loaded would otherwise
+ * read the whole tree out of the mirror (`git ls-tree`, `git cat-file`) and
+ * parse and validate every file again, every few minutes, for the same
+ * answer (bench/, issue 11).
+ *
+ * Only a successful load is kept (a refused layout is always re-judged), in
+ * `<state-dir>/desired-cache.json`, written only when it changes. A cache
+ * file that cannot be read, parsed or checked is ignored and replaced: it only
+ * ever saves a load, never decides anything on its own. Every artifact's bytes
+ * are checked against its sha256 on the way back in, so a damaged cache can
+ * never deploy other bytes than the commit holds.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { z } from "zod";
+import { type Files, sha256 } from "../host/files.ts";
+import {
+  type Artifact,
+  type DesiredState,
+  NATIVE_KINDS,
+  QUADLET_KINDS,
+  type TargetDirs,
+} from "../model.ts";
+
+/** The cache file's name inside the state dir. */
+export const DESIRED_CACHE_FILE = "desired-cache.json";
+
+/** Everything besides the commit's tree that the loaded state depends on. */
+export interface DesiredCacheKey {
+  /** Full commit id: a checkout's provenance is not a key (its files can change under it). */
+  commit: string;
+  host: string | null;
+  dirs: TargetDirs;
+  configRoots: readonly string[] | null;
+  /** The running build ({@link buildIdentity}); another build's cache is never trusted. */
+  build: string;
+}
+
+const artifact = z.strictObject({
+  service: z.string(),
+  kind: z.enum([...QUADLET_KINDS, ...NATIVE_KINDS, "dropin", "config"]),
+  source: z.string(),
+  destination: z.string().startsWith("/"),
+  unit: z.string().nullable(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  mode: z.number().int(),
+  origin: z.enum(["service", "host"]),
+  unitFile: z.string().optional(),
+  /** The bytes, base64. */
+  content: z.string(),
+});
+
+/** True when `A` and `B` are the same type. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// The schema must follow Artifact: a field added there and not here fails `deno check`.
+const _sameShape: Same<z.infer<typeof artifact>, Omit<Artifact, "content"> & { content: string }> =
+  true;
+
+const cacheSchema = z.strictObject({
+  key: z.string(),
+  desired: z.strictObject({
+    host: z.string().nullable(),
+    services: z.array(z.string()),
+    artifacts: z.array(artifact),
+    warnings: z.array(z.strictObject({ message: z.string(), file: z.string().optional() })),
+  }),
+});
+
+/** `load` with its last result remembered in `stateDir` under `key`. */
+export function cachedLoad(
+  load: () => Promise<DesiredState>,
+  key: DesiredCacheKey,
+  stateDir: string,
+  files: Files,
+): () => Promise<DesiredState> {
+  const path = join(stateDir, DESIRED_CACHE_FILE);
+  const keyText = JSON.stringify([
+    "desired/1",
+    key.build,
+    key.commit,
+    key.host,
+    key.dirs.quadletDir,
+    key.dirs.systemdUnitDir,
+    key.dirs.configDir,
+    key.configRoots,
+  ]);
+  return async () => {
+    const cached = await readCache(files, path, keyText);
+    if (cached !== null) return cached;
+    const desired = await load();
+    const entry = {
+      key: keyText,
+      desired: {
+        ...desired,
+        artifacts: desired.artifacts.map((a) => ({ ...a, content: a.content.toBase64() })),
+      },
+    };
+    await files.write(path, new TextEncoder().encode(JSON.stringify(entry) + "\n"), 0o600);
+    return desired;
+  };
+}
+
+/** The cached state when the file holds one for `key` whose every artifact checks out. */
+async function readCache(files: Files, path: string, key: string): Promise<DesiredState | null> {
+  let raw: unknown;
+  try {
+    const file = await files.read(path);
+    if (file === null) return null;
+    raw = JSON.parse(new TextDecoder().decode(file.content));
+  } catch (error) {
+    if (error instanceof SyntaxError) return null; // a damaged cache is only a missed saving
+    throw error;
+  }
+  // The key first: a stale cache (any earlier commit) is not worth validating.
+  if (typeof raw !== "object" || raw === null || (raw as { key?: unknown }).key !== key) {
+    return null;
+  }
+  const parsed = cacheSchema.safeParse(raw);
+  if (!parsed.success) return null;
+  const artifacts = [];
+  for (const a of parsed.data.desired.artifacts) {
+    let content: Uint8Array;
+    try {
+      content = Uint8Array.fromBase64(a.content);
+    } catch (error) {
+      if (error instanceof SyntaxError) return null;
+      throw error;
+    }
+    if (sha256(content) !== a.sha256) return null;
+    artifacts.push({ ...a, content });
+  }
+  return { ...parsed.data.desired, artifacts };
+}
