@@ -193,8 +193,11 @@ function launcher(): string {
 # Runs the packaged code with the release permission flags (tools/permissions.ts),
 # from this tree only: no network, no files outside it.
 set -eu
+# Every timer tick runs this: the only process it starts before Deno is
+# readlink -f (no dirname, id or a second readlink; bench/, issue 11).
 self=$(readlink -f -- "$0")
-root=$(dirname -- "$(dirname -- "$self")")
+root=\${self%/*}
+root=\${root%/*}
 DENO_DIR="$root/deno-dir"
 # Deno keeps its parse, transpile and V8 code caches in DENO_DIR. The tree is
 # usually read-only (a package, a read-only mount), and without those caches
@@ -203,15 +206,21 @@ DENO_DIR="$root/deno-dir"
 # /var/cache/core-ops for root, else the user's cache, or CORE_OPS_CACHE_DIR —
 # with npm/ linked back to this tree, which stays the only source of code.
 # A dir that is a symlink or not ours is never used; any failure keeps the tree's.
-if [ "$(id -u)" = 0 ]; then cache=/var/cache/core-ops; else cache="\${XDG_CACHE_HOME:-\${HOME:-/nonexistent}/.cache}/core-ops"; fi
-cache="\${CORE_OPS_CACHE_DIR:-$cache}/deno-dir"
-if (umask 077 && mkdir -p -- "$cache") 2>/dev/null && [ ! -L "$cache" ] && [ -O "$cache" ] && [ -w "$cache" ]; then
-  if [ "$(readlink -- "$cache/npm" 2>/dev/null)" != "$root/deno-dir/npm" ]; then
+# (-O is "owned by the effective user": only root passes it on root's dir.)
+cache=/var/cache/core-ops/deno-dir
+if [ -n "\${CORE_OPS_CACHE_DIR:-}" ]; then
+  cache="$CORE_OPS_CACHE_DIR/deno-dir"
+elif ! { [ -d "$cache" ] && [ -O "$cache" ]; } && [ "$(id -u)" != 0 ]; then
+  cache="\${XDG_CACHE_HOME:-\${HOME:-/nonexistent}/.cache}/core-ops/deno-dir"
+fi
+if { [ -d "$cache" ] || (umask 077 && mkdir -p -- "$cache") 2>/dev/null; } && [ ! -L "$cache" ] && [ -O "$cache" ] && [ -w "$cache" ]; then
+  # -ef: the link resolves to this tree's npm/ (test builtin in dash, bash and busybox sh).
+  if ! { [ -L "$cache/npm" ] && [ "$cache/npm" -ef "$root/deno-dir/npm" ]; }; then
     # rename(2) swaps the link atomically: a concurrent run never sees it missing.
     ln -sfn -- "$root/deno-dir/npm" "$cache/npm.$$" 2>/dev/null &&
       mv -fT -- "$cache/npm.$$" "$cache/npm" 2>/dev/null || true
   fi
-  if [ "$(readlink -- "$cache/npm" 2>/dev/null)" = "$root/deno-dir/npm" ]; then DENO_DIR="$cache"; fi
+  if [ -L "$cache/npm" ] && [ "$cache/npm" -ef "$root/deno-dir/npm" ]; then DENO_DIR="$cache"; fi
 fi
 # The packaged deno.lock has no package.json section: one found in a parent
 # dir must not count, or the --frozen lock check fails.

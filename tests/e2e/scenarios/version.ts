@@ -25,4 +25,51 @@ export const versionScenarios: Scenario[] = [
       assert.notEqual((await t.exec(["touch", `${GUEST_PACKAGE_DIR}/probe`])).code, 0);
     },
   },
+  {
+    name: "version: the launcher keeps Deno's caches only in a dir the caller owns",
+    async run(t) {
+      const dir = "/var/cache/core-ops/deno-dir";
+      const npm = `${GUEST_PACKAGE_DIR}/deno-dir/npm`;
+      const version = async (args: string[] = [], env?: Record<string, string>) => {
+        const argv = [...args, "core-ops", "--version"];
+        const result = await t.exec(argv, { cwd: "/var/tmp", env });
+        assert.equal(result.code, 0, describe(argv, result));
+        assert.equal(result.stdout, `${VERSION}\n`);
+      };
+      // root, first run: the private cache is made (0700) and linked to the package's npm/.
+      await t.ok(["rm", "-rf", "/var/cache/core-ops"]);
+      await version();
+      assert.equal((await t.ok(["stat", "-c", "%a %U", dir])).stdout.trim(), "700 root");
+      assert.equal((await t.ok(["readlink", `${dir}/npm`])).stdout.trim(), npm);
+      const cached = (await t.ok(["find", dir, "-type", "f"])).stdout.trim().split("\n");
+      assert.ok(cached.length > 10, `Deno wrote its caches there: ${cached.length} files`);
+      // A stale link (an older package) is replaced; the next run uses the dir again.
+      await t.ok(["ln", "-sfn", "/nonexistent", `${dir}/npm`]);
+      await version();
+      assert.equal((await t.ok(["readlink", `${dir}/npm`])).stdout.trim(), npm);
+
+      // A non-root caller never uses root's dir: its own cache under $HOME.
+      const home = "/var/tmp/launcher-home";
+      await t.ok(["install", "-d", "-o", "nobody", "-m", "700", home]);
+      await version(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"], {
+        HOME: home,
+      });
+      const own = `${home}/.cache/core-ops/deno-dir`;
+      assert.equal((await t.ok(["stat", "-c", "%U", own])).stdout.trim(), "nobody");
+      assert.equal((await t.ok(["readlink", `${own}/npm`])).stdout.trim(), npm);
+
+      // A cache dir root does not own, or a symlink in its place, is never used.
+      for (const plant of [["chown", "nobody", dir], ["ln", "-sfn", "/var/tmp/elsewhere", dir]]) {
+        await t.ok(["rm", "-rf", dir, "/var/tmp/elsewhere"]);
+        await t.ok(["mkdir", "-p", dir, "/var/tmp/elsewhere"]);
+        if (plant[0] === "ln") await t.ok(["rmdir", dir]);
+        await t.ok(plant);
+        await version();
+        const inside = (await t.ok(["find", "/var/tmp/elsewhere", dir, "-mindepth", "1"]))
+          .stdout.trim();
+        assert.equal(inside, "", `${plant.join(" ")}: nothing written there`);
+      }
+      await t.ok(["rm", "-rf", "/var/cache/core-ops", "/var/tmp/elsewhere"]);
+    },
+  },
 ];
