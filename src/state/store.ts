@@ -208,8 +208,18 @@ export function interruptedChanges(
   };
 }
 
-/** The state dir, read and written through the file adapter. */
+/**
+ * The state dir, read and written through the file adapter. A store belongs
+ * to one run: it parses each file once, which holds because nothing else
+ * writes the state dir while the run holds the lock.
+ */
 export class StateStore {
+  // What this store last read or wrote, so a run parses each file once (the agent and
+  // the pipeline both read them). Every change goes through this store; copies are
+  // handed out, so no caller can alter what the next one reads.
+  #state: RunState | undefined;
+  #manifest: OwnershipManifest | null | undefined;
+
   constructor(readonly dir: string, readonly files: Files) {}
 
   /** Path of `state.json`. */
@@ -224,28 +234,38 @@ export class StateStore {
 
   /** The recorded state; the initial state where none was ever written. */
   async readState(): Promise<RunState> {
-    const bytes = await this.#read(this.statePath, "state file");
-    return bytes === null
-      ? initialState()
-      : parseState(new TextDecoder().decode(bytes), this.statePath);
+    if (this.#state === undefined) {
+      const bytes = await this.#read(this.statePath, "state file");
+      this.#state = bytes === null
+        ? initialState()
+        : parseState(new TextDecoder().decode(bytes), this.statePath);
+    }
+    return structuredClone(this.#state);
   }
 
   /** Replaces `state.json` atomically. */
   async writeState(state: RunState): Promise<void> {
+    this.#state = undefined; // a failed write leaves the file to be read again
     await this.files.write(this.statePath, json(state), 0o600);
+    this.#state = structuredClone(state);
   }
 
   /** The ownership manifest; `null` where core-ops never wrote one. */
   async readManifest(): Promise<OwnershipManifest | null> {
-    const bytes = await this.#read(this.manifestPath, "ownership manifest");
-    return bytes === null
-      ? null
-      : parseManifest(new TextDecoder().decode(bytes), this.manifestPath);
+    if (this.#manifest === undefined) {
+      const bytes = await this.#read(this.manifestPath, "ownership manifest");
+      this.#manifest = bytes === null
+        ? null
+        : parseManifest(new TextDecoder().decode(bytes), this.manifestPath);
+    }
+    return structuredClone(this.#manifest);
   }
 
   /** Replaces the manifest atomically. */
   async writeManifest(manifest: OwnershipManifest): Promise<void> {
+    this.#manifest = undefined;
     await this.files.write(this.manifestPath, json(manifest), 0o600);
+    this.#manifest = structuredClone(manifest);
   }
 
   /** Keeps `content` in the content store (once per digest); returns its sha256. */

@@ -387,7 +387,7 @@ Deno.test("a run killed after its writes: the next run still reloads and restart
     ),
   });
   delete next["services/other/quadlet/other.container"];
-  const store = await killedAfterWrites(h, next);
+  await killedAfterWrites(h, next);
 
   const report = await runPipeline(context(h, next, "r2"));
   assert.equal(report.outcome, "success");
@@ -400,6 +400,8 @@ Deno.test("a run killed after its writes: the next run still reloads and restart
     "daemon-reload",
     "restart web.service",
   ]);
+  // Read as the next process would: a store belongs to one run.
+  const store = new StateStore(STATE, h.files);
   const manifest = await store.readManifest();
   assert.deepEqual(
     manifest?.files.map((f) => f.path).sort(),
