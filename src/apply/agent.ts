@@ -92,13 +92,29 @@ export async function runAgent(
   let state: RunState | undefined;
   let revision: string | null = null;
   let inPipeline = false;
+  let prefetch: PrefetchedStates | undefined;
   try {
     lock = await ports.lock(settings.lockPath);
-    state = await store.readState();
-    // A corrupt manifest is this host's problem, not the revision's: fail before fetching,
-    // so it never puts the revision into backoff.
-    await store.readManifest();
-    revision = await ports.fetch(settings.repo, settings.rev);
+    // git fetches while the state dir is read and parsed, and the owned units' states are
+    // asked for (a no-change tick plans with exactly those): the processes overlap.
+    const fetching = settled(ports.fetch(settings.repo, settings.rev));
+    let manifest;
+    try {
+      state = await store.readState();
+      manifest = await store.readManifest();
+    } catch (error) {
+      // A corrupt state dir is this host's problem, not the revision's: it is reported with
+      // no revision, so it never puts one into backoff. git still writes the mirror, which
+      // the lock guards: it finishes before the lock goes; its own outcome no longer matters.
+      await fetching;
+      throw error;
+    }
+    if (manifest !== null) {
+      prefetch = prefetchStates(ports.systemd, manifest.files.flatMap((f) => f.unit ?? []));
+    }
+    const fetched = await fetching;
+    if ("error" in fetched) throw fetched.error;
+    revision = fetched.value;
     if (settings.requireSigned) {
       await ports.verifySignature(revision, settings.allowedSigners ?? "");
     }
@@ -146,7 +162,7 @@ export async function runAgent(
       dirs: settings.dirs,
       store,
       files: ports.files,
-      systemd: ports.systemd,
+      systemd: prefetch?.systemd ?? ports.systemd,
       generator: ports.generator,
       adopt: false,
       verifyTimeoutMs: settings.verifyTimeoutMs,
@@ -195,8 +211,54 @@ export async function runAgent(
     if (recorded !== undefined) await ports.writeMetrics(event, recorded);
     throw error;
   } finally {
+    await prefetch?.done; // no systemctl outlives the run
     await lock?.release();
   }
+}
+
+/** A promise's outcome as a value: awaited later, its rejection is never unhandled meanwhile. */
+function settled<T>(p: Promise<T>): Promise<{ value: T } | { error: unknown }> {
+  return p.then((value) => ({ value }), (error: unknown) => ({ error }));
+}
+
+/** Unit states asked for early, and the systemd that answers with them. */
+interface PrefetchedStates {
+  systemd: Systemd;
+  /** Settles when the early query has (whatever its outcome). */
+  done: Promise<void>;
+}
+
+/**
+ * Starts ONE `states(units)` query now and returns a `Systemd` that answers the
+ * first `states()` call asking exactly that set with it; any other query, a
+ * second one, or an early query that failed goes to `systemd` itself, so an
+ * error surfaces where the pipeline asks. The answer is observed after the
+ * lock was taken, like every other observation of the run.
+ */
+function prefetchStates(systemd: Systemd, units: readonly string[]): PrefetchedStates {
+  const key = (list: readonly string[]) => [...new Set(list)].sort().join("\n");
+  const asked = key(units);
+  const early = settled(systemd.states([...new Set(units)]));
+  let used = false;
+  return {
+    done: early.then(() => {}),
+    systemd: {
+      available: () => systemd.available(),
+      states: async (query) => {
+        if (!used && key(query) === asked) {
+          used = true;
+          const got = await early;
+          if ("value" in got) return got.value;
+        }
+        return await systemd.states(query);
+      },
+      instances: (templates) => systemd.instances(templates),
+      show: (units, props) => systemd.show(units, props),
+      daemonReload: () => systemd.daemonReload(),
+      job: (op, units) => systemd.job(op, units),
+      journal: (unit, lines) => systemd.journal(unit, lines),
+    },
+  };
 }
 
 /**

@@ -51,6 +51,8 @@ class World {
   /** The build identity the ports report; `undefined` runs without the loaded-state cache. */
   build: string | undefined = undefined;
   treeReads = 0;
+  /** The fetch takes a few ms and says in `systemd.calls` when it is done. */
+  slowFetch = false;
 
   ports(): AgentPorts {
     return {
@@ -66,6 +68,13 @@ class World {
         this.fetchFails
           ? Promise.reject(
             new CoreOpsError(Exit.tempFail, "transient", [{ message: "remote unreachable" }]),
+          )
+          : this.slowFetch
+          ? new Promise((resolve) =>
+            setTimeout(() => {
+              this.systemd.calls.push("(fetched)");
+              resolve(this.head);
+            }, 5)
           )
           : Promise.resolve(this.head),
       verifySignature: () =>
@@ -294,4 +303,27 @@ Deno.test("agent: a tick at the loaded commit reuses the loaded state, and still
   assert.equal(await w.run(), 0);
   assert.equal(w.treeReads, 3, "another build does not trust the cache");
   assert.equal(w.events.at(-1)!.status, "noop");
+});
+
+Deno.test("agent: a no-change tick asks systemd once, beside the fetch, for the owned units", async () => {
+  const w = new World();
+  w.commits.set("c1", {
+    ...GOOD,
+    "services/db/quadlet/db.container": "[Container]\nImage=x\n[Install]\nWantedBy=a\n",
+  });
+  assert.equal(await w.run(), 0);
+  w.systemd.calls.length = 0;
+  w.slowFetch = true;
+  assert.equal(await w.run(), 0);
+  assert.equal(w.events.at(-1)!.status, "noop");
+  assert.deepEqual(w.systemd.calls, ["list-units db.service web.service", "(fetched)"]);
+
+  // A unit that stopped is seen by that one query and started again.
+  w.systemd.units.get("db.service")!.ActiveState = "inactive";
+  w.systemd.calls.length = 0;
+  assert.equal(await w.run(), 0);
+  assert.equal(w.events.at(-1)!.status, "success");
+  assert.deepEqual(w.systemd.calls.slice(0, 2), ["list-units db.service web.service", "(fetched)"]);
+  assert.equal(w.systemd.calls.filter((c) => c.startsWith("list-units")).length, 1);
+  assert.ok(w.systemd.calls.includes("start db.service"), w.systemd.calls.join("\n"));
 });
