@@ -372,6 +372,50 @@ export const agentScenarios: Scenario[] = [
   },
   {
     name:
+      "agent: ticks at the applied commit reuse the loaded state; hand edits are still restored; a tampered cache is never deployed",
+    timeoutMs: 6 * 60_000,
+    async run(t) {
+      const sha = await setUpAgent(t, await exampleOnTestHost(), FILE_URL, { host: "nas" });
+      const cache = `${STATE_DIR}/desired-cache.json`;
+      const inode = async () => (await t.ok(["stat", "-c", "%i", cache])).stdout.trim();
+      const status = async () => field(oneEvent(await runService(t)), "CORE_OPS_STATUS");
+      assert.equal(await status(), "success");
+      // Written by the sandboxed service, private to root.
+      assert.equal((await t.ok(["stat", "-c", "%a %U", cache])).stdout.trim(), "600 root");
+      type Cached = { key: string; desired: { artifacts: Record<string, string | number>[] } };
+      const doc = JSON.parse(await Deno.readTextFile(`${t.guest.root}${cache}`)) as Cached;
+      assert.ok(doc.key.includes(sha), doc.key);
+
+      // A tick at the same commit reads the cache and leaves it as it was (a miss rewrites it).
+      const written = await inode();
+      assert.equal(await status(), "noop");
+      assert.equal(await inode(), written, "the cache was used, not rebuilt");
+
+      // Other bytes under the same key and digest: checked, refused, and loaded from git again.
+      const config = doc.desired.artifacts.find((a) => a.kind === "config")!;
+      const path = String(config.destination);
+      const deployed = (await t.ok(["sha256sum", path])).stdout.split(" ")[0];
+      assert.equal(deployed, config.sha256);
+      const tampered = structuredClone(doc);
+      tampered.desired.artifacts.find((a) => a.destination === path)!.content = btoa(
+        "tampered = true\n",
+      );
+      await t.writeFile(cache, { content: JSON.stringify(tampered), mode: 0o600 });
+      assert.equal(await status(), "noop");
+      assert.equal((await t.ok(["sha256sum", path])).stdout.split(" ")[0], deployed);
+      const rebuilt = JSON.parse(await Deno.readTextFile(`${t.guest.root}${cache}`)) as Cached;
+      assert.deepEqual(rebuilt, doc, "the cache was rebuilt from the commit");
+
+      // A hand edit is drift whatever the cache holds: the next tick restores the file.
+      await t.ok(["sh", "-c", `echo edited-by-hand >> ${path}`]);
+      const repaired = oneEvent(await runService(t));
+      assert.equal(field(repaired, "CORE_OPS_STATUS"), "success");
+      assert.deepEqual(lines(repaired, "CORE_OPS_DRIFT"), [path]);
+      assert.equal((await t.ok(["sha256sum", path])).stdout.split(" ")[0], deployed);
+    },
+  },
+  {
+    name:
       "agent: http remote — converges; a failing revision exits 1 with one failure event, explain names it, backoff holds it, a fix applies at once",
     timeoutMs: 8 * 60_000,
     async run(t) {
