@@ -72,7 +72,16 @@ export async function demoOnTestHost(host: string): Promise<number> {
 
     const conf = `hosts/${host}/web/config/nginx.conf`;
     const changed = files[conf] === undefined ? "services/web/config/nginx.conf" : conf;
-    await t.writeRepo(REPO, { [changed]: "# changed by the demo\nworker_processes 2;\n" });
+    // One setting edited, the rest of the file as it was: the diff shows just that line.
+    const spec = files[changed];
+    const before = typeof spec === "string" ? spec : spec.content;
+    const after = before.replace(
+      /^worker_processes (\d+);/m,
+      (_, n) => `worker_processes ${+n * 2};`,
+    );
+    await t.writeRepo(REPO, {
+      [changed]: after === before ? `${before}# changed by the demo\n` : after,
+    });
     say(`\n== ${changed} changed and committed: only the container that mounts it restarts\n`);
     return await show("apply --diff", [...apply, "--diff"]);
   } finally {
