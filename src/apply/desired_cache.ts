@@ -83,9 +83,8 @@ export function cachedLoad(
     key.build,
     key.commit,
     key.host,
-    key.dirs.quadletDir,
-    key.dirs.systemdUnitDir,
-    key.dirs.configDir,
+    // Every target dir, also any added to TargetDirs later.
+    Object.entries(key.dirs).sort(([a], [b]) => a < b ? -1 : 1),
     key.configRoots,
   ]);
   return async () => {
