@@ -8,8 +8,8 @@
  *
  * Only a successful load is kept (a refused layout is always re-judged), in
  * `<state-dir>/desired-cache.json`, written only when it changes. A cache
- * file that cannot be read, parsed or checked is ignored and replaced: it only
- * ever saves a load, never decides anything on its own. Every artifact's bytes
+ * file that cannot be parsed or checked is ignored and replaced
+ * (state/cache_file.ts): it only ever saves a load. Every artifact's bytes
  * are checked against its sha256 on the way back in, so a damaged cache can
  * never deploy other bytes than the commit holds.
  *
@@ -18,6 +18,7 @@
 import { join } from "node:path";
 import { z } from "zod";
 import { type Files, sha256 } from "../host/files.ts";
+import { readCacheFile, writeCacheFile } from "../state/cache_file.ts";
 import {
   type Artifact,
   type DesiredState,
@@ -98,22 +99,14 @@ export function cachedLoad(
         artifacts: desired.artifacts.map((a) => ({ ...a, content: a.content.toBase64() })),
       },
     };
-    await files.write(path, new TextEncoder().encode(JSON.stringify(entry) + "\n"), 0o600);
+    await writeCacheFile(files, path, entry);
     return desired;
   };
 }
 
 /** The cached state when the file holds one for `key` whose every artifact checks out. */
 async function readCache(files: Files, path: string, key: string): Promise<DesiredState | null> {
-  let raw: unknown;
-  try {
-    const file = await files.read(path);
-    if (file === null) return null;
-    raw = JSON.parse(new TextDecoder().decode(file.content));
-  } catch (error) {
-    if (error instanceof SyntaxError) return null; // a damaged cache is only a missed saving
-    throw error;
-  }
+  const raw = await readCacheFile(files, path);
   // The key first: a stale cache (any earlier commit) is not worth validating.
   if (typeof raw !== "object" || raw === null || (raw as { key?: unknown }).key !== key) {
     return null;

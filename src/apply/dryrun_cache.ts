@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { type Files, sha256 } from "../host/files.ts";
 import type { DryRunResult, QuadletGenerator } from "../host/quadlet.ts";
+import { readCacheFile, writeCacheFile } from "../state/cache_file.ts";
 
 /** The cache file's name inside the state dir. */
 export const DRY_RUN_CACHE_FILE = "generator-cache.json";
@@ -62,7 +63,7 @@ export function cachedGenerator(
           units: result.units,
           generated: result.generated ?? [],
         };
-        await files.write(path, new TextEncoder().encode(JSON.stringify(entry) + "\n"), 0o600);
+        await writeCacheFile(files, path, entry);
       }
       return result;
     },
@@ -70,13 +71,6 @@ export function cachedGenerator(
 }
 
 async function readCache(files: Files, path: string) {
-  try {
-    const file = await files.read(path);
-    if (file === null) return null;
-    const parsed = cacheSchema.safeParse(JSON.parse(new TextDecoder().decode(file.content)));
-    return parsed.success ? parsed.data : null;
-  } catch (error) {
-    if (error instanceof SyntaxError) return null; // a damaged cache is only a missed saving
-    throw error;
-  }
+  const parsed = cacheSchema.safeParse(await readCacheFile(files, path));
+  return parsed.success ? parsed.data : null;
 }
