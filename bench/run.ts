@@ -23,7 +23,7 @@
 import { buildPackage } from "../tools/package.ts";
 import { hostBench } from "./lib/host.ts";
 import { ensureGnuTime, measure, repeat } from "./lib/measure.ts";
-import { BENCH_HOST, generateRepo, writeFiles } from "./lib/repo.ts";
+import { BENCH_GIT_IDENTITY, BENCH_HOST, generateRepo, writeFiles } from "./lib/repo.ts";
 import { renderTable, type Row, sampleRow, summarize, verdict } from "./lib/stats.ts";
 
 const PARTS = ["plan", "startup", "nochange", "apply"] as const;
@@ -63,7 +63,7 @@ function say(line: string): void {
 
 async function git(dir: string, args: string[]): Promise<void> {
   const out = await new Deno.Command("git", {
-    args: ["-c", "user.name=bench", "-c", "user.email=bench@localhost", "-C", dir, ...args],
+    args: [...BENCH_GIT_IDENTITY, "-C", dir, ...args],
     stdout: "null",
     stderr: "piped",
   }).output();

@@ -16,7 +16,7 @@ import type { Result } from "../../tests/e2e/lib/proc.ts";
 import { Timings } from "../../tests/e2e/lib/timings.ts";
 import { buildPackage } from "../../tools/package.ts";
 import { GNU_TIME, parseRss, type Sample } from "./measure.ts";
-import { type RepoFiles, writeFiles } from "./repo.ts";
+import { BENCH_GIT_IDENTITY, type RepoFiles, writeFiles } from "./repo.ts";
 import { type Row, sampleRow, summarize, verdict } from "./stats.ts";
 
 /** Where the bench keeps its repos inside the guest. */
@@ -90,10 +90,7 @@ class BenchHost {
     await this.ok(["git", "-C", dir, "add", "-A"]);
     await this.ok([
       "git",
-      "-c",
-      "user.name=bench",
-      "-c",
-      "user.email=bench@localhost",
+      ...BENCH_GIT_IDENTITY,
       "-C",
       dir,
       "commit",

@@ -14,6 +14,9 @@ export type RepoFiles = Record<string, string>;
 /** The host whose plan is measured; it deploys every service. */
 export const BENCH_HOST = "h1";
 
+/** The author of the bench's commits (`git -c …`). */
+export const BENCH_GIT_IDENTITY = ["-c", "user.name=bench", "-c", "user.email=bench@localhost"];
+
 /** The files of one service `s`, with the host overlay of {@link BENCH_HOST}. */
 function service(s: string, index: number): RepoFiles {
   const q = `services/${s}/quadlet`;

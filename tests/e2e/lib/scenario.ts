@@ -51,7 +51,16 @@ export type Files = Record<string, FileSpec>;
 /** One `journalctl -o json` entry: field → value (binary fields stay as byte arrays). */
 export type JournalEntry = Record<string, string | number[] | null>;
 
-const GIT_IDENTITY = ["-c", "user.name=core-ops e2e", "-c", "user.email=e2e@localhost"];
+/** journald's service and the sockets that start it on demand. */
+const JOURNALD_UNITS = [
+  "systemd-journald.socket",
+  "systemd-journald-dev-log.socket",
+  "systemd-journald-audit.socket",
+  "systemd-journald.service",
+];
+
+/** The author of every commit a scenario makes (`git -c …`). */
+export const GIT_IDENTITY = ["-c", "user.name=core-ops e2e", "-c", "user.email=e2e@localhost"];
 
 /** The handle a scenario gets: the guest plus assertion helpers. */
 export class ScenarioContext {
@@ -123,6 +132,24 @@ export class ScenarioContext {
       opts.message ?? "e2e scenario commit",
     ]);
     return (await this.ok(["git", "-C", dir, "rev-parse", "HEAD"])).stdout.trim();
+  }
+
+  /** Stops journald with every socket that would start it again; returns when it is down. */
+  async stopJournald(): Promise<void> {
+    await this.ok(["systemctl", "stop", ...JOURNALD_UNITS]);
+    await this.assertJournaldDown();
+  }
+
+  /** Asserts journald and its socket are down (nothing brought them back). */
+  async assertJournaldDown(): Promise<void> {
+    for (const unit of ["systemd-journald.service", "systemd-journald.socket"]) {
+      await this.assertUnit(unit, { ActiveState: "inactive" });
+    }
+  }
+
+  /** Starts journald again after {@link stopJournald}. */
+  async startJournald(): Promise<void> {
+    await this.ok(["systemctl", "start", "systemd-journald.socket", "systemd-journald.service"]);
   }
 
   /** Runs the packaged `core-ops` in the guest, the way an operator would. */

@@ -126,14 +126,7 @@ export const adapterScenarios: Scenario[] = [
   {
     name: "journal: with journald stopped the event goes to stderr as one JSON line",
     async run(t) {
-      await t.ok([
-        "systemctl",
-        "stop",
-        "systemd-journald.socket",
-        "systemd-journald-dev-log.socket",
-        "systemd-journald.service",
-      ]);
-      await t.assertUnit("systemd-journald.service", { ActiveState: "inactive" });
+      await t.stopJournald();
       const runId = crypto.randomUUID();
       const sent = event(runId);
       const result = await emit(t, sent);
@@ -147,7 +140,7 @@ export const adapterScenarios: Scenario[] = [
       for (const [name, value] of Object.entries(sent.fields)) assert.equal(parsed[name], value);
 
       // Nothing reached the journal while it was down.
-      await t.ok(["systemctl", "start", "systemd-journald.service"]);
+      await t.startJournald();
       const entries = await t.journal([`CORE_OPS_RUN_ID=${runId}`]);
       assert.deepEqual(entries, []);
     },

@@ -21,6 +21,7 @@ import { run } from "../lib/proc.ts";
 import {
   describe,
   type Files,
+  GIT_IDENTITY,
   type JournalEntry,
   type Scenario,
   type ScenarioContext,
@@ -667,10 +668,7 @@ export const agentScenarios: Scenario[] = [
       const commitSigned = async (key: string, message: string) => {
         await t.ok([
           "git",
-          "-c",
-          "user.name=core-ops e2e",
-          "-c",
-          "user.email=e2e@localhost",
+          ...GIT_IDENTITY,
           "-c",
           "gpg.format=ssh",
           "-c",
@@ -729,19 +727,7 @@ export const agentScenarios: Scenario[] = [
       assert.equal((await runService(t)).code, 0);
       const next = await publish(t, webService("Environment=E2E_REV=2\n"));
 
-      const journald = [
-        "systemd-journald.socket",
-        "systemd-journald-dev-log.socket",
-        "systemd-journald-audit.socket",
-        "systemd-journald.service",
-      ];
-      await t.ok(["systemctl", "stop", ...journald]);
-      const down = async () => {
-        for (const unit of ["systemd-journald.service", "systemd-journald.socket"]) {
-          await t.assertUnit(unit, { ActiveState: "inactive" });
-        }
-      };
-      await down();
+      await t.stopJournald();
 
       const converged = await agentNow(t);
       assert.equal(converged.code, 0, describe(["core-ops", "agent"], converged));
@@ -760,9 +746,9 @@ export const agentScenarios: Scenario[] = [
       assert.deepEqual(others, [], locked.stderr);
       assert.equal(lockEvent?.CORE_OPS_FAILURE_CLASS, "transient", locked.stderr);
       // Nothing brought journald back while the runs went on.
-      await down();
+      await t.assertJournaldDown();
 
-      await t.ok(["systemctl", "start", "systemd-journald.socket", "systemd-journald.service"]);
+      await t.startJournald();
       for (const runId of [event.CORE_OPS_RUN_ID, lockEvent.CORE_OPS_RUN_ID]) {
         assert.deepEqual(await runEvents(t, [`CORE_OPS_RUN_ID=${runId}`]), []);
       }

@@ -294,13 +294,7 @@ export const faultScenarios: Scenario[] = [
     async run(t) {
       await convergeA(t);
       const b = await pushB(t);
-      await t.ok([
-        "systemctl",
-        "stop",
-        "systemd-journald.socket",
-        "systemd-journald-dev-log.socket",
-        "systemd-journald.service",
-      ]);
+      await t.stopJournald();
       const result = await agent(t, 0);
       const events = result.stderr.split("\n").filter((l) => l.startsWith("{"))
         .map((l) => JSON.parse(l));
@@ -308,7 +302,7 @@ export const faultScenarios: Scenario[] = [
       assert.equal(events[0].MESSAGE_ID, MESSAGE_ID);
       assert.equal(events[0].CORE_OPS_STATUS, "success");
       assert.equal(events[0].CORE_OPS_REVISION, b);
-      await t.ok(["systemctl", "start", "systemd-journald.service"]);
+      await t.startJournald();
       assert.equal((await statusJson(t)).last_applied_revision, b);
     },
   },

@@ -36,7 +36,7 @@ import { type ButaneConfig, type IgnitionConfig, parseButane, translate } from "
 import { GUEST_CORE_OPS, GUEST_PACKAGE_DIR } from "../lib/guest.ts";
 import { applyIgnition, ignitionValidate, serveFiles, sha512 } from "../lib/ignition.ts";
 import { mustRun } from "../lib/proc.ts";
-import type { Scenario, ScenarioContext } from "../lib/scenario.ts";
+import { GIT_IDENTITY, type Scenario, type ScenarioContext } from "../lib/scenario.ts";
 import { EXAMPLE_NAS_UNITS, exampleOnTestHost, REPO } from "./fixtures.ts";
 import { agentEvents, serviceRuns, waitFor } from "./service.ts";
 import { shippedUnit } from "./units.ts";
@@ -87,10 +87,7 @@ async function writeRepoBeforeBoot(root: string): Promise<string> {
   await git(["init", "-q", "-b", "main"]);
   await git(["add", "-A"]);
   await git([
-    "-c",
-    "user.name=core-ops e2e",
-    "-c",
-    "user.email=e2e@localhost",
+    ...GIT_IDENTITY,
     "commit",
     "-q",
     "-m",
