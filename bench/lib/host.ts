@@ -14,6 +14,8 @@ import { ensureHostPackages } from "../../tests/e2e/lib/hostdeps.ts";
 import { ensureRootfs, TEST_IMAGE } from "../../tests/e2e/lib/rootfs.ts";
 import type { Result } from "../../tests/e2e/lib/proc.ts";
 import { Timings } from "../../tests/e2e/lib/timings.ts";
+import { PACKAGE_ENV, packagedDenoArgv } from "../../tests/e2e/lib/packaged.ts";
+import { PRODUCTION } from "../../tools/permissions.ts";
 import { buildPackage } from "../../tools/package.ts";
 import { GNU_TIME, parseRss, type Sample } from "./measure.ts";
 import { BENCH_GIT_IDENTITY, type RepoFiles, writeFiles } from "./repo.ts";
@@ -264,25 +266,15 @@ async function startupInGuest(
     `${host.guest.root}/var/tmp/stack.ts`,
     'import "@commander-js/extra-typings";\nimport "zod";\nimport "smol-toml";\n',
   );
-  const pkgDir = "/usr/local/lib/core-ops";
   const stack: Sample[] = [];
   for (let i = 0; i <= runs; i++) {
     const s = check(
       "deno run of the stack's imports",
-      await host.measure([
-        deno,
-        "run",
-        "--quiet",
-        "--cached-only",
-        "--no-remote",
-        `--config=${pkgDir}/app/deno.json`,
-        `--lock=${pkgDir}/app/deno.lock`,
-        "--frozen",
-        "/var/tmp/stack.ts",
-      ], {
+      // As the launcher runs core-ops: the release flags, the package's config and lock, and
+      // the warm cache in /var/cache/core-ops that the `--version` runs above filled.
+      await host.measure(packagedDenoArgv(PRODUCTION, "/var/tmp/stack.ts"), {
+        ...PACKAGE_ENV,
         DENO_DIR: "/var/cache/core-ops/deno-dir",
-        DENO_NO_PACKAGE_JSON: "1",
-        DENO_NO_UPDATE_CHECK: "1",
       }),
     );
     if (i > 0) stack.push(s);
