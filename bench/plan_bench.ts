@@ -5,9 +5,9 @@
  * absolute times (they depend on the machine).
  */
 import { plan } from "../src/plan/planner.ts";
-import { planJson } from "../src/plan/render.ts";
+import { planJson } from "../src/report/plan_text.ts";
 import { loadDesiredState } from "../src/source/layout.ts";
-import { readRepoTree } from "../src/source/tree.ts";
+import { readRepoTree } from "../src/host/checkout.ts";
 import { writeRepo } from "../tests/helpers/repo.ts";
 
 const SERVICES = 200;

@@ -47,23 +47,75 @@ export interface Diagnostic {
   hint?: string;
 }
 
+/**
+ * Whose fault a failure is. A revision's fault (its layout, the generator's
+ * verdict, a conflict, units that fail) is retried with backoff; this host's
+ * (a corrupt state dir, no systemd, an internal error) and a temporary one
+ * (lock, network) never count against a revision.
+ */
+export type Blame = "revision" | "host" | "transient";
+
 /** An error that ends a command: a failure class, an exit code and the diagnostics. */
 export class CoreOpsError extends Error {
   readonly exitCode: ExitCode;
   readonly failureClass: FailureClass;
   readonly diagnostics: readonly Diagnostic[];
+  readonly blame: Blame;
+  /** The revision the failure belongs to, when it was found before the run had one. */
+  readonly revision: string | null;
 
   constructor(
     exitCode: ExitCode,
     failureClass: FailureClass,
     diagnostics: readonly Diagnostic[],
+    options: { blame?: Blame; revision?: string } = {},
   ) {
     super(diagnostics.map((d) => d.message).join("; "));
     this.name = "CoreOpsError";
     this.exitCode = exitCode;
     this.failureClass = failureClass;
     this.diagnostics = diagnostics;
+    this.blame = options.blame ?? BLAME[failureClass];
+    this.revision = options.revision ?? null;
   }
+
+  /** The same failure, said to belong to `revision`. */
+  of(revision: string): CoreOpsError {
+    return new CoreOpsError(this.exitCode, this.failureClass, this.diagnostics, {
+      blame: this.blame,
+      revision,
+    });
+  }
+}
+
+/** The default blame of each failure class; a host fault of a revision class says so itself. */
+const BLAME: Readonly<Record<FailureClass, Blame>> = {
+  validation: "revision",
+  plan: "revision",
+  apply: "revision",
+  verify: "revision",
+  transient: "transient",
+  usage: "host",
+  source: "host",
+  permission: "host",
+  internal: "host",
+};
+
+/**
+ * Any thrown value as a {@link CoreOpsError}: what core-ops did not expect is
+ * an internal error (exit 70) of this host, never of the revision.
+ */
+export function asCoreOpsError(error: unknown): CoreOpsError {
+  if (error instanceof CoreOpsError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  // A write or program the permission flags do not grant is the release's limit, not a bug.
+  if (error instanceof Deno.errors.NotCapable) {
+    return new CoreOpsError(Exit.noPerm, "permission", [{ message }]);
+  }
+  return new CoreOpsError(Exit.software, "internal", [{
+    message: `internal error: ${message}`,
+    hint: "this is a bug in core-ops; the run was rolled back and recorded",
+  }]);
 }
 
 /** Invalid desired state (layout, schema, generator rejection, ownership conflict): exit 65. */

@@ -21,6 +21,14 @@ export const QUADLET_KINDS = [
 /** A quadlet file kind. */
 export type QuadletKind = (typeof QUADLET_KINDS)[number];
 
+const QUADLET_FILE = new RegExp(`\\.(${QUADLET_KINDS.join("|")})$`);
+const QUADLET_DROPIN = new RegExp(`\\.(${QUADLET_KINDS.join("|")})\\.d/[^/]+\\.conf$`);
+
+/** Whether a path names a quadlet file (`x.container`) or a quadlet drop-in (`x.container.d/a.conf`). */
+export function isQuadletFileName(path: string): boolean {
+  return QUADLET_FILE.test(path) || QUADLET_DROPIN.test(path);
+}
+
 /** Native systemd unit kinds, deployed to the systemd unit dir as they are. */
 export const NATIVE_KINDS = [
   "socket",
@@ -195,4 +203,22 @@ export interface GeneratedUnit {
   unit: string;
   /** The quadlet's path on the host (its `SourcePath=`), or `null` when the generator named none. */
   source: string | null;
+}
+
+/** The operations a plan may contain. */
+export type Op = "write" | "remove" | "reload" | "start" | "restart" | "stop" | "reset-failed";
+
+/** One step of a plan: `target` is a path for write/remove, a unit otherwise. */
+export interface Action {
+  op: Op;
+  target: string;
+  reason: string;
+}
+
+/** A unit's state as systemd reports it. */
+export interface UnitState {
+  /** `LoadState`: loaded, not-found, bad-setting, error, masked. */
+  load: string;
+  /** `ActiveState`: active, inactive, failed, activating, deactivating, reloading. */
+  active: string;
 }

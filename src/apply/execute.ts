@@ -9,7 +9,7 @@
 import { BRING_UP_TIER, type UnitKind } from "../model.ts";
 import type { FileContent, Files } from "../host/files.ts";
 import type { JobOp, Systemd } from "../host/systemd.ts";
-import type { Action, Op } from "../plan/planner.ts";
+import type { Action, Op } from "../model.ts";
 import { isPlainOneshot } from "./health.ts";
 
 /** How one action went. */

@@ -11,7 +11,7 @@
  */
 import type { FileContent } from "../host/files.ts";
 import { BRING_UP_TIER, type UnitKind } from "../model.ts";
-import type { Action, UnitState } from "../plan/planner.ts";
+import type { Action, UnitState } from "../model.ts";
 import type { StepResult } from "./execute.ts";
 
 /** What a file looked like before the run, and what it must look like after rollback. */

@@ -6,21 +6,19 @@
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
-import { type AgentPorts, runAgent } from "../apply/agent.ts";
-import { pausePoint } from "../apply/faults.ts";
-import { applySummary, stepLine } from "../apply/render.ts";
+import { type AgentPorts, runAgent } from "../run/agent.ts";
+import { pausePoint } from "../run/faults.ts";
+import { applySummary, stepLine } from "../report/run_text.ts";
 import { CoreOpsError, RunFailed, usage } from "../errors.ts";
 import { type Files, realFiles } from "../host/files.ts";
-import { gitMirror, mirrorPath, redactUrl } from "../host/git.ts";
 import { type EventSink, journal } from "../host/journal.ts";
 import { flockLocker, type RunLocker } from "../host/lock.ts";
 import { buildIdentity } from "../host/program.ts";
 import { podmanGenerator, type QuadletGenerator } from "../host/quadlet.ts";
-import { gitSignatureVerifier } from "../host/signature.ts";
 import { realSystemd, type Systemd } from "../host/systemd.ts";
-import { readGitTree } from "../source/gittree.ts";
-import { auditEvent, eventFromError, type RunEvent } from "../state/event.ts";
-import { renderMetrics } from "../state/metrics.ts";
+import { hostSources } from "../host/sources.ts";
+import { auditEvent, eventFromError, type RunEvent } from "../report/event.ts";
+import { renderMetrics } from "../report/metrics.ts";
 import type { RunState } from "../state/store.ts";
 import { checkWritable, hostname, options, settingsFrom } from "./options.ts";
 import type { Output } from "./program.ts";
@@ -32,6 +30,7 @@ export interface AgentAdapters {
   systemd: Systemd;
   generator: QuadletGenerator;
   events: EventSink;
+  sources: typeof hostSources;
 }
 
 const REAL: AgentAdapters = {
@@ -40,6 +39,7 @@ const REAL: AgentAdapters = {
   systemd: realSystemd,
   generator: podmanGenerator,
   events: journal,
+  sources: hostSources,
 };
 
 /** The metrics of a run, for the textfile. */
@@ -112,29 +112,20 @@ export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
         throw error;
       }
       const resolved = settings;
-      const repo = resolved.repo!;
-      const mirror = mirrorPath(resolved.stateDir);
       const ports: AgentPorts = {
         lock: async (path) => {
           const lock = await adapters.locker.acquire(path);
           await pausePoint("after-lock");
           return lock;
         },
-        fetch: async (url, ref) => {
-          const fetched = await gitMirror.fetch({
-            url,
-            rev: ref,
-            stateDir: resolved.stateDir,
-            timeoutSeconds: resolved.fetchTimeoutSeconds,
-            sshKey: resolved.sshKey,
-          });
-          await pausePoint("after-fetch");
-          return fetched.commit;
+        source: {
+          ...adapters.sources,
+          fetch: async (request) => {
+            const fetched = await adapters.sources.fetch(request);
+            await pausePoint("after-fetch");
+            return fetched;
+          },
         },
-        verifySignature: async (commit, signers) => {
-          await gitSignatureVerifier.verify(mirror, commit, signers);
-        },
-        readTree: (commit) => readGitTree(mirror, commit),
         emit,
         writeMetrics: async (event, state) => {
           if (resolved.metricsFile === null) return;
@@ -157,8 +148,7 @@ export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
       };
       const code = await runAgent(
         {
-          repo,
-          repoShown: redactUrl(repo),
+          repo: resolved.repo!,
           rev: resolved.rev!,
           host: resolved.host ?? hostname(),
           dirs: resolved.dirs,
@@ -166,6 +156,8 @@ export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
           lockPath: resolved.lockPath,
           requireSigned: resolved.requireSigned,
           allowedSigners: resolved.allowedSigners,
+          sshKey: resolved.sshKey,
+          fetchTimeoutSeconds: resolved.fetchTimeoutSeconds,
           verifyTimeoutMs: resolved.verifyTimeoutSeconds * 1000,
           verifySettleMs: resolved.verifySettleSeconds * 1000,
           retryInitialSeconds: resolved.retryInitialSeconds,

@@ -6,13 +6,12 @@
  */
 import { RunFailed } from "../errors.ts";
 import { type Files, realFiles } from "../host/files.ts";
-import { redactUrl } from "../host/git.ts";
 import { flockLocker, type RunLocker } from "../host/lock.ts";
 import type { Settings } from "../settings.ts";
 import { podmanGenerator, type QuadletGenerator } from "../host/quadlet.ts";
 import { realSystemd, type Systemd } from "../host/systemd.ts";
-import { runPipeline } from "../apply/pipeline.ts";
-import { applyJson, applySummary, stepLine } from "../apply/render.ts";
+import { applyRevision } from "../run/run.ts";
+import { applyJson, applySummary, stepLine } from "../report/run_text.ts";
 import { StateStore } from "../state/store.ts";
 import {
   checkWritable,
@@ -22,7 +21,7 @@ import {
   settingsFrom,
   sourceCommand,
 } from "./options.ts";
-import { resolveSource } from "./source.ts";
+import { readOptionsOf, sourceOf } from "./source.ts";
 import type { Output } from "./program.ts";
 
 /** The host adapters `apply` drives; tests pass fakes. */
@@ -76,12 +75,10 @@ export function applyCommand(out: Output, adapters: ApplyAdapters = REAL) {
     json: boolean,
     flags: { adopt?: boolean; diff?: boolean },
   ) {
-    const report = await runPipeline({
-      resolve: () => resolveSource(common, settings, "mirror"),
-      source: {
-        repository: common.sourceRepo ?? (settings.repo ? redactUrl(settings.repo) : null),
-        ref: common.sourceRepo ? null : settings.rev,
-      },
+    const report = await applyRevision({
+      source: sourceOf(common, settings, "mirror"),
+      read: readOptionsOf(settings),
+      retry: null,
       dirs: settings.dirs,
       store: new StateStore(settings.stateDir, adapters.files),
       files: adapters.files,

@@ -9,7 +9,7 @@ import { Command, Option } from "@commander-js/extra-typings";
 import { CoreOpsError, Exit } from "../errors.ts";
 import type { Files } from "../host/files.ts";
 import type { Artifact } from "../model.ts";
-import type { Action } from "../plan/planner.ts";
+import type { Action } from "../model.ts";
 import {
   ENV_NAMES,
   readAgentToml,

@@ -3,15 +3,15 @@
  *
  * @module
  */
-import { prepare } from "../apply/prepare.ts";
+import { planRevision } from "../run/run.ts";
 import { type Files, realFiles } from "../host/files.ts";
 import { podmanGenerator, type QuadletGenerator } from "../host/quadlet.ts";
 import { realSystemd, type Systemd } from "../host/systemd.ts";
-import { planJson, planText } from "../plan/render.ts";
+import { planJson, planText } from "../report/plan_text.ts";
 import { StateStore } from "../state/store.ts";
-import { templateNaming } from "../apply/naming.ts";
+import { templateNaming } from "../run/naming.ts";
 import { diffText, options, settingsFrom, sourceCommand } from "./options.ts";
-import { loadSource } from "./source.ts";
+import { readOptionsOf, sourceOf } from "./source.ts";
 import type { Output } from "./program.ts";
 
 /** The host adapters `plan` reads through; tests pass fakes. */
@@ -36,34 +36,27 @@ export function planCommand(out: Output, adapters: PlanAdapters = REAL) {
     .action(async (source, flags) => {
       const common = { ...flags, sourceRepo: flags.sourceRepo ?? source };
       templateNaming(flags.podmanVersion); // a bad flag is a usage error before any work
-      // resolve → load → name units (generator or built-in) → observe → plan → render
       const settings = await settingsFrom(common);
-      const loaded = await loadSource(common, settings);
-      const store = new StateStore(settings.stateDir, adapters.files);
-      const state = await store.readState();
-      const prepared = await prepare(
-        loaded.desired,
-        await store.readManifest(),
-        state.in_progress?.pending ?? null,
-        {
-          dirs: settings.dirs,
-          ...adapters,
-          adopt: flags.adopt === true,
-          podmanVersion: flags.podmanVersion,
-          requireGenerator: false,
-        },
-      );
+      const planned = await planRevision({
+        source: sourceOf(common, settings, "temp"),
+        read: readOptionsOf(settings),
+        dirs: settings.dirs,
+        store: new StateStore(settings.stateDir, adapters.files),
+        ...adapters,
+        adopt: flags.adopt === true,
+        podmanVersion: flags.podmanVersion,
+      });
       const report = {
-        revision: loaded.revision,
-        desired: prepared.desired,
-        plan: prepared.plan,
-        states: prepared.states,
-        naming: prepared.naming,
+        revision: planned.revision,
+        desired: planned.desired,
+        plan: planned.plan,
+        states: planned.states,
+        naming: planned.naming,
       };
       out.stdout(flags.json ? planJson(report) : planText(report));
       if (flags.diff && !flags.json) {
         out.stdout(
-          await diffText(prepared.plan.actions, prepared.desired.artifacts, adapters.files),
+          await diffText(planned.plan.actions, planned.desired.artifacts, adapters.files),
         );
       }
     });

@@ -1,66 +1,39 @@
 /**
- * Resolving the source `plan`, `apply` and `validate` read — a checkout as it
- * is, or a fetched revision — and loading the desired state from it. Apart
- * from options.ts so that the agent, which resolves its own source and keeps
- * the loaded state per commit, does not evaluate the loader at all on a tick
- * that does not need it.
+ * The source a command reads, from its flags and settings: a checkout
+ * (`--source-repo` or the positional argument) or a remote (`--repo --rev`, or
+ * agent.toml), and the options the run's read step loads it with. Resolving
+ * and reading are the run's (src/run/resolve.ts, read.ts), the same for every
+ * command.
  *
  * @module
  */
-import type { ResolvedSource } from "../apply/pipeline.ts";
 import { usage } from "../errors.ts";
-import { fetchRevision, gitMirror, provenance } from "../host/git.ts";
-import { gitSignatureVerifier } from "../host/signature.ts";
-import type { DesiredState } from "../model.ts";
+import { hostSources } from "../host/sources.ts";
+import type { ReadOptions } from "../run/read.ts";
+import type { RunSource } from "../run/run.ts";
 import type { Settings } from "../settings.ts";
-import { readGitTree } from "../source/gittree.ts";
-import { loadDesiredState } from "../source/layout.ts";
-import { readRepoTree, type RepoTree } from "../source/tree.ts";
 import { type CommonFlags, hostname } from "./options.ts";
 
-/** A loaded source: the desired state and the revision it came from. */
-export interface LoadedSource {
-  revision: string;
-  desired: DesiredState;
-}
-
 /**
- * Resolves the source — a checkout as it is, or a fetched revision — and reads
- * its tree; loading the desired state from it is left to `load()`, so a
- * layout error is known to belong to that revision. `apply` fetches into the
- * persistent mirror in the state dir (and checks the signature when
- * `require-signed`); `plan` and `validate`, which never write, fetch into a
- * temp dir.
+ * The run source of a command. The commands that write (`apply`) fetch into
+ * the persistent mirror in the state dir and check the signature when
+ * `require-signed`; `plan` and `validate`, which never write, fetch into a
+ * temporary mirror — and read it the same way.
  */
-export async function resolveSource(
+export function sourceOf(
   flags: CommonFlags,
   settings: Settings,
-  fetchInto: "temp" | "mirror" = "temp",
-): Promise<ResolvedSource> {
+  into: "temp" | "mirror",
+): RunSource {
   if (flags.sourceRepo !== undefined && flags.repo !== undefined) {
     throw usage(
       "--source-repo and --repo are exclusive",
       "use a local checkout or a remote, not both",
     );
   }
-  const hostId = settings.host ?? hostname();
-  const loader = (tree: RepoTree) => () =>
-    Promise.resolve(
-      loadDesiredState(tree, {
-        host: hostId,
-        dirs: settings.dirs,
-        configRoots: { allow: settings.configRoots },
-      }),
-    );
   if (flags.sourceRepo !== undefined) {
     if (flags.rev !== undefined) throw usage("--rev goes with --repo, not --source-repo");
-    // git starts first and runs while the tree is read (the walk is synchronous).
-    const revision = provenance(flags.sourceRepo);
-    const tree = await readRepoTree(flags.sourceRepo).catch(async (error) => {
-      await revision.catch(() => {}); // the read's failure is the one to report
-      throw error;
-    });
-    return { revision: await revision, load: loader(tree) };
+    return { spec: { kind: "checkout", path: flags.sourceRepo }, ports: hostSources };
   }
   if (settings.repo === null) {
     throw usage(
@@ -69,36 +42,28 @@ export async function resolveSource(
     );
   }
   if (settings.rev === null) throw usage("--repo needs --rev (or rev in agent.toml)");
-  const fetchOptions = { timeoutSeconds: settings.fetchTimeoutSeconds, sshKey: settings.sshKey };
-  if (fetchInto === "mirror") {
-    const { commit, mirror } = await gitMirror.fetch({
+  return {
+    spec: {
+      kind: "remote",
       url: settings.repo,
       rev: settings.rev,
+      into,
       stateDir: settings.stateDir,
-      ...fetchOptions,
-    });
-    if (settings.requireSigned) {
-      await gitSignatureVerifier.verify(mirror, commit, settings.allowedSigners ?? "");
-    }
-    return {
-      revision: commit,
-      load: async () => await loader(await readGitTree(mirror, commit))(),
-    };
-  }
-  const dir = await Deno.makeTempDir({ prefix: "core-ops-source-" });
-  try {
-    const revision = await fetchRevision(settings.repo, settings.rev, dir, fetchOptions);
-    return { revision, load: loader(await readRepoTree(dir)) };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+      fetchTimeoutSeconds: settings.fetchTimeoutSeconds,
+      sshKey: settings.sshKey,
+      allowedSigners: into === "mirror" && settings.requireSigned
+        ? settings.allowedSigners ?? ""
+        : null,
+    },
+    ports: hostSources,
+  };
 }
 
-/**
- * Resolves the source, reads it, and loads the desired state for the resolved
- * host.
- */
-export async function loadSource(flags: CommonFlags, settings: Settings): Promise<LoadedSource> {
-  const source = await resolveSource(flags, settings);
-  return { revision: source.revision, desired: await source.load() };
+/** How the read step loads this host's desired state. */
+export function readOptionsOf(settings: Settings): ReadOptions {
+  return {
+    host: settings.host ?? hostname(),
+    dirs: settings.dirs,
+    configRoots: settings.configRoots,
+  };
 }

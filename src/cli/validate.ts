@@ -6,10 +6,10 @@
  */
 import { podmanGenerator, type QuadletGenerator } from "../host/quadlet.ts";
 import { describeNaming } from "../plan/naming.ts";
-import { bringUpOrder, describeUnits } from "../plan/units.ts";
-import { nameUnits, templateNaming } from "../apply/naming.ts";
+import { templateNaming } from "../run/naming.ts";
+import { validateRevision } from "../run/run.ts";
 import { options, settingsFrom, sourceCommand } from "./options.ts";
-import { loadSource } from "./source.ts";
+import { readOptionsOf, sourceOf } from "./source.ts";
 import type { Output } from "./program.ts";
 
 /** Builds the `validate` command. */
@@ -21,16 +21,13 @@ export function validateCommand(out: Output, generator: QuadletGenerator = podma
       const common = { ...flags, sourceRepo: flags.sourceRepo ?? source };
       templateNaming(flags.podmanVersion); // a bad flag is a usage error before any work
       const settings = await settingsFrom(common);
-      const loaded = await loadSource(common, settings);
-      const { desired, naming, dryRun: result } = await nameUnits(
-        loaded.desired,
-        settings.dirs.quadletDir,
+      const { revision, named } = await validateRevision({
+        source: sourceOf(common, settings, "temp"),
+        read: readOptionsOf(settings),
         generator,
-        flags.podmanVersion,
-      );
-      const revision = loaded.revision;
-      // A dependency cycle is invalid desired state too: refuse it here, not first in apply.
-      bringUpOrder(describeUnits(desired.artifacts));
+        podmanVersion: flags.podmanVersion,
+      });
+      const { desired, naming, dryRun: result } = named;
       for (const w of desired.warnings) {
         out.stderr(`warning: ${w.file ? `${w.file}: ` : ""}${w.message}\n`);
       }

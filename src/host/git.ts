@@ -1,7 +1,7 @@
 /**
  * Git, run as a program: provenance of a local checkout; the agent's
  * persistent bare mirror (fetch the tracked ref, resolve it to a commit; the
- * tree is then read from the mirror by src/source/gittree.ts); and one-off
+ * tree is then read from the mirror by src/host/gittree.ts); and one-off
  * fetches for `plan --repo`.
  *
  * Nothing from the remote runs here: no hooks, only the file, http(s) and ssh

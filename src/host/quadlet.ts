@@ -9,7 +9,7 @@
 import { dirname, join } from "node:path";
 import type { Diagnostic } from "../errors.ts";
 import { type Artifact, type GeneratedUnit, isQuadletKind, type QuadletKind } from "../model.ts";
-import { compare } from "../source/tree.ts";
+import { compare } from "../tree.ts";
 
 /** Where Podman installs the generator: the plain binary first, the systemd generator link second. */
 export const GENERATOR_PATHS = [

@@ -11,7 +11,7 @@
 import { z } from "zod";
 import { CoreOpsError, Exit } from "../errors.ts";
 import { isTemplateUnit } from "../model.ts";
-import type { UnitState } from "../plan/planner.ts";
+import type { UnitState } from "../model.ts";
 
 /** The jobs a run asks systemd for; each call names every unit of one batch. */
 export type JobOp = "start" | "restart" | "stop" | "reset-failed";

@@ -7,7 +7,7 @@
  */
 import { createTwoFilesPatch } from "diff";
 import type { Artifact } from "../model.ts";
-import type { Action } from "./planner.ts";
+import type { Action } from "../model.ts";
 
 /** What is at a path now: bytes and mode, or `null` when nothing is. */
 export type Current = { content: Uint8Array; mode: number } | null;

@@ -17,7 +17,7 @@ import {
   quadletUnitName,
   type TemplateNaming,
 } from "../model.ts";
-import { compare } from "../source/tree.ts";
+import { compare } from "../tree.ts";
 import { lastValue, parseUnitFile } from "../source/unitfile.ts";
 
 /** Which naming a plan's units follow; `plan --json` shows it as `naming`. */

@@ -7,35 +7,19 @@
  */
 import { CoreOpsError } from "../errors.ts";
 import {
+  type Action,
   type Artifact,
   BRING_UP_TIER,
   type DesiredState,
   isTemplateUnit,
   type UnitKind,
+  type UnitState,
   type Warning,
 } from "../model.ts";
 import type { ManifestEntry, OwnershipManifest } from "../state/manifest.ts";
-import { compare } from "../source/tree.ts";
+import { compare } from "../tree.ts";
 import { mountIndex } from "./mounts.ts";
 import { bringUpOrder, describeUnits, tearDownOrder, type UnitInfo } from "./units.ts";
-
-/** The operations a plan may contain. */
-export type Op = "write" | "remove" | "reload" | "start" | "restart" | "stop" | "reset-failed";
-
-/** One step of a plan: `target` is a path for write/remove, a unit otherwise. */
-export interface Action {
-  op: Op;
-  target: string;
-  reason: string;
-}
-
-/** A unit's state as systemd reports it. */
-export interface UnitState {
-  /** `LoadState`: loaded, not-found, bad-setting, error, masked. */
-  load: string;
-  /** `ActiveState`: active, inactive, failed, activating, deactivating, reloading. */
-  active: string;
-}
 
 /** What is on the host now. */
 export interface Observed {

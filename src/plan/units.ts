@@ -13,7 +13,7 @@ import {
   QUADLET_SECTION,
   type UnitKind,
 } from "../model.ts";
-import { compare } from "../source/tree.ts";
+import { compare } from "../tree.ts";
 import { lastValue, parseUnitFile, splitList, type UnitFile, values } from "../source/unitfile.ts";
 import { CoreOpsError, type Diagnostic, Exit } from "../errors.ts";
 

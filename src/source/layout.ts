@@ -32,7 +32,7 @@ import {
   MAX_TOTAL_SIZE,
   type RepoTree,
   type TreeEntry,
-} from "./tree.ts";
+} from "../tree.ts";
 import { lastValue, parseUnitFile } from "./unitfile.ts";
 import { MAX_YAML_SIZE, parseYaml } from "./yaml.ts";
 

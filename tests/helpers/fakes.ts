@@ -10,7 +10,7 @@ import type { FileContent, Files } from "../../src/host/files.ts";
 import type { DryRunResult, QuadletGenerator } from "../../src/host/quadlet.ts";
 import type { JobOp, JobOutcome, Systemd, UnitProperties } from "../../src/host/systemd.ts";
 import { isTemplateUnit } from "../../src/model.ts";
-import type { UnitState } from "../../src/plan/planner.ts";
+import type { UnitState } from "../../src/model.ts";
 
 /** An in-memory file system that records writes and removals. */
 export class FakeFiles implements Files {

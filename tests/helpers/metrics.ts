@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { RunMetrics } from "../../src/state/metrics.ts";
+import type { RunMetrics } from "../../src/report/metrics.ts";
 
 /** A success, a failure and an odd revision label. */
 export const METRICS_RUNS: RunMetrics[] = [

@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
-import type { RepoTree, TreeEntry } from "../../src/source/tree.ts";
+import type { RepoTree, TreeEntry } from "../../src/tree.ts";
 
 /** A repository as a map from repo-relative path to file content. */
 export type Files = Record<string, string>;

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { realFiles } from "../../src/host/files.ts";
-import { renderMetrics } from "../../src/state/metrics.ts";
+import { renderMetrics } from "../../src/report/metrics.ts";
 import { METRICS_RUNS } from "../helpers/metrics.ts";
 
 const [success, failure] = METRICS_RUNS;

@@ -4,10 +4,10 @@
  * never count against a revision, and the state each run leaves.
  */
 import assert from "node:assert/strict";
-import { type AgentPorts, type AgentSettings, runAgent } from "../../src/apply/agent.ts";
+import { type AgentPorts, type AgentSettings, runAgent } from "../../src/run/agent.ts";
 import { CoreOpsError, Exit } from "../../src/errors.ts";
 import type { TargetDirs } from "../../src/model.ts";
-import type { RunEvent } from "../../src/state/event.ts";
+import type { RunEvent } from "../../src/report/event.ts";
 import { StateStore } from "../../src/state/store.ts";
 import { FakeFiles, fakeGenerator, FakeSystemd } from "../helpers/fakes.ts";
 import { type Files, memoryTree } from "../helpers/repo.ts";
@@ -20,7 +20,6 @@ const GOOD: Files = {
 
 const SETTINGS: AgentSettings = {
   repo: "https://user:s3cret@git.example/infra.git",
-  repoShown: "https://***@git.example/infra.git",
   rev: "main",
   host: null,
   dirs: DIRS,
@@ -28,6 +27,8 @@ const SETTINGS: AgentSettings = {
   lockPath: "/run/lock",
   requireSigned: false,
   allowedSigners: null,
+  sshKey: null,
+  fetchTimeoutSeconds: 60,
   verifyTimeoutMs: 5_000,
   verifySettleMs: 0,
   retryInitialSeconds: 60,
@@ -64,28 +65,34 @@ class World {
         }
         return Promise.resolve({ release: () => Promise.resolve() });
       },
-      fetch: () =>
-        this.fetchFails
-          ? Promise.reject(
-            new CoreOpsError(Exit.tempFail, "transient", [{ message: "remote unreachable" }]),
-          )
-          : this.slowFetch
-          ? new Promise((resolve) =>
-            setTimeout(() => {
-              this.systemd.calls.push("(fetched)");
-              resolve(this.head);
-            }, 5)
-          )
-          : Promise.resolve(this.head),
-      verifySignature: () =>
-        this.badSignature
-          ? Promise.reject(
-            new CoreOpsError(Exit.dataErr, "validation", [{ message: "commit is not signed" }]),
-          )
-          : Promise.resolve(),
-      readTree: (commit) => {
-        this.treeReads++;
-        return Promise.resolve(memoryTree(this.commits.get(commit)!));
+      source: {
+        provenance: () => Promise.reject(new Error("the agent never reads a checkout")),
+        readCheckout: () => Promise.reject(new Error("the agent never reads a checkout")),
+        fetch: () =>
+          this.fetchFails
+            ? Promise.reject(
+              new CoreOpsError(Exit.tempFail, "transient", [{ message: "remote unreachable" }]),
+            )
+            : this.slowFetch
+            ? new Promise((resolve) =>
+              setTimeout(() => {
+                this.systemd.calls.push("(fetched)");
+                resolve({ commit: this.head, mirror: "/mirror" });
+              }, 5)
+            )
+            : Promise.resolve({ commit: this.head, mirror: "/mirror" }),
+        verifySignature: () =>
+          this.badSignature
+            ? Promise.reject(
+              new CoreOpsError(Exit.dataErr, "validation", [{ message: "commit is not signed" }]),
+            )
+            : Promise.resolve(),
+        readCommit: (_mirror, commit) => {
+          this.treeReads++;
+          return Promise.resolve(memoryTree(this.commits.get(commit)!));
+        },
+        makeTempDir: () => Promise.reject(new Error("the agent fetches into its mirror")),
+        removeDir: () => Promise.reject(new Error("the agent fetches into its mirror")),
       },
       buildIdentity: this.build === undefined ? undefined : () => Promise.resolve(this.build!),
       emit: (event) => {

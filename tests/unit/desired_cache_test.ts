@@ -4,7 +4,7 @@ import {
   cachedLoad,
   DESIRED_CACHE_FILE,
   type DesiredCacheKey,
-} from "../../src/apply/desired_cache.ts";
+} from "../../src/run/desired_cache.ts";
 import type { DesiredState } from "../../src/model.ts";
 import { loadDesiredState } from "../../src/source/layout.ts";
 import { FakeFiles } from "../helpers/fakes.ts";

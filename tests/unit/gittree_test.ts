@@ -6,9 +6,10 @@ import assert from "node:assert/strict";
 import { basename, join } from "node:path";
 import { CoreOpsError } from "../../src/errors.ts";
 import type { TargetDirs } from "../../src/model.ts";
-import { readGitTree } from "../../src/source/gittree.ts";
+import { readGitTree } from "../../src/host/gittree.ts";
 import { loadDesiredState } from "../../src/source/layout.ts";
-import { MAX_FILE_SIZE, readRepoTree, type RepoTree } from "../../src/source/tree.ts";
+import { readRepoTree } from "../../src/host/checkout.ts";
+import { MAX_FILE_SIZE, type RepoTree } from "../../src/tree.ts";
 import { baseRepo, commitAll, git, writeRepo } from "../helpers/repo.ts";
 
 const DIRS: TargetDirs = { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" };

@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { CoreOpsError } from "../../src/errors.ts";
 import type { TargetDirs } from "../../src/model.ts";
 import { type ConfigRootPolicy, loadDesiredState } from "../../src/source/layout.ts";
-import type { RepoTree, TreeEntry } from "../../src/source/tree.ts";
+import type { RepoTree, TreeEntry } from "../../src/tree.ts";
 import { baseRepo, memoryTree } from "../helpers/repo.ts";
 
 const DIRS: TargetDirs = { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" };

@@ -12,7 +12,7 @@ import {
   loadDesiredState,
 } from "../../src/source/layout.ts";
 import { showPath } from "../../src/source/names.ts";
-import { MAX_DEPTH, type RepoTree, type TreeEntry } from "../../src/source/tree.ts";
+import { MAX_DEPTH, type RepoTree, type TreeEntry } from "../../src/tree.ts";
 import { MAX_YAML_SIZE } from "../../src/source/yaml.ts";
 import { parseManifest } from "../../src/state/manifest.ts";
 import { baseRepo, type Files, memoryTree } from "../helpers/repo.ts";

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { CoreOpsError } from "../../src/errors.ts";
 import type { DesiredState, TargetDirs } from "../../src/model.ts";
 import { loadDesiredState } from "../../src/source/layout.ts";
-import type { RepoTree } from "../../src/source/tree.ts";
+import type { RepoTree } from "../../src/tree.ts";
 import { baseRepo, type Files, memoryTree, sha256 } from "../helpers/repo.ts";
 
 const DIRS: TargetDirs = { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" };

@@ -1,6 +1,6 @@
 /** The metrics textfile renderer. */
 import assert from "node:assert/strict";
-import { OPS, renderMetrics, type RunMetrics } from "../../src/state/metrics.ts";
+import { OPS, renderMetrics, type RunMetrics } from "../../src/report/metrics.ts";
 
 const run: RunMetrics = {
   finishedAt: 1764115200,

@@ -5,14 +5,8 @@
 import assert from "node:assert/strict";
 import { CoreOpsError } from "../../src/errors.ts";
 import type { DesiredState, TargetDirs } from "../../src/model.ts";
-import {
-  type Action,
-  isInstanceOf,
-  plan,
-  type PlanInput,
-  templatesOfInterest,
-  type UnitState,
-} from "../../src/plan/planner.ts";
+import { isInstanceOf, plan, type PlanInput, templatesOfInterest } from "../../src/plan/planner.ts";
+import { type Action, type UnitState } from "../../src/model.ts";
 import { withBuiltInNaming } from "../../src/plan/naming.ts";
 import { describeUnits } from "../../src/plan/units.ts";
 import { loadDesiredState } from "../../src/source/layout.ts";

@@ -1,7 +1,8 @@
 /** The planner (SPEC §2): ordering, restart-what-changed, ownership, drift, idempotence. */
 import assert from "node:assert/strict";
 import type { DesiredState, TargetDirs } from "../../src/model.ts";
-import { type Action, plan, type PlanInput, type UnitState } from "../../src/plan/planner.ts";
+import { plan, type PlanInput } from "../../src/plan/planner.ts";
+import { type Action, type UnitState } from "../../src/model.ts";
 import { loadDesiredState } from "../../src/source/layout.ts";
 import type { OwnershipManifest } from "../../src/state/manifest.ts";
 import { baseRepo, type Files, manifestOf, memoryTree, sha256 } from "../helpers/repo.ts";

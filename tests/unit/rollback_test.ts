@@ -4,7 +4,7 @@ import { batches, type StepResult } from "../../src/apply/execute.ts";
 import { planRollback, type Restore } from "../../src/apply/rollback.ts";
 import type { Artifact, UnitKind } from "../../src/model.ts";
 import { renderDiff } from "../../src/plan/diff.ts";
-import type { Action, Op } from "../../src/plan/planner.ts";
+import type { Action, Op } from "../../src/model.ts";
 
 const KINDS = new Map<string, UnitKind>([
   ["data-volume.service", "volume"],

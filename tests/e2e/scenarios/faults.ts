@@ -10,7 +10,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { PAUSE_POINTS, type PausePoint } from "../../../src/apply/faults.ts";
+import { PAUSE_POINTS, type PausePoint } from "../../../src/run/faults.ts";
 import { MESSAGE_ID } from "../../../src/host/journal.ts";
 import { PRODUCTION } from "../../../tools/permissions.ts";
 import { startPaused } from "../lib/faults.ts";

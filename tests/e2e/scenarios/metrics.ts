@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import type { Scenario } from "../lib/scenario.ts";
-import { renderMetrics } from "../../../src/state/metrics.ts";
+import { renderMetrics } from "../../../src/report/metrics.ts";
 import { METRICS_RUNS as runs } from "../../helpers/metrics.ts";
 
 async function promtool(text: string): Promise<{ code: number; out: string }> {

@@ -6,8 +6,9 @@
  * @module
  */
 import type { Artifact, DesiredState } from "../model.ts";
-import { describeNaming, type Naming } from "./naming.ts";
-import type { Op, Plan, UnitState } from "./planner.ts";
+import { describeNaming, type Naming } from "../plan/naming.ts";
+import type { Plan } from "../plan/planner.ts";
+import type { Op, UnitState } from "../model.ts";
 
 /** Everything a rendered plan shows. */
 export interface PlanReport {

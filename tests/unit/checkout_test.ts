@@ -1,7 +1,7 @@
 /** The tree reader: what it records, and how read failures map to exit codes. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { readRepoTree, sourceError } from "../../src/source/tree.ts";
+import { readRepoTree, sourceError } from "../../src/host/checkout.ts";
 import { writeRepo } from "../helpers/repo.ts";
 
 Deno.test("permission denied is exit 66 and says so; missing is 66 and says that", () => {

@@ -1,11 +1,11 @@
 /**
- * The run pipeline against recording fakes: the exact adapter call sequence
+ * The run core (src/run/run.ts) against recording fakes: the exact adapter call sequence
  * (one daemon-reload per run that changes unit files, one `systemctl start`
  * per tier, never enable/disable), idempotence, rollback, and the records it
  * leaves in the state dir.
  */
 import assert from "node:assert/strict";
-import { type RunContext, runPipeline } from "../../src/apply/pipeline.ts";
+import { applyRevision, type ApplyRunContext } from "../../src/run/run.ts";
 import { CoreOpsError } from "../../src/errors.ts";
 import type { TargetDirs } from "../../src/model.ts";
 import { loadDesiredState } from "../../src/source/layout.ts";
@@ -41,15 +41,19 @@ function host(): Host {
   return { files: new FakeFiles(), systemd: new FakeSystemd(), generator: fakeGenerator() };
 }
 
-function context(h: Host, files: Files, revision = "r1"): RunContext {
+function context(h: Host, files: Files, revision = "r1"): ApplyRunContext {
   return {
-    resolve: () =>
-      Promise.resolve({
+    source: {
+      resolved: {
         revision,
-        load: () =>
-          Promise.resolve(loadDesiredState(memoryTree(files), { host: null, dirs: DIRS })),
-      }),
-    source: { repository: "/src", ref: null },
+        repository: "/src",
+        ref: null,
+        read: () => Promise.resolve(memoryTree(files)),
+        dispose: () => Promise.resolve(),
+      },
+    },
+    read: { host: null, dirs: DIRS, configRoots: null },
+    retry: null,
     dirs: DIRS,
     store: new StateStore(STATE, h.files),
     files: h.files,
@@ -65,7 +69,7 @@ function context(h: Host, files: Files, revision = "r1"): RunContext {
 
 Deno.test("first apply: writes, ONE reload, ONE start per tier, never enable/disable", async () => {
   const h = host();
-  const report = await runPipeline(context(h, repo()));
+  const report = await applyRevision(context(h, repo()));
   assert.equal(report.outcome, "success");
   assert.equal(report.exitCode, 0);
   assert.deepEqual(h.systemd.jobs(), [
@@ -100,11 +104,11 @@ Deno.test("first apply: writes, ONE reload, ONE start per tier, never enable/dis
 
 Deno.test("second and third apply: nothing planned, no write, no reload, no job", async () => {
   const h = host();
-  await runPipeline(context(h, repo()));
+  await applyRevision(context(h, repo()));
   for (const round of [2, 3]) {
     h.systemd.calls.length = 0;
     h.files.calls.length = 0;
-    const report = await runPipeline(context(h, repo()));
+    const report = await applyRevision(context(h, repo()));
     assert.equal(report.outcome, "noop", `round ${round}`);
     assert.deepEqual(h.systemd.jobs(), []);
     assert.deepEqual(h.files.calls, []);
@@ -118,9 +122,9 @@ Deno.test("second and third apply: nothing planned, no write, no reload, no job"
 
 Deno.test("a changed mounted config restarts only its container, with no reload", async () => {
   const h = host();
-  await runPipeline(context(h, repo()));
+  await applyRevision(context(h, repo()));
   h.systemd.calls.length = 0;
-  const report = await runPipeline(
+  const report = await applyRevision(
     context(h, repo({ "services/web/config/app.conf": "greeting=bonjour\n" }), "r2"),
   );
   assert.equal(report.outcome, "success");
@@ -133,12 +137,12 @@ Deno.test("a changed mounted config restarts only its container, with no reload"
 
 Deno.test("a unit failing verification rolls back files and restarts the old unit", async () => {
   const h = host();
-  await runPipeline(context(h, repo()));
+  await applyRevision(context(h, repo()));
   h.systemd.calls.length = 0;
   h.files.calls.length = 0;
   h.systemd.behaviour.set("web.service", "fails");
   const broken = CONTAINER.replace("Image=", "Exec=/bin/false\nImage=");
-  const report = await runPipeline(
+  const report = await applyRevision(
     context(h, repo({ "services/web/quadlet/web.container": broken }), "r2"),
   );
   assert.equal(report.outcome, "failure");
@@ -168,11 +172,11 @@ Deno.test("a unit failing verification rolls back files and restarts the old uni
 
 Deno.test("rollback of a new unit: stopped, reset, its files removed; old units untouched", async () => {
   const h = host();
-  await runPipeline(context(h, repo()));
+  await applyRevision(context(h, repo()));
   h.systemd.calls.length = 0;
   h.files.calls.length = 0;
   h.systemd.behaviour.set("new.service", "fails");
-  const report = await runPipeline(
+  const report = await applyRevision(
     context(
       h,
       repo({
@@ -197,11 +201,11 @@ Deno.test("rollback of a new unit: stopped, reset, its files removed; old units 
 
 Deno.test("a failed write stops the run: later steps are not-run, written files rolled back", async () => {
   const h = host();
-  await runPipeline(context(h, repo()));
+  await applyRevision(context(h, repo()));
   h.files.calls.length = 0;
   h.systemd.calls.length = 0;
   h.files.failWrites.add("/q/web.container");
-  const report = await runPipeline(context(
+  const report = await applyRevision(context(
     h,
     repo({
       "services/web/quadlet/app.network": "[Network]\nLabel=x=1\n",
@@ -223,7 +227,7 @@ Deno.test("a crash-looping unit never passes verification", async () => {
   const h = host();
   let now = 1_700_000_000_000;
   h.systemd.behaviour.set("web.service", "crash-loops");
-  const ctx: RunContext = {
+  const ctx: ApplyRunContext = {
     ...context(h, repo()),
     verifySettleMs: 3_000,
     verifyTimeoutMs: 20_000,
@@ -236,7 +240,7 @@ Deno.test("a crash-looping unit never passes verification", async () => {
   };
   const fake = new FakeSystemd(() => now);
   fake.behaviour.set("web.service", "crash-loops");
-  const report = await runPipeline({ ...ctx, systemd: fake });
+  const report = await applyRevision({ ...ctx, systemd: fake });
   assert.equal(report.outcome, "failure");
   const web = report.verification.find((v) => v.unit === "web.service");
   assert.equal(web?.status, "failed");
@@ -249,7 +253,7 @@ Deno.test("a crash-looping unit never passes verification", async () => {
 Deno.test("a unit systemd does not know after reload fails verification", async () => {
   const h = host();
   h.systemd.loadable = (unit) => unit !== "data-volume.service";
-  const report = await runPipeline(context(h, repo()));
+  const report = await applyRevision(context(h, repo()));
   assert.equal(report.outcome, "failure");
   const volume = report.verification.find((v) => v.unit === "data-volume.service");
   // Its start failed already, so it was never verified as passing.
@@ -263,7 +267,7 @@ Deno.test("a conflict or a generator rejection writes nothing and exits 65", asy
   const h = host();
   h.files.put("/q/web.container", "[Container]\nImage=mine\n");
   await assert.rejects(
-    runPipeline(context(h, repo())),
+    applyRevision(context(h, repo())),
     (e: unknown) => e instanceof CoreOpsError && e.exitCode === 65 && /not owned/.test(e.message),
   );
   assert.deepEqual(h.files.calls, []);
@@ -276,7 +280,7 @@ Deno.test("a conflict or a generator rejection writes nothing and exits 65", asy
     diagnostics: [{ message: "rejected by the quadlet generator: bad key" }],
   });
   await assert.rejects(
-    runPipeline(context(g, repo())),
+    applyRevision(context(g, repo())),
     (e: unknown) => e instanceof CoreOpsError && e.exitCode === 65,
   );
   assert.deepEqual(g.files.calls, []);
@@ -313,12 +317,12 @@ async function killedAfterWritingExtra(h: Host, files: Files): Promise<void> {
 
 Deno.test("a run killed mid-way: its files are recognised as owned, not conflicts", async () => {
   const h = host();
-  await runPipeline(context(h, repo()));
+  await applyRevision(context(h, repo()));
   // A run of r2 wrote a new file and died before committing state.
   const store = new StateStore(STATE, h.files);
   const next = repo({ "services/web/quadlet/extra.volume": "[Volume]\n" });
   await killedAfterWritingExtra(h, next);
-  const report = await runPipeline(context(h, next, "r2"));
+  const report = await applyRevision(context(h, next, "r2"));
   assert.equal(report.outcome, "success");
   assert.deepEqual(report.plan.conflicts, []);
   assert.equal((await store.readState()).in_progress, null);
@@ -326,12 +330,12 @@ Deno.test("a run killed mid-way: its files are recognised as owned, not conflict
 
 Deno.test("removed units are stopped and reset before their files go", async () => {
   const h = host();
-  await runPipeline(context(h, repo()));
+  await applyRevision(context(h, repo()));
   h.systemd.calls.length = 0;
   h.files.calls.length = 0;
   const without = repo();
   delete without["services/other/quadlet/other.container"];
-  const report = await runPipeline(context(h, without, "r2"));
+  const report = await applyRevision(context(h, without, "r2"));
   assert.equal(report.outcome, "success");
   assert.deepEqual(h.systemd.jobs(), [
     "stop other.service",
@@ -379,7 +383,7 @@ async function killedAfterWrites(h: Host, next: Files): Promise<StateStore> {
 
 Deno.test("a run killed after its writes: the next run still reloads and restarts what changed", async () => {
   const h = host();
-  await runPipeline(context(h, repo()));
+  await applyRevision(context(h, repo()));
   const next = repo({
     "services/web/quadlet/web.container": CONTAINER.replace(
       "[Install]",
@@ -389,7 +393,7 @@ Deno.test("a run killed after its writes: the next run still reloads and restart
   delete next["services/other/quadlet/other.container"];
   await killedAfterWrites(h, next);
 
-  const report = await runPipeline(context(h, next, "r2"));
+  const report = await applyRevision(context(h, next, "r2"));
   assert.equal(report.outcome, "success");
   // Nothing to write (the files are r2's already), but the killed run's reload and
   // restart still happen, and the unit whose file it removed is stopped.
@@ -412,7 +416,7 @@ Deno.test("a run killed after its writes: the next run still reloads and restart
   assert.equal(state.last_applied_revision, "r2");
 
   // Converged: the next run plans nothing.
-  const again = await runPipeline(context(h, next, "r2"));
+  const again = await applyRevision(context(h, next, "r2"));
   assert.equal(again.outcome, "noop");
   assert.deepEqual(again.plan.drift, []);
 });
@@ -420,13 +424,13 @@ Deno.test("a run killed after its writes: the next run still reloads and restart
 Deno.test("a run killed after writing everything: the next run owns the files, reloads once more", async () => {
   const h = host();
   const next = repo({ "services/web/quadlet/extra.volume": "[Volume]\n" });
-  await runPipeline(context(h, repo()));
+  await applyRevision(context(h, repo()));
   const store = new StateStore(STATE, h.files);
   // The killed run had written the file and started the unit, but never committed state.
   await killedAfterWritingExtra(h, next);
   h.systemd.running("extra-volume.service");
   h.systemd.calls.length = 0;
-  const recovered = await runPipeline(context(h, next, "r2"));
+  const recovered = await applyRevision(context(h, next, "r2"));
   // The state file cannot tell whether the killed run got to its reload: one more is
   // safe. A volume is never restarted, so that is all.
   assert.equal(recovered.outcome, "success");
@@ -435,7 +439,7 @@ Deno.test("a run killed after writing everything: the next run owns the files, r
   assert.ok(manifest!.files.some((f) => f.path === "/q/extra.volume"), "now owned");
   assert.equal((await store.readState()).in_progress, null);
   // Without the recorded ownership this run would call the file a conflict.
-  const again = await runPipeline(context(h, next, "r2"));
+  const again = await applyRevision(context(h, next, "r2"));
   assert.equal(again.outcome, "noop");
 });
 
@@ -450,14 +454,14 @@ Deno.test("apply --adopt of files that already match is a no-op that records own
     h.systemd.running(unit);
   }
   h.files.calls.length = 0;
-  await assert.rejects(runPipeline(context(h, repo())), CoreOpsError, "unowned files conflict");
-  const adopted = await runPipeline({ ...context(h, repo()), adopt: true });
+  await assert.rejects(applyRevision(context(h, repo())), CoreOpsError, "unowned files conflict");
+  const adopted = await applyRevision({ ...context(h, repo()), adopt: true });
   assert.equal(adopted.outcome, "noop");
   assert.deepEqual(h.files.calls, []);
   const manifest = await new StateStore(STATE, h.files).readManifest();
   assert.equal(manifest?.files.length, desired.artifacts.length);
   // Now owned: a run without --adopt is a no-op, not a conflict, and writes no manifest.
   const before = h.files.text(`${STATE}/manifest.json`);
-  assert.equal((await runPipeline(context(h, repo()))).outcome, "noop");
+  assert.equal((await applyRevision(context(h, repo()))).outcome, "noop");
   assert.equal(h.files.text(`${STATE}/manifest.json`), before);
 });

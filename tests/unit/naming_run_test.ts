@@ -1,6 +1,6 @@
 /** The naming step plan and validate share: generator when present, else built-in. */
 import assert from "node:assert/strict";
-import { nameUnits } from "../../src/apply/naming.ts";
+import { nameUnits } from "../../src/run/naming.ts";
 import { CoreOpsError } from "../../src/errors.ts";
 import type { DryRunResult, ExtraQuadletFile, QuadletGenerator } from "../../src/host/quadlet.ts";
 import type { Artifact } from "../../src/model.ts";

@@ -6,8 +6,7 @@
  *
  * @module
  */
-import type { RunReport } from "../apply/pipeline.ts";
-import { summarize } from "../apply/pipeline.ts";
+import { type RunReport, summarize, summaryText } from "./run_report.ts";
 import type { CoreOpsError, FailureClass } from "../errors.ts";
 import type { AuditEvent } from "../host/journal.ts";
 
@@ -35,8 +34,7 @@ export interface RunEvent {
 
 /** The event of a run that reached the plan. */
 export function eventFromReport(report: RunReport, generation: number): RunEvent {
-  const counts = summarize(report.steps);
-  const planSummary = Object.entries(counts).map(([op, n]) => `${op}=${n}`).join(" ") || "none";
+  const planSummary = summaryText(summarize(report.steps));
   const failedSteps = report.steps.filter((s) => s.status === "failed").map((s) => s.target);
   const failedUnits = report.failure?.units.map((u) => u.unit) ?? [];
   const failedArtifacts = [...new Set([...failedUnits, ...failedSteps])];

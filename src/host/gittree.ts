@@ -16,13 +16,12 @@ import {
   MAX_FILE_SIZE,
   MAX_FILES,
   MAX_TOTAL_SIZE,
+  PAYLOAD_ROOTS,
   type RepoTree,
   type TreeEntry,
   unwalkable,
-} from "./tree.ts";
+} from "../tree.ts";
 
-/** Top-level directories whose contents core-ops reads (as in the checkout reader). */
-const PAYLOAD_ROOTS = new Set(["services", "hosts"]);
 /** Longest symbolic link target read; Linux refuses longer ones (PATH_MAX). */
 const MAX_LINK_TARGET = 4096;
 /** Links followed while resolving one path, as the kernel's ELOOP limit. */

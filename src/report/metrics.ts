@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Op } from "../plan/planner.ts";
+import type { Op } from "../model.ts";
 
 /** Every plan operation, so `core_ops_actions{op}` has a sample for each, zeros included. */
 export const OPS = [

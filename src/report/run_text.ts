@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { planDocument } from "../plan/render.ts";
-import type { StepResult } from "./execute.ts";
-import { type RunReport, summarize } from "./pipeline.ts";
-import type { UnitVerdict } from "./verify.ts";
+import { planDocument } from "./plan_text.ts";
+import type { StepResult } from "../apply/execute.ts";
+import { type RunReport, summarize } from "./run_report.ts";
+import type { UnitVerdict } from "../apply/verify.ts";
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;

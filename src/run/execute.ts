@@ -1,0 +1,108 @@
+/**
+ * Step 5 of a run, execute: first keep everything rollback may need (the new
+ * content of each artifact and the current content of each path the plan
+ * writes or removes, in the state dir's object store), then run the plan's
+ * actions in order (src/apply/execute.ts), pausing at the fault matrix's
+ * points. The steps that ran are collected as they happen, so a run that
+ * throws half-way still knows what to roll back.
+ *
+ * @module
+ */
+import { execute as runActions, type StepResult } from "../apply/execute.ts";
+import type { Restore } from "../apply/rollback.ts";
+import type { FileContent, Files } from "../host/files.ts";
+import type { Systemd } from "../host/systemd.ts";
+import type { DesiredState, UnitKind } from "../model.ts";
+import type { Plan } from "../plan/planner.ts";
+import type { OwnershipManifest } from "../state/manifest.ts";
+import type { StateStore } from "../state/store.ts";
+import type { PausePoint } from "./faults.ts";
+
+/** What executing needs. */
+export interface ExecuteContext {
+  files: Files;
+  systemd: Systemd;
+  store: StateStore;
+  onStep?: (step: StepResult) => void;
+  pause: (point: PausePoint) => Promise<void>;
+}
+
+/**
+ * Stores, before anything changes, every content rollback may need, and says
+ * how to restore each path this run writes or removes.
+ */
+export async function keepForRollback(
+  planned: Plan,
+  manifest: OwnershipManifest | null,
+  desired: DesiredState,
+  ctx: { files: Files; store: StateStore },
+): Promise<Map<string, Restore>> {
+  for (const a of desired.artifacts) await ctx.store.putObject(a.content);
+  const owned = new Map((manifest?.files ?? []).map((f) => [f.path, f]));
+  const artifactAt = new Map(desired.artifacts.map((a) => [a.destination, a]));
+  const restores = new Map<string, Restore>();
+  for (const action of planned.actions) {
+    if (action.op !== "write" && action.op !== "remove") continue;
+    const current = await ctx.files.read(action.target);
+    const entry = owned.get(action.target);
+    const kind = artifactAt.get(action.target)?.kind ?? entry?.kind;
+    const unitFile = kind !== undefined && kind !== "config";
+    if (current === null) {
+      restores.set(action.target, { path: action.target, content: null, unitFile });
+      continue;
+    }
+    await ctx.store.putObject(current.content);
+    // An owned file goes back to what core-ops last applied; an adopted one to what was there.
+    const content = entry ? await ctx.store.getObject(entry.sha256) : current.content;
+    restores.set(action.target, {
+      path: action.target,
+      content: { content, mode: current.mode },
+      unitFile,
+    });
+  }
+  return restores;
+}
+
+/**
+ * Runs the plan's actions; every step that ran lands in `ran` as it happens
+ * (also when something throws half-way).
+ */
+export async function execute(
+  planned: Plan,
+  desired: DesiredState,
+  kinds: ReadonlyMap<string, UnitKind>,
+  ran: StepResult[],
+  ctx: ExecuteContext,
+): Promise<StepResult[]> {
+  const contents = new Map<string, FileContent>(
+    desired.artifacts.map((a) => [a.destination, { content: a.content, mode: a.mode }]),
+  );
+  return await runActions(planned.actions, {
+    files: ctx.files,
+    systemd: ctx.systemd,
+    contents,
+    kinds,
+    onStep: (step) => {
+      ran.push(step);
+      ctx.onStep?.(step);
+    },
+    afterBatch: async ([first]) => {
+      if (first.op === "write") await ctx.pause("mid-write");
+      if (first.op === "reload") await ctx.pause("after-reload");
+      if (first.op === "start" || first.op === "restart") await ctx.pause("mid-start");
+    },
+  });
+}
+
+/** The kind of every unit the plan names: desired units, and owned units being removed. */
+export function unitKinds(
+  planned: Plan,
+  manifest: OwnershipManifest | null,
+): Map<string, UnitKind> {
+  const kinds = new Map<string, UnitKind>();
+  for (const f of manifest?.files ?? []) {
+    if (f.unit !== null && f.kind !== "dropin" && f.kind !== "config") kinds.set(f.unit, f.kind);
+  }
+  for (const u of planned.units) kinds.set(u.unit, u.kind);
+  return kinds;
+}
