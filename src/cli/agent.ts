@@ -21,7 +21,7 @@ import { auditEvent, eventFromError, type RunEvent } from "../report/event.ts";
 import { renderMetrics } from "../report/metrics.ts";
 import type { RunState } from "../state/store.ts";
 import { checkWritable, hostname, options, settingsFrom } from "./options.ts";
-import type { Output } from "./program.ts";
+import type { Output } from "./output.ts";
 
 /** The host adapters `agent` drives; tests pass fakes. */
 export interface AgentAdapters {

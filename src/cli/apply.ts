@@ -22,7 +22,7 @@ import {
   sourceCommand,
 } from "./options.ts";
 import { readOptionsOf, sourceOf } from "./source.ts";
-import type { Output } from "./program.ts";
+import type { Output } from "./output.ts";
 
 /** The host adapters `apply` drives; tests pass fakes. */
 export interface ApplyAdapters {

@@ -16,7 +16,7 @@ import { isTemplateUnit } from "../model.ts";
 import type { ManifestEntry } from "../state/manifest.ts";
 import { type RunState, StateStore } from "../state/store.ts";
 import { options, settingsFrom } from "./options.ts";
-import type { Output } from "./program.ts";
+import type { Output } from "./output.ts";
 
 const LIVE_PROPS = [
   "LoadState",

@@ -12,7 +12,7 @@ import { StateStore } from "../state/store.ts";
 import { templateNaming } from "../run/naming.ts";
 import { diffText, options, settingsFrom, sourceCommand } from "./options.ts";
 import { readOptionsOf, sourceOf } from "./source.ts";
-import type { Output } from "./program.ts";
+import type { Output } from "./output.ts";
 
 /** The host adapters `plan` reads through; tests pass fakes. */
 export interface PlanAdapters {

@@ -7,20 +7,7 @@
 import { Command, CommanderError, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { CoreOpsError, Exit, renderDiagnostics, RunFailed } from "../errors.ts";
 import { VERSION } from "../version.ts";
-
-/** Where the program writes; injectable so tests can capture output. */
-export interface Output {
-  stdout(text: string): void;
-  stderr(text: string): void;
-}
-
-const encoder = new TextEncoder();
-
-/** Process stdout/stderr. */
-export const processOutput: Output = {
-  stdout: (text) => Deno.stdout.writeSync(encoder.encode(text)),
-  stderr: (text) => Deno.stderr.writeSync(encoder.encode(text)),
-};
+import { type Output, processOutput } from "./output.ts";
 
 /**
  * Every subcommand, in the order help lists them. Each module is imported

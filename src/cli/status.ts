@@ -12,7 +12,7 @@ import { isTemplateUnit } from "../model.ts";
 import type { OwnershipManifest } from "../state/manifest.ts";
 import { type RunState, StateStore } from "../state/store.ts";
 import { options, settingsFrom } from "./options.ts";
-import type { Output } from "./program.ts";
+import type { Output } from "./output.ts";
 
 /** An owned file whose content is no longer what core-ops wrote. */
 export interface DriftEntry {

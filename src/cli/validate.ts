@@ -10,7 +10,7 @@ import { templateNaming } from "../run/naming.ts";
 import { validateRevision } from "../run/run.ts";
 import { options, settingsFrom, sourceCommand } from "./options.ts";
 import { readOptionsOf, sourceOf } from "./source.ts";
-import type { Output } from "./program.ts";
+import type { Output } from "./output.ts";
 
 /** Builds the `validate` command. */
 export function validateCommand(out: Output, generator: QuadletGenerator = podmanGenerator) {

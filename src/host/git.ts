@@ -443,50 +443,6 @@ export function fetchFailure(
   }]);
 }
 
-/**
- * Fetches `rev` (branch, tag or commit) of `url` into a new work tree at `dir`
- * and returns the commit it resolved to. For `plan --repo`: a one-off fetch,
- * classified and time-limited the same way as the agent's mirror fetch.
- */
-export async function fetchRevision(
-  url: string,
-  rev: string,
-  dir: string,
-  { timeoutSeconds = 60, sshKey = null }: { timeoutSeconds?: number; sshKey?: string | null } = {},
-): Promise<string> {
-  const env: Record<string, string> = {};
-  if (repoUrlKind(url) === "ssh") env.GIT_SSH_COMMAND = sshCommand(sshKey, timeoutSeconds);
-  const init = await git(["init", "--quiet", dir]);
-  if (!init.ok) throw gitFailure("git init", init);
-  const fetched = await git([
-    "-C",
-    dir,
-    ...SAFE_CONFIG,
-    "fetch",
-    "--quiet",
-    "--depth=1",
-    "--no-tags",
-    "--no-write-fetch-head",
-    "--",
-    url,
-    `+${rev}:${TRACKED_REF}`,
-  ], { env, timeoutMs: timeoutSeconds * 1000 });
-  if (!fetched.ok) throw fetchFailure(url, rev, fetched, timeoutSeconds);
-  const checkout = await git([
-    "-C",
-    dir,
-    ...SAFE_CONFIG,
-    "checkout",
-    "--quiet",
-    "--detach",
-    TRACKED_REF,
-  ]);
-  if (!checkout.ok) throw gitFailure("git checkout", checkout);
-  const head = await git(["-C", dir, "rev-parse", "HEAD"]);
-  if (!head.ok) throw gitFailure("git rev-parse", head);
-  return head.stdout.trim();
-}
-
 function gitFailure(what: string, result: GitResult): CoreOpsError {
   return new CoreOpsError(Exit.software, "internal", [{
     message: `${what} failed: ${result.stderr.trim()}`,

@@ -8,6 +8,7 @@
  * @module
  */
 import { execute, type StepResult } from "../apply/execute.ts";
+import { asCoreOpsError } from "../errors.ts";
 import { planRollback, type Restore } from "../apply/rollback.ts";
 import type { UnitVerdict } from "../apply/verify.ts";
 import type { Files } from "../host/files.ts";
@@ -44,8 +45,16 @@ export async function rollBack(
     keepGoing: true,
     onStep: ctx.onStep,
   });
-  const verification = await verify(rollback.verify, planned, kinds, ctx.verify);
+  // A rollback that cannot even ask systemd still ends in a record of the run.
+  let verification: UnitVerdict[] = [];
+  let unverified: string[] = [];
+  try {
+    verification = await verify(rollback.verify, planned, kinds, ctx.verify);
+  } catch (error) {
+    unverified = [`verification: ${asCoreOpsError(error).message}`];
+  }
   const broken = [
+    ...unverified,
     ...rolled.filter((s) => s.status !== "ok").map((s) =>
       `${s.op} ${s.target}: ${s.status === "not-run" ? "not run" : s.message}`
     ),

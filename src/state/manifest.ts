@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { join } from "node:path";
 import { z } from "zod";
 import { CoreOpsError, Exit } from "../errors.ts";
 import { NATIVE_KINDS, QUADLET_KINDS } from "../model.ts";
@@ -52,31 +51,12 @@ export function parseManifest(text: string, file: string): OwnershipManifest {
   return result.data;
 }
 
-/** Reads the manifest from `stateDir`; `null` when core-ops has never written one there. */
-export async function readManifest(stateDir: string): Promise<OwnershipManifest | null> {
-  const file = join(stateDir, MANIFEST_FILE);
-  let text: string;
-  try {
-    text = await Deno.readTextFile(file);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    if (error instanceof Deno.errors.PermissionDenied) {
-      throw new CoreOpsError(Exit.noInput, "source", [{
-        message: "permission denied reading the ownership manifest",
-        location: { file },
-        hint: "run as root, or pass --state-dir",
-      }]);
-    }
-    throw error;
-  }
-  return parseManifest(text, file);
-}
-
+/** A manifest that cannot be read is this host's problem: never the revision's. */
 function corrupt(file: string, detail: string): CoreOpsError {
   return new CoreOpsError(Exit.dataErr, "validation", [{
     message: `ownership manifest is corrupt: ${detail}`,
     location: { file },
     hint:
       "restore it from a backup; or move it aside and run apply --adopt to take ownership again",
-  }]);
+  }], { blame: "host" });
 }

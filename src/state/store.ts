@@ -161,7 +161,7 @@ function corrupt(file: string, detail: string): CoreOpsError {
     location: { file },
     hint:
       "restore it from a backup; or move it aside: the next run starts a new history and keeps the ownership manifest",
-  }]);
+  }], { blame: "host" });
 }
 
 /**
@@ -296,15 +296,10 @@ export class StateStore {
   /** Removes every stored object not in `keep`. */
   async pruneObjects(keep: ReadonlySet<string>): Promise<number> {
     const dir = join(this.dir, OBJECTS_DIR);
-    const stale: string[] = [];
-    try {
-      for await (const entry of Deno.readDir(dir)) {
-        if (entry.isFile && !keep.has(entry.name)) stale.push(join(dir, entry.name));
-      }
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return 0;
-      throw error;
-    }
+    // Objects are flat files named by their digest; anything deeper is not the store's.
+    const stale = (await this.files.list(dir)).filter((path) =>
+      path.lastIndexOf("/") === dir.length && !keep.has(path.slice(dir.length + 1))
+    );
     for (const path of stale) await this.files.remove(path);
     return stale.length;
   }

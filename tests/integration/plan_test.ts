@@ -332,3 +332,33 @@ Deno.test("a dependency cycle is refused (65) by plan and validate, naming units
     assert.match(r.stderr, /services\/a\/quadlet\/b\.container/);
   }
 });
+
+Deno.test("one reading of a revision: a gitlink is refused (65) by plan, validate and apply --repo", async () => {
+  const repo = await writeRepo(baseRepo());
+  const t = await targets();
+  try {
+    const first = await commitAll(repo);
+    await git(
+      repo,
+      "update-index",
+      "--add",
+      "--cacheinfo",
+      `160000,${first},services/web/config/vendor`,
+    );
+    await git(repo, "commit", "--quiet", "-m", "a submodule");
+    const source = ["--repo", `file://${repo}`, "--rev", "main", "--host", "h1"];
+    for (const command of ["plan", "validate", "apply"]) {
+      // validate reads no state dir: it takes the target dirs only.
+      const flags = command === "validate" ? t.flags.slice(0, -2) : t.flags;
+      const r = await cli([command, ...source, ...flags]);
+      assert.equal(r.code, 65, `${command}: ${r.stderr}`);
+      assert.match(r.stderr, /services\/web\/config\/vendor/, command);
+      assert.match(r.stderr, /gitlink \(submodule\)/, command);
+    }
+    // Nothing was written by the refused apply.
+    assert.equal(await Deno.stat(`${t.root}/q`).then(() => true, () => false), false);
+  } finally {
+    await Deno.remove(repo, { recursive: true });
+    await Deno.remove(t.root, { recursive: true });
+  }
+});

@@ -334,3 +334,23 @@ Deno.test("agent: a no-change tick asks systemd once, beside the fetch, for the 
   assert.equal(w.systemd.calls.filter((c) => c.startsWith("list-units")).length, 1);
   assert.ok(w.systemd.calls.includes("start db.service"), w.systemd.calls.join("\n"));
 });
+
+Deno.test("agent: a host fault (no systemd, an internal error) never backs the revision off", async () => {
+  const w = new World();
+  w.systemd.available = () => Promise.resolve(false);
+  assert.equal(await w.run(), 1);
+  assert.equal(w.events.at(-1)?.status, "failure");
+  assert.equal((await w.state()).retry, null, "no systemd is the host's fault");
+
+  // An internal error thrown half-way: rolled back, recorded, one event, still no backoff.
+  w.systemd.available = () => Promise.resolve(true);
+  w.systemd.show = () => Promise.reject(new TypeError("cannot read properties of undefined"));
+  assert.equal(await w.run(), 70);
+  const event = w.events.at(-1)!;
+  assert.equal(event.status, "failure");
+  assert.match(event.failureReason ?? "", /cannot read properties/);
+  const state = await w.state();
+  assert.equal(state.retry, null);
+  assert.equal(state.in_progress, null, "the run's record is complete");
+  assert.equal(w.events.length, 2, "one event per run");
+});

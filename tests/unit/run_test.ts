@@ -465,3 +465,65 @@ Deno.test("apply --adopt of files that already match is a no-op that records own
   assert.equal((await applyRevision(context(h, repo()))).outcome, "noop");
   assert.equal(h.files.text(`${STATE}/manifest.json`), before);
 });
+
+Deno.test("a throw from verification's systemctl show after the writes: rolled back and recorded", async () => {
+  const h = host();
+  await applyRevision(context(h, repo()));
+  h.files.calls.length = 0;
+  const changed = repo({ "services/web/config/app.conf": "greeting=bye\n" });
+  // The first show (verification) throws; rollback's own show works again.
+  const show = h.systemd.show.bind(h.systemd);
+  let shows = 0;
+  h.systemd.show = (units, props) => {
+    if (shows++ === 0) return Promise.reject(new Error("Failed to connect to bus"));
+    return show(units, props);
+  };
+  const report = await applyRevision(context(h, changed, "r2"));
+  assert.equal(report.outcome, "failure");
+  assert.equal(report.exitCode, 70, "an internal error keeps its exit code");
+  assert.equal(report.rollback.status, "ok");
+  assert.equal(h.files.text("/etc/web/app.conf"), "greeting=hello\n", "config back at r1");
+  assert.deepEqual(h.files.calls, ["write /etc/web/app.conf", "write /etc/web/app.conf"]);
+  const state = await new StateStore(STATE, h.files).readState();
+  assert.equal(state.status, "failed");
+  assert.equal(state.in_progress, null);
+  assert.equal(state.last_applied_revision, "r1");
+  assert.match(state.failure!.reason, /Failed to connect to bus/);
+  assert.equal(state.last_run?.outcome, "failure");
+});
+
+Deno.test("a throw from the state store when recording a success: rolled back and recorded as failed", async () => {
+  const h = host();
+  await applyRevision(context(h, repo()));
+  h.files.calls.length = 0;
+  const changed = repo({ "services/web/config/app.conf": "greeting=bye\n" });
+  const manifestPath = `${STATE}/manifest.json`;
+  h.files.failWrites.add(manifestPath);
+  const report = await applyRevision(context(h, changed, "r2"));
+  assert.equal(report.outcome, "failure");
+  assert.equal(report.rollback.status, "ok");
+  assert.match(report.failure!.reason, /No space left/);
+  const state = await new StateStore(STATE, h.files).readState();
+  assert.equal(state.status, "failed", "the failure is recorded (state.json is written)");
+  assert.equal(state.last_applied_revision, "r1");
+  assert.equal(h.files.text("/etc/web/app.conf"), "greeting=hello\n", "config back at r1");
+  h.files.failWrites.delete(manifestPath);
+  // The next run picks up from the recorded start and converges.
+  const next = await applyRevision(context(h, changed, "r2"));
+  assert.equal(next.outcome, "success");
+  assert.equal(h.files.text("/etc/web/app.conf"), "greeting=bye\n");
+});
+
+Deno.test("no systemd: refused before any write, recorded as a host fault", async () => {
+  const h = host();
+  h.systemd.available = () => Promise.resolve(false);
+  await assert.rejects(
+    applyRevision({ ...context(h, repo()), retry: { initialSeconds: 60, maxSeconds: 3600 } }),
+    (error: unknown) => error instanceof CoreOpsError && error.blame === "host",
+  );
+  assert.deepEqual(h.files.calls, []);
+  const state = await new StateStore(STATE, h.files).readState();
+  assert.equal(state.retry, null, "a host fault never backs the revision off");
+  assert.equal(state.last_run?.outcome, "failure");
+  assert.equal(state.consecutive_failures, 1);
+});

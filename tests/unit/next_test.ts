@@ -1,0 +1,231 @@
+/**
+ * nextState (src/state/next.ts) as a table: for each previous state and each
+ * event of a run, what state.json records — status, generation, revisions,
+ * failure counts, the failure record and the backoff.
+ */
+import assert from "node:assert/strict";
+import { CoreOpsError, Exit } from "../../src/errors.ts";
+import { nextState, type RecordPolicy, type StateEvent } from "../../src/state/next.ts";
+import { initialState, type RunState } from "../../src/state/store.ts";
+
+const T0 = "2026-12-01T10:00:00.000Z";
+const T1 = "2026-12-01T10:00:05.000Z";
+const stamp = { runId: "run-2", started: T0, finished: T1, durationMs: 5000 };
+const AGENT: RecordPolicy = {
+  source: { repository: "https://git.example/infra.git", ref: "main" },
+  retry: { initialSeconds: 60, maxSeconds: 3600 },
+};
+const HAND: RecordPolicy = { source: { repository: "/src", ref: null }, retry: null };
+
+/** A host that applied r1 once, and whose r0 failed twice before. */
+const APPLIED: RunState = {
+  ...initialState(),
+  generation: 3,
+  status: "success",
+  last_attempted_revision: "r1",
+  last_applied_revision: "r1",
+  last_success: "2026-11-30T00:00:00.000Z",
+  retry: { revision: "r0", failures: 2, next_attempt: "2026-12-01T11:00:00.000Z" },
+};
+const FAILING: RunState = {
+  ...APPLIED,
+  status: "failed",
+  consecutive_failures: 1,
+  retry: { revision: "r2", failures: 1, next_attempt: "2026-12-01T09:59:00.000Z" },
+};
+
+function ran(outcome: "success" | "noop" | "failure", revision = "r2"): StateEvent {
+  return {
+    kind: "ran",
+    stamp,
+    outcome,
+    revision,
+    actions: outcome === "noop" ? {} : { write: 1, restart: 1 },
+    drift: 0,
+    failure: outcome === "failure"
+      ? {
+        class: "verify",
+        reason: "web.service: failed",
+        units: [],
+        rollback: "ok",
+        rollback_error: null,
+      }
+      : null,
+    steps: [],
+  };
+}
+
+function refused(error: CoreOpsError, revision: string | null = "r2"): StateEvent {
+  return { kind: "refused", stamp, revision, error };
+}
+
+const layoutError = new CoreOpsError(Exit.dataErr, "validation", [{ message: "bad layout" }]);
+const fetchError = new CoreOpsError(Exit.tempFail, "transient", [{ message: "unreachable" }]);
+const hostFault = new CoreOpsError(Exit.failed, "apply", [{ message: "no systemd" }], {
+  blame: "host",
+});
+const internal = new CoreOpsError(Exit.software, "internal", [{ message: "bug" }]);
+
+interface Row {
+  name: string;
+  previous: RunState;
+  event: StateEvent;
+  policy: RecordPolicy;
+  expect: Partial<RunState> & { failureClass?: string | null; retryFailures?: number | null };
+}
+
+const ROWS: Row[] = [
+  {
+    name: "success: next generation, applied, failures and backoff cleared",
+    previous: FAILING,
+    event: ran("success"),
+    policy: AGENT,
+    expect: {
+      generation: 4,
+      status: "success",
+      last_applied_revision: "r2",
+      last_attempted_revision: "r2",
+      consecutive_failures: 0,
+      last_success: T1,
+      failureClass: null,
+      retryFailures: null,
+    },
+  },
+  {
+    name: "noop: same generation, applied, last change kept",
+    previous: APPLIED,
+    event: ran("noop", "r1"),
+    policy: AGENT,
+    expect: { generation: 3, status: "success", last_applied_revision: "r1", retryFailures: null },
+  },
+  {
+    name: "failure (agent): attempted, not applied, one more failure, backed off",
+    previous: FAILING,
+    event: ran("failure"),
+    policy: AGENT,
+    expect: {
+      generation: 3,
+      status: "failed",
+      last_applied_revision: "r1",
+      last_attempted_revision: "r2",
+      consecutive_failures: 2,
+      last_failure: T1,
+      failureClass: "verify",
+      retryFailures: 2,
+    },
+  },
+  {
+    name: "failure (hand apply): the agent's backoff record is left alone",
+    previous: FAILING,
+    event: ran("failure"),
+    policy: HAND,
+    expect: { status: "failed", consecutive_failures: 2, retryFailures: 1 },
+  },
+  {
+    name: "refused by the revision (layout): an attempt, backed off",
+    previous: APPLIED,
+    event: refused(layoutError),
+    policy: AGENT,
+    expect: {
+      status: "failed",
+      last_attempted_revision: "r2",
+      last_applied_revision: "r1",
+      consecutive_failures: 1,
+      failureClass: "validation",
+      retryFailures: 1,
+    },
+  },
+  {
+    name: "transient (fetch): no attempt, no backoff, status kept",
+    previous: APPLIED,
+    event: refused(fetchError, null),
+    policy: AGENT,
+    expect: {
+      status: "success",
+      last_attempted_revision: "r1",
+      consecutive_failures: 1,
+      failureClass: "transient",
+      retryFailures: 2,
+    },
+  },
+  {
+    name: "host fault of a revision class (no systemd): recorded as such, never backed off",
+    previous: APPLIED,
+    event: refused(hostFault),
+    policy: AGENT,
+    expect: {
+      status: "success",
+      last_attempted_revision: "r1",
+      consecutive_failures: 1,
+      failureClass: "apply",
+      retryFailures: 2,
+    },
+  },
+  {
+    name: "internal error: a host fault, recorded as not the revision's",
+    previous: APPLIED,
+    event: refused(internal),
+    policy: AGENT,
+    expect: {
+      status: "success",
+      consecutive_failures: 1,
+      failureClass: "transient",
+      retryFailures: 2,
+    },
+  },
+];
+
+for (const row of ROWS) {
+  Deno.test(`nextState: ${row.name}`, () => {
+    const before = structuredClone(row.previous);
+    const next = nextState(row.previous, row.event, row.policy);
+    assert.deepEqual(row.previous, before, "pure: the previous state is not changed");
+    const { failureClass, retryFailures, ...fields } = row.expect;
+    for (const [key, value] of Object.entries(fields)) {
+      assert.deepEqual(next[key as keyof RunState], value, key);
+    }
+    if (failureClass !== undefined) assert.equal(next.failure?.class ?? null, failureClass);
+    if (retryFailures !== undefined) assert.equal(next.retry?.failures ?? null, retryFailures);
+    assert.equal(next.in_progress, null);
+    assert.equal(next.last_run?.id, "run-2");
+    assert.equal(next.last_run?.finished, T1);
+  });
+}
+
+Deno.test("nextState: a started run records what it converges to; its end clears it", () => {
+  const pending = [{
+    path: "/q/web.container",
+    sha256: "a".repeat(64),
+    service: "web",
+    kind: "container" as const,
+    unit: "web.service",
+    revision: "r2",
+    source: "services/web/quadlet/web.container",
+  }];
+  const started = nextState(APPLIED, {
+    kind: "started",
+    runId: "run-2",
+    revision: "r2",
+    started: T0,
+    pending,
+  }, AGENT);
+  assert.equal(started.status, "in_progress");
+  assert.deepEqual(started.in_progress?.pending, pending);
+  assert.equal(started.generation, APPLIED.generation);
+  const done = nextState(started, ran("success"), AGENT);
+  assert.equal(done.in_progress, null);
+  assert.equal(done.status, "success");
+});
+
+Deno.test("nextState: the backoff doubles per failure of one revision and restarts for another", () => {
+  let state = APPLIED;
+  const delays: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    state = nextState(state, ran("failure", "r5"), AGENT);
+    delays.push((Date.parse(state.retry!.next_attempt) - Date.parse(T1)) / 1000);
+  }
+  assert.deepEqual(delays, [60, 120, 240]);
+  state = nextState(state, ran("failure", "r6"), AGENT);
+  assert.equal(state.retry?.failures, 1);
+  assert.equal(state.retry?.revision, "r6");
+});
