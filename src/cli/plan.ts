@@ -5,7 +5,8 @@
  */
 import { planRevision } from "../run/run.ts";
 import { type Files, realFiles } from "../host/files.ts";
-import { podmanGenerator, type QuadletGenerator } from "../host/quadlet.ts";
+import type { QuadletGenerator } from "../plan/dryrun.ts";
+import { podmanGenerator } from "../run/generator.ts";
 import { realSystemd, type Systemd } from "../host/systemd.ts";
 import { planJson, planText } from "../report/plan_text.ts";
 import { StateStore } from "../state/store.ts";

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { podmanGenerator, type QuadletGenerator } from "../host/quadlet.ts";
+import type { QuadletGenerator } from "../plan/dryrun.ts";
+import { podmanGenerator } from "../run/generator.ts";
 import { describeNaming } from "../plan/naming.ts";
 import { templateNaming } from "../run/naming.ts";
 import { validateRevision } from "../run/run.ts";

@@ -1,16 +1,12 @@
 /**
- * Git, run as a program: provenance of a local checkout; the agent's
- * persistent bare mirror (fetch the tracked ref, resolve it to a commit; the
- * tree is then read from the mirror by src/host/gittree.ts); and one-off
- * fetches for `plan --repo`.
- *
- * Nothing from the remote runs here: no hooks, only the file, http(s) and ssh
- * transports, and credentials in a URL never reach a message, the mirror's
- * config or FETCH_HEAD (the URL is given on the command line each time).
+ * Git, run as a program: the one runner every git call of core-ops goes
+ * through (the mirror fetch, the commit reader, the signature check, the
+ * provenance of a checkout), so each runs without a shell, never prompting,
+ * in the C locale, with the caller's git environment neutralised and with a
+ * deadline that takes git's transport helpers down with it.
  *
  * @module
  */
-import { CoreOpsError, Exit } from "../errors.ts";
 
 /** Provenance when the work tree has uncommitted changes. */
 export const STATELESS_DIRTY = "(stateless+dirty)";
@@ -20,10 +16,16 @@ export const STATELESS = "(stateless)";
 /** What one git invocation did. */
 export interface GitResult {
   ok: boolean;
-  stdout: string;
+  /** Exit status (124/137 when the deadline killed it). */
+  code: number;
+  /** stdout as bytes (what `cat-file --batch` gives), and decoded as text. */
+  bytes: Uint8Array;
+  readonly stdout: string;
   stderr: string;
   /** Set when the deadline passed and git was killed. */
   timedOut: boolean;
+  /** Set when stdout passed `limitBytes` and git was stopped (`bytes` is then incomplete). */
+  overLimit: boolean;
 }
 
 /** How to run one git invocation. */
@@ -33,6 +35,17 @@ export interface GitOptions {
   env?: Record<string, string>;
   /** Kill git (and, through git's own cleanup, its transport helpers) after this long. */
   timeoutMs?: number;
+  /** Written to git's stdin while it answers (a `--batch` request). */
+  input?: string;
+  /** Stop git once its stdout passes this many bytes: a hostile object must not fill memory. */
+  limitBytes?: number;
+  /**
+   * Run with nothing of the caller's environment (reading a repository's
+   * objects needs none, and GIT_DIR, GIT_OBJECT_DIRECTORY or alternates must
+   * not leak in); without it the environment is inherited — PATH, HOME for
+   * ~/.ssh, proxies for a fetch — with git's own variables neutralised.
+   */
+  isolated?: boolean;
 }
 
 /**
@@ -63,13 +76,41 @@ const BACKSTOP_MS = 3000;
 /** How long output is drained after git exits (a helper may still hold the pipe). */
 const DRAIN_MS = 1000;
 
+/** Never prompt for credentials or host keys on an unattended host; match git's words in C. */
+const QUIET: Record<string, string> = {
+  GIT_TERMINAL_PROMPT: "0",
+  GIT_ASKPASS: "/bin/false",
+  SSH_ASKPASS: "/bin/false",
+  LC_ALL: "C",
+  // A fetched `refs/replace/*` must not swap the objects judged; no lazy fetch from a promisor.
+  GIT_NO_REPLACE_OBJECTS: "1",
+  GIT_NO_LAZY_FETCH: "1",
+};
+
+/** The whole environment of an isolated run: no system or global config either. */
+const ISOLATED: Record<string, string> = {
+  ...QUIET,
+  GIT_CONFIG_NOSYSTEM: "1",
+  GIT_CONFIG_GLOBAL: "/dev/null",
+};
+
 /**
- * Runs git without a shell, never prompting, in the C locale (its messages are
- * matched). With `timeoutMs`, git runs under coreutils' `timeout`, which puts
- * git in a process group of its own and signals the whole group: git does not
- * take its transport helpers (git-remote-https, ssh) down when it is killed,
- * and a helper stuck on a silent server would outlive the run. Never throws
- * for a failing git.
+ * Over the inherited environment (reading it to filter would need more
+ * --allow-env): the variables that would inject git config are emptied.
+ */
+const INHERITED: Record<string, string> = {
+  ...QUIET,
+  GIT_CONFIG_PARAMETERS: "",
+  GIT_CONFIG_COUNT: "0",
+};
+
+/**
+ * Runs git without a shell. With `timeoutMs`, git runs under coreutils'
+ * `timeout`, which puts git in a process group of its own and signals the
+ * whole group: git does not take its transport helpers (git-remote-https,
+ * ssh) down when it is killed, and a helper stuck on a silent server would
+ * outlive the run. Never throws for a failing git (`git` missing is a failed
+ * result too).
  */
 export async function git(args: string[], opts: GitOptions = {}): Promise<GitResult> {
   const limited = opts.timeoutMs !== undefined;
@@ -84,76 +125,129 @@ export async function git(args: string[], opts: GitOptions = {}): Promise<GitRes
     child = new Deno.Command(program, {
       args: argv,
       cwd: opts.cwd,
-      stdin: "null",
+      stdin: opts.input === undefined ? "null" : "piped",
       stdout: "piped",
       stderr: "piped",
-      env: {
-        // Never prompt for credentials or host keys on an unattended host.
-        GIT_TERMINAL_PROMPT: "0",
-        GIT_ASKPASS: "/bin/false",
-        SSH_ASKPASS: "/bin/false",
-        LC_ALL: "C",
-        // The environment is inherited (PATH, HOME for ~/.ssh, proxies: reading
-        // it to filter would need more --allow-env), so the variables that
-        // would inject git config or swap objects are emptied here.
-        GIT_CONFIG_PARAMETERS: "",
-        GIT_CONFIG_COUNT: "0",
-        GIT_NO_REPLACE_OBJECTS: "1",
-        GIT_NO_LAZY_FETCH: "1",
-        ...opts.env,
-      },
+      clearEnv: opts.isolated === true,
+      env: { ...(opts.isolated ? ISOLATED : INHERITED), ...opts.env },
     }).spawn();
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      return { ok: false, stdout: "", stderr: `${program} not found`, timedOut: false };
-    }
+    if (error instanceof Deno.errors.NotFound) return failed(`${program} not found`);
     throw error;
   }
-  const stdout = drain(child.stdout);
-  const stderr = drain(child.stderr);
+  const writing = opts.input === undefined ? Promise.resolve() : feed(child, opts.input);
+  const stdout = drain(child.stdout, opts.limitBytes ?? Infinity, () => kill(child));
+  const stderr = drain(child.stderr, Infinity, () => {});
   // Backstop, should `timeout` itself not return: kill it well after its own deadline.
   let backstopFired = false;
   const backstop = limited
     ? setTimeout(() => {
       backstopFired = true;
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // Already exited.
-      }
+      kill(child);
     }, opts.timeoutMs! + KILL_GRACE_MS + BACKSTOP_MS)
     : undefined;
-  const status = await child.status;
+  const [status] = await Promise.all([child.status, writing]);
   clearTimeout(backstop);
   const settle = setTimeout(() => {
     stdout.cancel();
     stderr.cancel();
   }, DRAIN_MS);
-  const [out, err] = await Promise.all([stdout.text, stderr.text]);
+  const [out, err] = await Promise.all([stdout.bytes, stderr.bytes]);
   clearTimeout(settle);
   // timeout(1) exits 124 when it stopped git with SIGTERM, 137 when it had to SIGKILL it.
   const timedOut = limited && (backstopFired || status.code === 124 || status.code === 137);
-  return { ok: status.success, stdout: out, stderr: err, timedOut };
+  return result(status.success && !out.over, status.code, out.bytes, decode(err.bytes), {
+    timedOut,
+    overLimit: out.over,
+  });
 }
 
-/** Reads a stream to its end, or until cancelled (then returns what it had). */
-function drain(stream: ReadableStream<Uint8Array>): { text: Promise<string>; cancel(): void } {
+function result(
+  ok: boolean,
+  code: number,
+  bytes: Uint8Array,
+  stderr: string,
+  flags: { timedOut: boolean; overLimit: boolean },
+): GitResult {
+  let text: string | undefined;
+  return {
+    ok,
+    code,
+    bytes,
+    get stdout() {
+      return text ??= decode(bytes);
+    },
+    stderr,
+    ...flags,
+  };
+}
+
+function failed(stderr: string): GitResult {
+  return result(false, 127, new Uint8Array(), stderr, { timedOut: false, overLimit: false });
+}
+
+function decode(bytes: Uint8Array): string {
+  return new TextDecoder().decode(bytes);
+}
+
+function kill(child: Deno.ChildProcess): void {
+  try {
+    child.kill("SIGKILL");
+  } catch (error) {
+    // git may have exited already.
+    if (!(error instanceof TypeError)) throw error;
+  }
+}
+
+/** Writes `input` while git answers: a large batch would fill both pipes and deadlock. */
+async function feed(child: Deno.ChildProcess, input: string): Promise<void> {
+  const writer = child.stdin.getWriter();
+  try {
+    await writer.write(new TextEncoder().encode(input));
+    await writer.close();
+  } catch (error) {
+    // git stopped reading (it failed, or was stopped over the limit): its status says why.
+    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+  }
+}
+
+/**
+ * Reads a stream to its end, until cancelled (then returns what it had), or
+ * until it passes `limit` bytes (then calls `over` and stops reading).
+ */
+function drain(
+  stream: ReadableStream<Uint8Array>,
+  limit: number,
+  over: () => void,
+): { bytes: Promise<{ bytes: Uint8Array; over: boolean }>; cancel(): void } {
   const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  const text = (async () => {
+  const bytes = (async () => {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
     try {
       while (true) {
         const { done, value } = await reader.read();
         if (done) break;
+        size += value.length;
+        if (size > limit) {
+          over();
+          await reader.cancel().catch(() => {});
+          return { bytes: new Uint8Array(), over: true };
+        }
         chunks.push(value);
       }
     } catch {
       // Cancelled: keep what was read.
     }
-    const decoder = new TextDecoder();
-    return chunks.map((c) => decoder.decode(c, { stream: true })).join("") + decoder.decode();
+    const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const chunk of chunks) {
+      out.set(chunk, at);
+      at += chunk.length;
+    }
+    return { bytes: out, over: false };
   })();
-  return { text, cancel: () => void reader.cancel().catch(() => {}) };
+  return { bytes, cancel: () => void reader.cancel().catch(() => {}) };
 }
 
 /**
@@ -170,281 +264,4 @@ export async function provenance(path: string): Promise<string> {
   ]);
   if (!head.ok || !status.ok) return STATELESS;
   return status.stdout.trim() === "" ? head.stdout.trim() : STATELESS_DIRTY;
-}
-
-/** Removes credentials from a repository URL before it is shown or stored. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, "$1***@");
-}
-
-/**
- * Removes the credentials of `url` from any text (git's stderr may quote the
- * URL, or parts of it, percent-decoded or not), and the userinfo of any other
- * URL in it.
- */
-export function redactText(text: string, url: string): string {
-  let out = text;
-  const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/@]*)@/i.exec(url)?.[1];
-  if (userinfo !== undefined && userinfo !== "") {
-    const secrets = new Set<string>([userinfo]);
-    for (const part of userinfo.split(":")) if (part.length >= 3) secrets.add(part);
-    for (const secret of [...secrets]) {
-      try {
-        secrets.add(decodeURIComponent(secret));
-      } catch {
-        // Not valid percent-encoding: the raw form is already covered.
-      }
-    }
-    // Longest first, so a token is not left half-replaced by its user name.
-    for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
-      out = out.split(secret).join("***");
-    }
-  }
-  return out.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s'"]*@/gi, "$1***@");
-}
-
-/** The transports core-ops fetches over. */
-export type RepoUrlKind = "file" | "http" | "ssh";
-
-/**
- * Classifies a repository URL, or throws exit 64: `file://` URLs and absolute
- * paths, `http(s)://`, and `ssh://` or scp-like `user@host:path`.
- */
-export function repoUrlKind(url: string): RepoUrlKind {
-  if (url.startsWith("/") || /^file:\/\//i.test(url)) return "file";
-  if (/^https?:\/\/[^/]/i.test(url)) return "http";
-  if (/^ssh:\/\/[^/]/i.test(url)) return "ssh";
-  if (
-    /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/]/.test(url) ||
-    /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:\//.test(url)
-  ) {
-    return "ssh";
-  }
-  throw new CoreOpsError(Exit.usage, "usage", [{
-    message: `unsupported repository URL "${redactUrl(url)}"`,
-    hint: "use file:///path, an absolute path, https://host/repo.git or ssh://user@host/repo.git",
-  }]);
-}
-
-/** Quotes one word for the shell git runs `GIT_SSH_COMMAND` through. */
-function shellQuote(word: string): string {
-  return `'${word.replaceAll("'", `'\\''`)}'`;
-}
-
-/**
- * The ssh command git uses for ssh remotes. Never interactive (BatchMode),
- * never trusting a new host key (StrictHostKeyChecking=yes). With a deploy
- * key, only that key is offered and host keys are looked up in `known_hosts`
- * in the key's directory, so the key and the hosts it may talk to are
- * provisioned together (e.g. both in /etc/core-ops by Ignition); without one,
- * ssh's own defaults (root's ~/.ssh) apply.
- */
-export function sshCommand(sshKey: string | null, connectTimeoutSeconds: number): string {
-  const words = [
-    "ssh",
-    "-o",
-    "BatchMode=yes",
-    "-o",
-    "StrictHostKeyChecking=yes",
-    "-o",
-    `ConnectTimeout=${connectTimeoutSeconds}`,
-  ];
-  if (sshKey !== null) {
-    words.push(
-      "-i",
-      sshKey,
-      "-o",
-      "IdentitiesOnly=yes",
-      "-o",
-      `UserKnownHostsFile=${knownHostsPath(sshKey)}`,
-    );
-  }
-  return words.map(shellQuote).join(" ");
-}
-
-/** The known_hosts file used with a deploy key: `known_hosts` next to the key. */
-export function knownHostsPath(sshKey: string): string {
-  return `${sshKey.slice(0, sshKey.lastIndexOf("/") + 1)}known_hosts`;
-}
-
-/** The agent's persistent bare mirror in the state dir. */
-export function mirrorPath(stateDir: string): string {
-  return `${stateDir}/mirror.git`;
-}
-
-/** The private ref the tracked revision is fetched into; nothing else is kept. */
-export const TRACKED_REF = "refs/core-ops/tracked";
-
-/** What {@link GitMirror.fetch} needs. */
-export interface FetchRequest {
-  /** Repository URL; may carry credentials, which never leave this module. */
-  url: string;
-  /** Branch, tag, full ref or full commit id. */
-  rev: string;
-  /** The mirror lives in `<stateDir>/mirror.git`. */
-  stateDir: string;
-  timeoutSeconds: number;
-  sshKey: string | null;
-}
-
-/** The outcome of a fetch. */
-export interface Fetched {
-  /** Full commit id the ref resolved to. */
-  commit: string;
-  /** The bare mirror holding it. */
-  mirror: string;
-}
-
-/** The agent's view of Git, faked in unit tests. */
-export interface GitMirror {
-  /**
-   * Fetches `rev` into the mirror (creating it on first use) and resolves it
-   * to a commit. Exit 75 for an unreachable remote, 66 for a repository or
-   * ref the remote does not have or will not give, 64 for an unsupported URL.
-   */
-  fetch(request: FetchRequest): Promise<Fetched>;
-}
-
-/** The real mirror, running git. */
-export const gitMirror: GitMirror = { fetch: fetchIntoMirror };
-
-const FULL_COMMIT = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
-
-/** See {@link GitMirror.fetch}. */
-export async function fetchIntoMirror(request: FetchRequest): Promise<Fetched> {
-  const { url, rev } = request;
-  const kind = repoUrlKind(url);
-  const mirror = mirrorPath(request.stateDir);
-  await ensureMirror(mirror);
-  const env: Record<string, string> = {};
-  if (kind === "ssh") env.GIT_SSH_COMMAND = sshCommand(request.sshKey, request.timeoutSeconds);
-  // A full commit id is fetched as itself (protocol v2 serves any reachable
-  // commit); anything else is a ref name git resolves the way `git fetch`
-  // does (refs/<rev>, refs/tags/<rev>, refs/heads/<rev>, …). The forced
-  // refspec follows moved refs, force-pushes and re-pointed tags.
-  const fetched = await git([
-    "--git-dir",
-    mirror,
-    ...SAFE_CONFIG,
-    "fetch",
-    "--quiet",
-    "--no-tags",
-    "--no-write-fetch-head",
-    "--no-recurse-submodules",
-    "--depth=1",
-    "--",
-    url,
-    `+${rev}:${TRACKED_REF}`,
-  ], { env, timeoutMs: request.timeoutSeconds * 1000 });
-  if (!fetched.ok) throw fetchFailure(url, rev, fetched, request.timeoutSeconds);
-  const resolved = await git([
-    "--git-dir",
-    mirror,
-    ...SAFE_CONFIG,
-    "rev-parse",
-    "--verify",
-    "--end-of-options",
-    `${TRACKED_REF}^{commit}`,
-  ]);
-  if (!resolved.ok) {
-    throw new CoreOpsError(Exit.dataErr, "validation", [{
-      message: `${rev} of ${redactUrl(url)} is not a commit (e.g. a tag of a tree or blob)`,
-      hint: "track a branch, a tag of a commit, or a commit",
-    }]);
-  }
-  return { commit: resolved.stdout.trim(), mirror };
-}
-
-/** Creates the bare mirror once; an existing one is reused as it is. */
-async function ensureMirror(mirror: string): Promise<void> {
-  try {
-    if ((await Deno.stat(`${mirror}/HEAD`)).isFile) return;
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  if (await Deno.lstat(mirror).then(() => true, () => false)) {
-    throw new CoreOpsError(Exit.software, "internal", [{
-      message: "the git mirror has no HEAD: it is not a git repository",
-      location: { file: mirror },
-      hint: "remove it; the next run creates a new one",
-    }]);
-  }
-  // Initialised beside its final path and renamed into place, so a run killed
-  // half-way never leaves a half-made mirror that looks complete.
-  await Deno.mkdir(mirror.slice(0, mirror.lastIndexOf("/")), { recursive: true, mode: 0o755 });
-  const staging = `${mirror}.init-${Deno.pid}`;
-  await Deno.remove(staging, { recursive: true }).catch(() => {});
-  const init = await git(["init", "--quiet", "--bare", staging]);
-  if (!init.ok) throw gitFailure("git init", init);
-  await Deno.rename(staging, mirror);
-}
-
-/**
- * Turns a failed fetch into the error the operator needs. A remote that
- * answers but lacks the ref, or refuses the credentials or its host key, is
- * 66: retrying will not help. Everything else is transient (75), including a
- * repository path that is not there: a remote that is down, not yet mounted
- * or mid-migration looks the same, and a transient failure never counts
- * against a revision.
- */
-export function fetchFailure(
-  url: string,
-  rev: string,
-  result: { stderr: string; timedOut: boolean },
-  timeoutSeconds: number,
-): CoreOpsError {
-  const shown = redactUrl(url);
-  const said = redactText(result.stderr, url).trim().split("\n").filter((l) => l.trim() !== "")
-    .find((l) => l.startsWith("fatal:")) ??
-    redactText(result.stderr, url).trim().split("\n").at(-1) ??
-    "";
-  if (result.timedOut) {
-    return new CoreOpsError(Exit.tempFail, "transient", [{
-      message: `fetching ${rev} from ${shown} took longer than ${timeoutSeconds} s`,
-      hint: "check the network and the remote, or raise fetch-timeout; the next run retries",
-    }]);
-  }
-  const stderr = result.stderr;
-  if (/couldn't find remote ref|no such remote ref|not our ref|unadvertised object/i.test(stderr)) {
-    const abbreviated = /^[0-9a-f]{4,39}$/i.test(rev);
-    return new CoreOpsError(Exit.noInput, "source", [{
-      message: FULL_COMMIT.test(rev)
-        ? `commit ${rev} is not in ${shown}`
-        : `${shown} has no branch or tag "${rev}"`,
-      hint: abbreviated
-        ? "an abbreviated commit id cannot be fetched; give the full 40-character id"
-        : "check rev (CORE_OPS_REV, --rev) against the remote's branches and tags",
-    }]);
-  }
-  if (
-    /Authentication failed|Permission denied \(|could not read (Username|Password)|terminal prompts disabled|requested URL returned error: 40[13]/i
-      .test(stderr)
-  ) {
-    return new CoreOpsError(Exit.noInput, "source", [{
-      message: `${shown} refused the credentials: ${said}`,
-      hint: "check the credentials in the URL or the ssh-key setting",
-    }]);
-  }
-  if (/Host key verification failed/i.test(stderr)) {
-    return new CoreOpsError(Exit.noInput, "source", [{
-      message: `the host key of ${shown} is not known: ${said}`,
-      hint:
-        "add the remote's host key to known_hosts next to ssh-key (or root's ~/.ssh/known_hosts)",
-    }]);
-  }
-  if (/fsck error|fsck failed|bad object|object .* is corrupt/i.test(stderr)) {
-    return new CoreOpsError(Exit.dataErr, "validation", [{
-      message: `${shown} sent objects that fail git's consistency check: ${said}`,
-    }]);
-  }
-  return new CoreOpsError(Exit.tempFail, "transient", [{
-    message: `cannot fetch ${rev} from ${shown}: ${said}`,
-    hint: "check the repository URL and the network; the next run retries",
-  }]);
-}
-
-function gitFailure(what: string, result: GitResult): CoreOpsError {
-  return new CoreOpsError(Exit.software, "internal", [{
-    message: `${what} failed: ${result.stderr.trim()}`,
-  }]);
 }

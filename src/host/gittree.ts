@@ -7,6 +7,7 @@
  * @module
  */
 import { CoreOpsError, Exit } from "../errors.ts";
+import { git } from "./git.ts";
 import {
   compare,
   inGitDir,
@@ -38,22 +39,6 @@ interface GitNode {
   oid: string;
   size: number;
 }
-
-/**
- * The whole environment git runs in (nothing inherited: no GIT_DIR,
- * GIT_OBJECT_DIRECTORY or alternates from the caller): no prompts, no system
- * or global config, no replace refs (a fetched `refs/replace/*` must not swap
- * the tree we judge), and no lazy fetch of missing objects from a promisor remote.
- */
-const GIT_ENV: Record<string, string> = {
-  GIT_TERMINAL_PROMPT: "0",
-  GIT_ASKPASS: "/bin/false",
-  GIT_CONFIG_NOSYSTEM: "1",
-  GIT_CONFIG_GLOBAL: "/dev/null",
-  GIT_NO_REPLACE_OBJECTS: "1",
-  GIT_NO_LAZY_FETCH: "1",
-  LC_ALL: "C",
-};
 
 /**
  * Options before every subcommand. ls-tree and cat-file --batch run no hooks,
@@ -335,8 +320,9 @@ async function catFiles(gitDir: string, oids: string[]): Promise<Map<string, Uin
 }
 
 /**
- * Runs git on `gitDir`: its stdout, `null` once stdout passes `limit` bytes
- * (git is then stopped), or exit 66 with git's first line of complaint.
+ * Runs git on `gitDir` through the one git runner, isolated from the caller's
+ * environment: its stdout, `null` once stdout passes `limit` bytes (git is
+ * then stopped), or exit 66 with git's first line of complaint.
  */
 async function runGit(
   gitDir: string,
@@ -344,64 +330,13 @@ async function runGit(
   input?: string,
   limit = Infinity,
 ): Promise<Uint8Array | null> {
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command("git", {
-      args: gitArgs(gitDir, args),
-      stdin: input === undefined ? "null" : "piped",
-      stdout: "piped",
-      stderr: "piped",
-      clearEnv: true,
-      env: GIT_ENV,
-    }).spawn();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) throw readError(gitDir, "git not found");
-    throw error;
-  }
-  // Write while git answers: a large batch would fill both pipes and deadlock.
-  const writing = input === undefined ? Promise.resolve() : (async () => {
-    const writer = child.stdin.getWriter();
-    try {
-      await writer.write(new TextEncoder().encode(input));
-      await writer.close();
-    } catch (error) {
-      // git stopped reading (it failed, or was stopped over the limit): its status says why.
-      if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
-    }
-  })();
-  const stderr = new Response(child.stderr).arrayBuffer();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let over = false;
-  for await (const chunk of child.stdout) {
-    size += chunk.length;
-    if (size > limit) {
-      over = true;
-      try {
-        child.kill("SIGKILL");
-      } catch (error) {
-        // git may have written everything and exited already.
-        if (!(error instanceof TypeError)) throw error;
-      }
-      break;
-    }
-    chunks.push(chunk);
-  }
-  const [status, errText] = await Promise.all([child.status, stderr, writing]).then((
-    [status, err],
-  ) => [status, new TextDecoder().decode(err)] as const);
-  if (over) return null;
-  if (!status.success) {
-    const message = errText.trim().split("\n")[0] || `exit status ${status.code}`;
+  const result = await git(gitArgs(gitDir, args), { isolated: true, input, limitBytes: limit });
+  if (result.overLimit) return null;
+  if (!result.ok) {
+    const message = result.stderr.trim().split("\n")[0] || `exit status ${result.code}`;
     throw readError(gitDir, `git ${args[0]}: ${message}`);
   }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
+  return result.bytes;
 }
 
 function readError(gitDir: string, message: string): CoreOpsError {

@@ -6,7 +6,8 @@
  * @module
  */
 import { readRepoTree } from "./checkout.ts";
-import { fetchIntoMirror, provenance } from "./git.ts";
+import { provenance } from "./git.ts";
+import { fetchIntoMirror } from "./mirror.ts";
 import { readGitTree } from "./gittree.ts";
 import { verifyCommit } from "./signature.ts";
 

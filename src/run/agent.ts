@@ -16,8 +16,8 @@
  */
 import { asCoreOpsError, type CoreOpsError, Exit } from "../errors.ts";
 import type { Files } from "../host/files.ts";
-import { redactUrl } from "../host/git.ts";
-import type { QuadletGenerator } from "../host/quadlet.ts";
+import { redactUrl } from "../host/remote.ts";
+import type { QuadletGenerator } from "../plan/dryrun.ts";
 import type { Systemd } from "../host/systemd.ts";
 import type { TargetDirs } from "../model.ts";
 import { eventFromError, eventFromReport, type RunEvent } from "../report/event.ts";

@@ -11,7 +11,7 @@
 import { join } from "node:path";
 import { z } from "zod";
 import { type Files, sha256 } from "../host/files.ts";
-import type { DryRunResult, QuadletGenerator } from "../host/quadlet.ts";
+import type { DryRunResult, QuadletGenerator } from "../plan/dryrun.ts";
 import { readCacheFile, writeCacheFile } from "../state/cache_file.ts";
 
 /** The cache file's name inside the state dir. */

@@ -7,7 +7,7 @@
  * @module
  */
 import { CoreOpsError, Exit, usage } from "../errors.ts";
-import type { DryRunResult, ExtraQuadletFile, QuadletGenerator } from "../host/quadlet.ts";
+import type { DryRunResult, ExtraQuadletFile, QuadletGenerator } from "../plan/dryrun.ts";
 import {
   type DesiredState,
   isQuadletKind,

@@ -15,7 +15,7 @@
  * @module
  */
 import { CoreOpsError } from "../errors.ts";
-import { redactUrl } from "../host/git.ts";
+import { redactUrl } from "../host/remote.ts";
 import type { RepoTree } from "../tree.ts";
 
 /** The source a run reads. */

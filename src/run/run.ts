@@ -15,7 +15,7 @@ import type { StepResult } from "../apply/execute.ts";
 import type { UnitVerdict } from "../apply/verify.ts";
 import { asCoreOpsError, CoreOpsError, Exit } from "../errors.ts";
 import type { Files } from "../host/files.ts";
-import type { QuadletGenerator } from "../host/quadlet.ts";
+import type { QuadletGenerator } from "../plan/dryrun.ts";
 import type { Systemd } from "../host/systemd.ts";
 import type { DesiredState, TargetDirs } from "../model.ts";
 import type { Plan } from "../plan/planner.ts";

@@ -10,7 +10,7 @@
  */
 import { CoreOpsError, Exit } from "../errors.ts";
 import type { Files } from "../host/files.ts";
-import type { ExtraQuadletFile, QuadletGenerator } from "../host/quadlet.ts";
+import type { ExtraQuadletFile, QuadletGenerator } from "../plan/dryrun.ts";
 import { type DesiredState, isQuadletFileName, isQuadletKind } from "../model.ts";
 import { bringUpOrder, describeUnits } from "../plan/units.ts";
 import { type NamedState, nameUnits } from "./naming.ts";

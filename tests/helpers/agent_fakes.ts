@@ -6,7 +6,7 @@
  * @module
  */
 import { CoreOpsError, Exit } from "../../src/errors.ts";
-import type { Fetched, FetchRequest, GitMirror } from "../../src/host/git.ts";
+import type { Fetched, FetchRequest, GitMirror } from "../../src/host/mirror.ts";
 import type { AuditEvent, Delivery, EventSink } from "../../src/host/journal.ts";
 import type { RunLock, RunLocker } from "../../src/host/lock.ts";
 import type { SignatureVerifier, VerifiedSignature } from "../../src/host/signature.ts";

@@ -7,7 +7,7 @@
  */
 import { sha256 } from "../../src/host/files.ts";
 import type { FileContent, Files } from "../../src/host/files.ts";
-import type { DryRunResult, QuadletGenerator } from "../../src/host/quadlet.ts";
+import type { DryRunResult, QuadletGenerator } from "../../src/plan/dryrun.ts";
 import type { JobOp, JobOutcome, Systemd, UnitProperties } from "../../src/host/systemd.ts";
 import { isTemplateUnit } from "../../src/model.ts";
 import type { UnitState } from "../../src/model.ts";

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { CoreOpsError } from "../../src/errors.ts";
-import { fetchIntoMirror, type FetchRequest } from "../../src/host/git.ts";
+import { fetchIntoMirror, type FetchRequest } from "../../src/host/mirror.ts";
 import { readGitTree } from "../../src/host/gittree.ts";
 import { closedPort, serveGitHttp, serveSilence } from "../helpers/git_servers.ts";
 import { git } from "../helpers/repo.ts";

@@ -1,7 +1,7 @@
 /** Signed revisions, verified by real git and ssh-keygen with keys made for the test. */
 import assert from "node:assert/strict";
 import { CoreOpsError } from "../../src/errors.ts";
-import { fetchIntoMirror } from "../../src/host/git.ts";
+import { fetchIntoMirror } from "../../src/host/mirror.ts";
 import { verifyCommit } from "../../src/host/signature.ts";
 import { git } from "../helpers/repo.ts";
 

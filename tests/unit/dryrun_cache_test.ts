@@ -1,7 +1,7 @@
 /** The generator's verdict is reused for byte-identical input only, and only when accepted. */
 import assert from "node:assert/strict";
 import { cachedGenerator } from "../../src/run/dryrun_cache.ts";
-import type { DryRunResult, QuadletGenerator } from "../../src/host/quadlet.ts";
+import type { DryRunResult, QuadletGenerator } from "../../src/plan/dryrun.ts";
 import type { Artifact } from "../../src/model.ts";
 import { loadDesiredState } from "../../src/source/layout.ts";
 import { FakeFiles } from "../helpers/fakes.ts";

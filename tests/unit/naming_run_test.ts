@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { nameUnits } from "../../src/run/naming.ts";
 import { CoreOpsError } from "../../src/errors.ts";
-import type { DryRunResult, ExtraQuadletFile, QuadletGenerator } from "../../src/host/quadlet.ts";
+import type { DryRunResult, ExtraQuadletFile, QuadletGenerator } from "../../src/plan/dryrun.ts";
 import type { Artifact } from "../../src/model.ts";
 import { loadDesiredState } from "../../src/source/layout.ts";
 import { memoryTree } from "../helpers/repo.ts";

@@ -36,7 +36,7 @@ console.log(await journal.emit(event));
  */
 const FETCH_SCRIPT = `import { CoreOpsError } from "${APP}/errors.ts";
 import { acquireRunLock } from "${APP}/host/lock.ts";
-import { fetchIntoMirror } from "${APP}/host/git.ts";
+import { fetchIntoMirror } from "${APP}/host/mirror.ts";
 import { readGitTree } from "${APP}/host/gittree.ts";
 try {
   const lock = await acquireRunLock("/run/core-ops/lock");

@@ -10,7 +10,7 @@ import {
   generatorCrash,
   judgeDryRun,
   parseDryRun,
-} from "../../src/host/quadlet.ts";
+} from "../../src/plan/dryrun.ts";
 import { loadDesiredState } from "../../src/source/layout.ts";
 import { memoryTree } from "../helpers/repo.ts";
 

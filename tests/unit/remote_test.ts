@@ -1,14 +1,14 @@
-/** The pure parts of the git adapter: URL kinds, redaction, the ssh command, error classes. */
+/** Repository URLs (kinds, redaction, the ssh command) and the mirror's fetch failure classes. */
 import assert from "node:assert/strict";
 import { CoreOpsError } from "../../src/errors.ts";
+import { fetchFailure } from "../../src/host/mirror.ts";
 import {
-  fetchFailure,
   knownHostsPath,
   redactText,
   redactUrl,
   repoUrlKind,
   sshCommand,
-} from "../../src/host/git.ts";
+} from "../../src/host/remote.ts";
 
 Deno.test("repository URLs: file, http(s), ssh accepted; anything else is 64", () => {
   assert.equal(repoUrlKind("/srv/repo.git"), "file");
