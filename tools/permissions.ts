@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { PAUSE_VARIABLE } from "../src/run/faults.ts";
+import { PAUSE_VARIABLE } from "../src/host/faults.ts";
 import { GENERATOR_PATHS } from "../src/host/quadlet.ts";
 
 /** Default target dirs, state dir and lock dir of a production host (SPEC §1, §3). */

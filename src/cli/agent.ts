@@ -7,7 +7,7 @@
  */
 import { Command } from "@commander-js/extra-typings";
 import { type AgentPorts, runAgent } from "../run/agent.ts";
-import { pausePoint } from "../run/faults.ts";
+import { pausePoint } from "../host/faults.ts";
 import { applySummary, stepLine } from "../report/run_text.ts";
 import { CoreOpsError, RunFailed, usage } from "../errors.ts";
 import { type Files, realFiles } from "../host/files.ts";

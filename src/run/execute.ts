@@ -16,7 +16,7 @@ import type { DesiredState, UnitKind } from "../model.ts";
 import type { Plan } from "../plan/planner.ts";
 import type { OwnershipManifest } from "../state/manifest.ts";
 import type { StateStore } from "../state/store.ts";
-import type { PausePoint } from "./faults.ts";
+import type { PausePoint } from "../host/faults.ts";
 
 /** What executing needs. */
 export interface ExecuteContext {

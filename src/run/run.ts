@@ -24,7 +24,7 @@ import type { RecordPolicy } from "../state/next.ts";
 import type { RetryPolicy } from "../state/retry.ts";
 import type { StateStore } from "../state/store.ts";
 import { execute, keepForRollback, unitKinds } from "./execute.ts";
-import { type PausePoint, pausePoint } from "./faults.ts";
+import { type PausePoint, pausePoint } from "../host/faults.ts";
 import type { NamedState } from "./naming.ts";
 import { ownedPaths, plan, type Planned } from "./plan.ts";
 import { read, type ReadOptions } from "./read.ts";

@@ -13,6 +13,7 @@
 import { join } from "node:path";
 import { z } from "zod";
 import { CoreOpsError, Exit } from "../errors.ts";
+import { pausePoint } from "../host/faults.ts";
 import { type Files, sha256 } from "../host/files.ts";
 import {
   MANIFEST_FILE,
@@ -263,6 +264,7 @@ export class StateStore {
 
   /** Replaces the manifest atomically. */
   async writeManifest(manifest: OwnershipManifest): Promise<void> {
+    await pausePoint("manifest-write");
     this.#manifest = undefined;
     await this.files.write(this.manifestPath, json(manifest), 0o600);
     this.#manifest = structuredClone(manifest);

@@ -4,7 +4,7 @@
  * no blanket grant. The fault set widens only the pause variable.
  */
 import assert from "node:assert/strict";
-import { PAUSE_VARIABLE } from "../../src/run/faults.ts";
+import { PAUSE_VARIABLE } from "../../src/host/faults.ts";
 import { checkWritable } from "../../src/cli/options.ts";
 import { CoreOpsError } from "../../src/errors.ts";
 import { resolveSettings } from "../../src/settings.ts";

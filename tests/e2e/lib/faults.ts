@@ -9,8 +9,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { PausePoint } from "../../../src/run/faults.ts";
-import { PAUSE_VARIABLE } from "../../../src/run/faults.ts";
+import type { PausePoint } from "../../../src/host/faults.ts";
+import { PAUSE_VARIABLE } from "../../../src/host/faults.ts";
 import { faultPermissions } from "../../../tools/permissions.ts";
 import { GUEST_PACKAGE_DIR } from "./guest.ts";
 import { PACKAGE_ENV, packagedDenoArgv } from "./packaged.ts";

@@ -10,10 +10,10 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { PAUSE_POINTS, type PausePoint } from "../../../src/run/faults.ts";
+import { PAUSE_POINTS, PAUSE_VARIABLE, type PausePoint } from "../../../src/host/faults.ts";
 import { MESSAGE_ID } from "../../../src/host/journal.ts";
 import { PRODUCTION } from "../../../tools/permissions.ts";
-import { startPaused } from "../lib/faults.ts";
+import { faultCoreOpsArgv, startPaused } from "../lib/faults.ts";
 import { PACKAGE_ENV, packagedDenoArgv } from "../lib/packaged.ts";
 import { GUEST_CORE_OPS, GUEST_PACKAGE_DIR } from "../lib/guest.ts";
 import { describe, type Files, type Scenario, type ScenarioContext } from "../lib/scenario.ts";
@@ -286,9 +286,72 @@ function assertNoSecret(parts: string[], secrets: string[]) {
   }
 }
 
+/**
+ * An error thrown half-way — from verification's polling, or from the state
+ * store as it commits the run — is rolled back like any failed run, recorded
+ * (no run left in progress), reported by one event, and never backs the
+ * revision off: the next tick converges to B.
+ */
+function throwScenario(point: "mid-verify" | "manifest-write"): Scenario {
+  return {
+    name:
+      `faults: an error thrown at ${point}: rolled back to A and recorded; the next run converges to B`,
+    timeoutMs: 6 * 60_000,
+    async run(t) {
+      const a = await convergeA(t);
+      const hand = await fingerprint(t, HAND);
+      const b = await pushB(t);
+      const argv = faultCoreOpsArgv(["agent"]);
+      const thrown = await t.exec(argv, {
+        env: { ...PACKAGE_ENV, [PAUSE_VARIABLE]: `throw:${point}` },
+      });
+      assert.match(thrown.stderr, new RegExp(`core-ops: fault at ${point}\n`), thrown.stderr);
+      assert.equal(thrown.code, 70, describe(argv, thrown));
+      // Rolled back: A's files and A's container.
+      assert.equal(await t.readFile("/etc/web/app.conf"), "rev=A\n");
+      assert.equal(await t.readFile("/etc/web/old.conf"), "only in A\n");
+      assert.equal(await t.exists(`${QUADLETS}/api.container`), false);
+      await t.assertUnit("web.service", { ActiveState: "active" });
+      const env = (await t.podman([
+        "inspect",
+        "web",
+        "--format",
+        "{{range .Config.Env}}{{println .}}{{end}}",
+      ]))
+        .stdout;
+      assert.match(env, /^REV=A$/m, env);
+      // Recorded: a failed run of B, nothing in progress, no backoff (a host fault).
+      const state = JSON.parse(await t.readFile(`${STATE}/state.json`));
+      assert.equal(state.status, "failed", JSON.stringify(state));
+      assert.equal(state.in_progress, null);
+      assert.equal(state.last_applied_revision, a);
+      assert.equal(state.last_attempted_revision, b);
+      assert.equal(state.retry, null);
+      assert.match(state.failure.reason, new RegExp(`injected fault at ${point}`));
+      assert.equal(state.failure.rollback, "ok", JSON.stringify(state.failure));
+      // One event for the run, a failure that says why.
+      const events = (await t.ok([
+        "journalctl",
+        "-o",
+        "json",
+        `MESSAGE_ID=${MESSAGE_ID}`,
+        `CORE_OPS_RUN_ID=${state.last_run.id}`,
+      ])).stdout.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+      assert.equal(events.length, 1, JSON.stringify(events));
+      assert.equal(events[0].CORE_OPS_STATUS, "failure");
+      assert.match(events[0].CORE_OPS_FAILURE_REASON, new RegExp(`injected fault at ${point}`));
+      // The next tick is not held back, and converges.
+      await agent(t, 0);
+      await assertAtB(t, b, hand);
+    },
+  };
+}
+
 /** The fault matrix and the other host-side faults. */
 export const faultScenarios: Scenario[] = [
   ...PAUSE_POINTS.map(killScenario),
+  throwScenario("mid-verify"),
+  throwScenario("manifest-write"),
   {
     name: "faults: journald stopped during a run: same outcome, the event on stderr",
     async run(t) {

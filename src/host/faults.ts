@@ -1,10 +1,11 @@
 /**
- * Deterministic pause points for the fault matrix (issue: reliability): a
+ * Deterministic fault points for the fault matrix (issue: reliability): a
  * test names one step in `CORE_OPS_TEST_PAUSE_AT`, the run announces on
  * stderr that it reached it and then waits forever, and the test SIGKILLs it
- * there. The release permission set does not grant reading that variable, so
- * in the shipped artifact every pause point is inert; only a launcher built
- * from the test permission set can arm one.
+ * there; or it names `throw:<step>`, and the run throws an unexpected error
+ * there, as a bug or a failing adapter would. The release permission set does
+ * not grant reading that variable, so in the shipped artifact every point is
+ * inert; only a launcher built from the test permission set can arm one.
  *
  * @module
  */
@@ -21,6 +22,7 @@ export const PAUSE_POINTS = [
   "mid-start",
   "mid-verify",
   "before-commit",
+  "manifest-write",
 ] as const;
 
 /** One pause point. */
@@ -31,9 +33,14 @@ function armed(): string | undefined {
   return permission.state === "granted" ? Deno.env.get(PAUSE_VARIABLE) : undefined;
 }
 
-/** Pauses forever at `point` when a test armed it; returns at once otherwise. */
+/** Pauses forever at `point` (or throws there) when a test armed it; returns at once otherwise. */
 export async function pausePoint(point: PausePoint): Promise<void> {
-  if (armed() !== point) return;
+  const arm = armed();
+  if (arm === `throw:${point}`) {
+    Deno.stderr.writeSync(new TextEncoder().encode(`core-ops: fault at ${point}\n`));
+    throw new Error(`injected fault at ${point}`);
+  }
+  if (arm !== point) return;
   Deno.stderr.writeSync(new TextEncoder().encode(`core-ops: paused at ${point}\n`));
   await new Promise<never>(() => {
     // Keeps the process alive until the test kills it.
