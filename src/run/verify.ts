@@ -6,20 +6,19 @@
  * @module
  */
 import type { StepResult } from "../apply/execute.ts";
-import { type UnitVerdict, verify as verifyUnits, type VerifyTarget } from "../apply/verify.ts";
+import {
+  type UnitVerdict,
+  verify as verifyUnits,
+  type VerifyOptions,
+  type VerifyTarget,
+} from "../apply/verify.ts";
 import type { Systemd } from "../host/systemd.ts";
 import type { UnitKind } from "../model.ts";
 import type { Plan } from "../plan/planner.ts";
 
-/** Deadlines and clock of verification. */
-export interface VerifyContext {
+/** Deadlines and clock of verification, and the systemd it asks. */
+export interface VerifyContext extends VerifyOptions {
   systemd: Systemd;
-  timeoutMs: number;
-  settleMs: number;
-  pollMs?: number;
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
-  afterPoll?: () => Promise<void>;
 }
 
 /** Verifies `units` (started, restarted or brought back up). */
@@ -29,14 +28,7 @@ export async function verify(
   kinds: ReadonlyMap<string, UnitKind>,
   ctx: VerifyContext,
 ): Promise<UnitVerdict[]> {
-  return await verifyUnits(units.map((u) => target(u, planned, kinds)), ctx.systemd, {
-    timeoutMs: ctx.timeoutMs,
-    settleMs: ctx.settleMs,
-    pollMs: ctx.pollMs,
-    now: ctx.now,
-    sleep: ctx.sleep,
-    afterPoll: ctx.afterPoll,
-  });
+  return await verifyUnits(units.map((u) => target(u, planned, kinds)), ctx.systemd, ctx);
 }
 
 /** The units a run's steps started or restarted. */
