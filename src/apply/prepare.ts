@@ -11,7 +11,7 @@ import { CoreOpsError, type Diagnostic, Exit } from "../errors.ts";
 import type { Files } from "../host/files.ts";
 import type { ExtraQuadletFile, QuadletGenerator } from "../host/quadlet.ts";
 import type { Systemd } from "../host/systemd.ts";
-import { type DesiredState, isQuadletKind, type TargetDirs } from "../model.ts";
+import { type DesiredState, isQuadletKind, QUADLET_KINDS, type TargetDirs } from "../model.ts";
 import { nameUnits } from "./naming.ts";
 import type { Naming } from "../plan/naming.ts";
 import {
@@ -108,8 +108,8 @@ export async function prepare(
   return { desired, naming: named.naming, manifest, states, plan: planned };
 }
 
-const QUADLET_FILE = /\.(container|volume|network|pod|kube|image|build)$/;
-const QUADLET_DROPIN = /\.(container|volume|network|pod|kube|image|build)\.d\/[^/]+\.conf$/;
+/** A quadlet file or one of its drop-ins, by the one list of quadlet kinds in model.ts. */
+const QUADLET_FILE_OR_DROPIN = new RegExp(`\\.(${QUADLET_KINDS.join("|")})(\\.d/[^/]+\\.conf)?$`);
 
 /** Quadlets and drop-ins in the quadlet dir that core-ops neither owns nor deploys. */
 async function handPlacedQuadlets(
@@ -122,7 +122,7 @@ async function handPlacedQuadlets(
   for (const path of await ctx.files.list(ctx.dirs.quadletDir)) {
     if (ours.has(path) || owned.has(path)) continue;
     const name = path.slice(path.lastIndexOf("/") + 1);
-    if (name.startsWith(".") || !(QUADLET_FILE.test(path) || QUADLET_DROPIN.test(path))) continue;
+    if (name.startsWith(".") || !QUADLET_FILE_OR_DROPIN.test(path)) continue;
     const file = await ctx.files.read(path);
     if (file !== null) extra.push({ path, content: file.content });
   }
