@@ -9,8 +9,8 @@ import { BRING_UP_TIER, type TargetDirs } from "../../src/model.ts";
 import {
   type ConfigRootPolicy,
   DEFAULT_DENIED_CONFIG_ROOTS,
-  loadDesiredState,
-} from "../../src/source/layout.ts";
+} from "../../src/source/config_roots.ts";
+import { loadDesiredState } from "../../src/source/layout.ts";
 import { showPath } from "../../src/source/names.ts";
 import { MAX_DEPTH, type RepoTree, type TreeEntry } from "../../src/source/tree.ts";
 import { MAX_YAML_SIZE } from "../../src/source/yaml.ts";
