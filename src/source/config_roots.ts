@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import { IDENTIFIER } from "../model.ts";
+import { showPath } from "./names.ts";
 import type { Problems } from "./problems.ts";
 
 /**
@@ -114,12 +115,16 @@ const AGENT_ROOT = "core-ops";
 
 /**
  * The `config-root` value of a service.yaml. It is one directory name, so a
- * service cannot reach across `/etc` with `a/b` or `..`.
+ * service cannot reach across `/etc` with `a/b` or `..`. The refusal quotes
+ * the value (escaped: it comes from the repository) so the operator sees what
+ * was read; the YAML reader puts the key before it: `"config-root": "a/b" is …`.
  */
-export const configRootSchema = z.string().regex(
-  IDENTIFIER,
-  "must be a single identifier (one directory name: no '/', no '..')",
-).refine((root) => root !== AGENT_ROOT, {
+export const configRootSchema = z.string().regex(IDENTIFIER, {
+  error: (issue) =>
+    `"${
+      showPath(String(issue.input))
+    }" is not a single identifier (one directory name: no '/', no '..')`,
+}).refine((root) => root !== AGENT_ROOT, {
   // /etc/core-ops holds the agent's own config: a repo must not rewrite where it pulls from,
   // whatever config-roots allows.
   message: `${AGENT_ROOT} is reserved for the agent's own configuration`,

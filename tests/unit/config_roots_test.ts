@@ -1,20 +1,62 @@
 /**
  * Config roots (src/source/config_roots.ts): `config-root` is one identifier,
- * refused at its line:column; the default deny-list and the host's
+ * refused quoting the value it read; the default deny-list and the host's
  * allowlist (agent.toml `config-roots`) decide which roots a repository may
  * write.
  */
 import assert from "node:assert/strict";
-import { DEFAULT_DENIED_CONFIG_ROOTS } from "../../src/source/config_roots.ts";
+import { checkConfigRoot, DEFAULT_DENIED_CONFIG_ROOTS } from "../../src/source/config_roots.ts";
+import { Problems } from "../../src/source/problems.ts";
 import { assertRefused, load, repo, single } from "../helpers/layout.ts";
 import { memoryTree } from "../helpers/repo.ts";
 
-Deno.test("config-root is one identifier: foo/bar is refused at its line:column", () => {
-  assertRefused(
+Deno.test("config-root is one identifier: foo/bar is refused at its line:column, quoting it", () => {
+  const error = assertRefused(
     memoryTree(repo({ "services/web/service.yaml": "config-root: foo/bar\n" })),
     "services/web/service.yaml:1:14",
     /single identifier/,
   );
+  assert.deepEqual(error.diagnostics.map((d) => d.message), [
+    `"config-root": "foo/bar" is not a single identifier (one directory name: no '/', no '..')`,
+  ]);
+  assertRefused(
+    memoryTree(repo({ "services/web/service.yaml": "config-root: ..\n" })),
+    "services/web/service.yaml:1:14",
+    /^"config-root": "\.\." is not a single identifier/,
+  );
+  // The value comes from the repository: it is quoted escaped, never raw.
+  const hostile = assertRefused(
+    memoryTree(repo({ "services/web/service.yaml": 'config-root: "a\\nb\\u202Ec"\n' })),
+    "services/web/service.yaml:1:14",
+    /^"config-root": "a\\nb\\u\{202E\}c" is not a single identifier/,
+  );
+  assert.ok(!/[\n\u202e]/.test(hostile.diagnostics[0].message));
+});
+
+Deno.test("checkConfigRoot: a root is asked for only by a service that deploys config", () => {
+  const service = (config: number, root = "ssh") => ({
+    id: "ssh",
+    configRoot: root,
+    configRootAt: { file: "services/ssh/" },
+    config: new Map(Array.from({ length: config }, (_, i) => [`f${i}`, null])),
+  });
+  const problems = new Problems();
+  checkConfigRoot(problems, service(0), undefined);
+  checkConfigRoot(problems, service(1, "web"), undefined);
+  checkConfigRoot(problems, service(1, "web"), { allow: ["web"] });
+  assert.equal(problems.errors.length, 0);
+  checkConfigRoot(problems, service(1), { allow: null });
+  checkConfigRoot(problems, service(1, "web"), { allow: ["nginx"] });
+  assert.deepEqual(problems.errors.map((e) => [e.location?.file, e.message]), [
+    [
+      "services/ssh/",
+      'config root "ssh" (the service id, the default) is a system root denied by default (setting config-roots)',
+    ],
+    [
+      "services/ssh/",
+      'config root "web" (the service id, the default) is not allowed on this host (setting config-roots: nginx)',
+    ],
+  ]);
 });
 
 // --- issue 10: host-side config roots -------------------------------------
