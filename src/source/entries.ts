@@ -34,7 +34,7 @@ export class Reading {
   readonly problems = new Problems();
   readonly #children: Map<string, TreeEntry[]>;
 
-  constructor(readonly tree: RepoTree) {
+  constructor(tree: RepoTree) {
     this.#children = index(tree.entries);
   }
 
