@@ -59,6 +59,9 @@ export type TreeEntry =
    */
   | { type: "refused"; path: string; problem: "encoding" | "depth" | "length" | "gitlink" };
 
+/** A regular file of the tree: the only entry the layout deploys or parses. */
+export type FileEntry = Extract<TreeEntry, { type: "file" }>;
+
 /** A source checkout as data. */
 export interface RepoTree {
   /** Every entry below the root, except reserved top-level names (`.git`, `_drafts`, …). */

@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { CoreOpsError } from "../../src/errors.ts";
 import type { TargetDirs } from "../../src/model.ts";
-import { type ConfigRootPolicy, loadDesiredState } from "../../src/source/layout.ts";
+import type { ConfigRootPolicy } from "../../src/source/config_roots.ts";
+import { loadDesiredState } from "../../src/source/layout.ts";
 import type { RepoTree, TreeEntry } from "../../src/tree.ts";
 import { baseRepo, memoryTree } from "../helpers/repo.ts";
 
