@@ -175,7 +175,9 @@ function quadletReferences(
   const paths: string[] = [];
   const add = (ref: string) => {
     if (ref.startsWith("/")) paths.push(ref);
-    else if (/\.(volume|network|pod|image|build|container|kube)$/.test(ref)) units.push(ref);
+    else if (ref.includes(".") && isQuadletKind(ref.slice(ref.lastIndexOf(".") + 1))) {
+      units.push(ref);
+    }
   };
   for (const v of values(files, section, "Volume")) add(v.split(":")[0]);
   for (const v of values(files, section, "Network")) add(v.split(":")[0]);
