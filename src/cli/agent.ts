@@ -19,8 +19,7 @@ import { podmanGenerator } from "../run/generator.ts";
 import { realSystemd, type Systemd } from "../host/systemd.ts";
 import { hostSources } from "../host/sources.ts";
 import { auditEvent, eventFromError, type RunEvent } from "../report/event.ts";
-import { renderMetrics } from "../report/metrics.ts";
-import type { RunState } from "../state/store.ts";
+import { metricsOf, renderMetrics } from "../report/metrics.ts";
 import { checkWritable, hostname, options, settingsFrom } from "./options.ts";
 import type { Output } from "./output.ts";
 
@@ -42,24 +41,6 @@ const REAL: AgentAdapters = {
   events: journal,
   sources: hostSources,
 };
-
-/** The metrics of a run, for the textfile. */
-function metricsOf(event: RunEvent, state: RunState, finishedAt: number) {
-  const actions: Record<string, number> = {};
-  for (const action of event.actions) {
-    const op = action.split(" ")[0];
-    actions[op] = (actions[op] ?? 0) + 1;
-  }
-  return renderMetrics({
-    finishedAt: finishedAt / 1000,
-    success: event.status !== "failure",
-    durationSeconds: event.durationMs / 1000,
-    appliedRevision: state.last_applied_revision,
-    driftFiles: event.drift.length,
-    actions,
-    consecutiveFailures: event.status === "failure" ? Math.max(1, state.consecutive_failures) : 0,
-  });
-}
 
 /** Builds the `agent` command. */
 export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
@@ -133,7 +114,7 @@ export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
           try {
             await adapters.files.write(
               resolved.metricsFile,
-              new TextEncoder().encode(metricsOf(event, state, Date.now())),
+              new TextEncoder().encode(renderMetrics(metricsOf(event, state, Date.now()))),
               0o644,
             );
           } catch (error) {

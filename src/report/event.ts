@@ -8,6 +8,7 @@
  */
 import { type RunReport, summarize, summaryText } from "./run_report.ts";
 import type { CoreOpsError, FailureClass } from "../errors.ts";
+import type { Op } from "../model.ts";
 import type { AuditEvent } from "../host/journal.ts";
 
 /** What one run amounts to, whatever its outcome. */
@@ -21,6 +22,8 @@ export interface RunEvent {
   planSummary: string;
   /** One `op target` per executed step. */
   actions: string[];
+  /** How many steps of each op executed. */
+  counts: Partial<Record<Op, number>>;
   /** The units (or files) that failed. */
   failedArtifacts: string[];
   failureClass: FailureClass | null;
@@ -34,7 +37,8 @@ export interface RunEvent {
 
 /** The event of a run that reached the plan. */
 export function eventFromReport(report: RunReport, generation: number): RunEvent {
-  const planSummary = summaryText(summarize(report.steps));
+  const counts = summarize(report.steps);
+  const planSummary = summaryText(counts);
   const failedSteps = report.steps.filter((s) => s.status === "failed").map((s) => s.target);
   const failedUnits = report.failure?.units.map((u) => u.unit) ?? [];
   const failedArtifacts = [...new Set([...failedUnits, ...failedSteps])];
@@ -53,6 +57,7 @@ export function eventFromReport(report: RunReport, generation: number): RunEvent
     generation,
     planSummary,
     actions: report.steps.filter((s) => s.status !== "not-run").map((s) => `${s.op} ${s.target}`),
+    counts,
     failedArtifacts,
     failureClass: report.failure?.class ?? null,
     failureReason: report.failure?.reason ?? null,
@@ -75,6 +80,7 @@ export function eventFromError(
     status: "failure",
     planSummary: "none",
     actions: [],
+    counts: {},
     failedArtifacts: error.diagnostics.flatMap((d) => d.location ? [d.location.file] : []),
     failureClass: error.failureClass,
     failureReason: reason,

@@ -9,6 +9,8 @@
  * @module
  */
 import type { Op } from "../model.ts";
+import type { RunState } from "../state/store.ts";
+import type { RunEvent } from "./event.ts";
 
 /** Every plan operation, so `core_ops_actions{op}` has a sample for each, zeros included. */
 export const OPS = [
@@ -39,6 +41,19 @@ export interface RunMetrics {
   actions: Partial<Record<Op, number>>;
   /** Failed runs in a row, this one included (a tick waiting out a backoff is no new run); 0 after a success. */
   consecutiveFailures: number;
+}
+
+/** The metrics of the run `event` reports, with `state` as recorded after it. Pure. */
+export function metricsOf(event: RunEvent, state: RunState, finishedAtMs: number): RunMetrics {
+  return {
+    finishedAt: finishedAtMs / 1000,
+    success: event.status !== "failure",
+    durationSeconds: event.durationMs / 1000,
+    appliedRevision: state.last_applied_revision,
+    driftFiles: event.drift.length,
+    actions: event.counts,
+    consecutiveFailures: event.status === "failure" ? Math.max(1, state.consecutive_failures) : 0,
+  };
 }
 
 /** Renders the textfile: HELP and TYPE for every metric, one sample per line. Pure. */

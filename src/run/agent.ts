@@ -365,6 +365,7 @@ function backoffEvent(
     generation: state.generation,
     planSummary: "none",
     actions: [],
+    counts: {},
     failedArtifacts: state.failure?.units.map((u) => u.unit) ?? [],
     failureClass: state.failure?.class ?? "apply",
     failureReason: reason,
