@@ -49,6 +49,7 @@ import {
   parseArch,
   runnerFor,
   type Target,
+  TargetError,
   TARGETS,
 } from "./targets.ts";
 
@@ -130,9 +131,7 @@ export async function buildPackage(
     return { dir, arch, version: expected, checked };
   } catch (error) {
     await Deno.remove(staging, { recursive: true }).catch(() => {});
-    if (error instanceof Error && error.name === "TargetError") {
-      throw new PackageError(error.message);
-    }
+    if (error instanceof TargetError) throw new PackageError(error.message);
     throw error;
   } finally {
     await Deno.remove(work, { recursive: true });

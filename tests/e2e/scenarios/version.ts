@@ -5,14 +5,25 @@
  */
 import assert from "node:assert/strict";
 import { GUEST_CORE_OPS, GUEST_PACKAGE_DIR } from "../lib/guest.ts";
-import { describe, type Scenario } from "../lib/scenario.ts";
-import { formatVersion, gitBuiltFrom, VERSION } from "../../../src/version.ts";
+import { describe, type Scenario, type ScenarioContext } from "../lib/scenario.ts";
+import { type BuiltFrom, formatVersion, gitBuiltFrom, VERSION } from "../../../src/version.ts";
 
 const CHECKOUT = new URL("../../..", import.meta.url).pathname;
 
-/** What the package built from this checkout prints: its version and commit (stamped, no git). */
-async function expectedVersion(): Promise<string> {
-  return `${formatVersion(await gitBuiltFrom(CHECKOUT))}\n`;
+/**
+ * What the installed package must print: the line of the stamp it was built
+ * with (read from the guest's package), whose commit is this checkout's
+ * HEAD. Its dirty flag is taken from the stamp, not from git now: the tree
+ * may have changed since the package was built (tests/integration/
+ * package_test.ts checks that a dirty tree is stamped dirty).
+ */
+async function expectedVersion(t: ScenarioContext): Promise<string> {
+  const text = await t.readFile(`${GUEST_PACKAGE_DIR}/app/src/build_stamp.ts`);
+  const json = text.match(/^export const STAMP: BuiltFrom \| null = (.*);$/m)?.[1];
+  assert.ok(json, `the package is not stamped:\n${text}`);
+  const stamp: BuiltFrom = JSON.parse(json);
+  assert.equal(stamp.commit, (await gitBuiltFrom(CHECKOUT)).commit);
+  return `${formatVersion(stamp)}\n`;
 }
 
 /** `core-ops --version` through /usr/local/bin on a host with no Deno and no network. */
@@ -25,7 +36,7 @@ export const versionScenarios: Scenario[] = [
       // Resolved through PATH from an unrelated cwd, with the guest's bare environment.
       const result = await t.exec(["core-ops", "--version"], { cwd: "/var/tmp" });
       assert.equal(result.code, 0, describe(["core-ops", "--version"], result));
-      assert.equal(result.stdout, await expectedVersion());
+      assert.equal(result.stdout, await expectedVersion(t));
       assert.match(
         result.stdout,
         new RegExp(`^${VERSION.replaceAll(".", "\\.")} \\(commit [0-9a-f]{40}`),
@@ -41,7 +52,7 @@ export const versionScenarios: Scenario[] = [
     async run(t) {
       const dir = "/var/cache/core-ops/deno-dir";
       const npm = `${GUEST_PACKAGE_DIR}/deno-dir/npm`;
-      const expected = await expectedVersion();
+      const expected = await expectedVersion(t);
       const version = async (args: string[] = [], env?: Record<string, string>) => {
         const argv = [...args, "core-ops", "--version"];
         const result = await t.exec(argv, { cwd: "/var/tmp", env });
