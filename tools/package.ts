@@ -1,12 +1,13 @@
 /**
- * `deno task package`: builds `dist/core-ops/`, an offline install tree for a
- * host with no Node, no Deno and no network:
+ * `deno task package`: builds the offline install trees, one per release
+ * architecture (tools/targets.ts), for a host with no Node, no Deno and no
+ * network:
  *
  * ```
- * dist/core-ops/
+ * dist/core-ops-<arch>-linux/      arch: x86_64, aarch64
  *   bin/core-ops   launcher (POSIX sh): production permission flags, --cached-only
- *   bin/deno       the Deno runtime this checkout pins in package.json
- *   app/           main.ts, src/, deno.json, deno.lock
+ *   bin/deno       the Deno runtime this checkout pins in package.json, for <arch>
+ *   app/           main.ts, src/ (with its build stamp), deno.json, deno.lock
  *   deno-dir/npm/  every npm dependency, at the versions and hashes deno.lock pins
  * ```
  *
@@ -14,18 +15,43 @@
  * any cwd, through a symlink (e.g. /usr/local/bin/core-ops), with an empty
  * environment and from a read-only mount.
  *
+ * `app/src/build_stamp.ts` says which commit the tree was built from and
+ * whether its work tree had changes, so `core-ops --version` tells without git.
+ *
  * package.json stays behind: it only pins the Deno runtime for development,
  * and the packaged program must never pick up one from a parent directory.
  * The package runs with DENO_NO_PACKAGE_JSON=1 and carries its own deno.lock,
  * derived from the checkout's: the same npm entries without the package.json
- * section, checked to pin nothing the checkout's lock does not.
+ * section, checked to pin nothing the checkout's lock does not. The npm
+ * dependencies are plain JavaScript: this machine's Deno fetches them once,
+ * for every architecture.
  *
- * Usage: `deno task package [--out DIR]`
+ * Each tree is checked before it replaces the previous one: this machine's
+ * architecture by running its launcher (`--version`, empty environment, no
+ * network); another architecture by its layout (the runtime is an ELF for
+ * that machine; launcher, code and dependencies present) and, where qemu-user
+ * and that architecture's libc are installed, by running the packaged runtime
+ * on the packaged code under qemu (tools/targets.ts, `runnerFor`).
+ *
+ * Usage: `deno task package [--arch x86_64|aarch64] [--out DIR]` (default:
+ * every architecture, into dist/)
  *
  * @module
  */
 import { PRODUCTION, toFlags } from "./permissions.ts";
-import { VERSION } from "../src/version.ts";
+import { type BuiltFrom, formatVersion, gitBuiltFrom } from "../src/version.ts";
+import {
+  type Arch,
+  ARCHES,
+  checkElf,
+  denoRuntime,
+  hostArch,
+  parseArch,
+  runnerFor,
+  type Target,
+  TargetError,
+  TARGETS,
+} from "./targets.ts";
 
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -36,8 +62,22 @@ const APP_ENTRIES = ["main.ts", "src", "deno.json", "deno.lock"] as const;
 export interface PackageInfo {
   /** Absolute path of the package tree. */
   dir: string;
-  /** What `bin/core-ops --version` printed in the offline check. */
+  arch: Arch;
+  /** What the packaged `--version` printed, or will print (a layout-only check). */
   version: string;
+  /**
+   * How the tree was checked: its launcher run here, its runtime run under
+   * qemu-user, or (no way to run it here) its layout only.
+   */
+  checked: "launcher" | "qemu" | "layout";
+}
+
+/** How to build a package. */
+export interface PackageOptions {
+  /** Default: this machine's architecture. */
+  arch?: Arch;
+  /** The checkout to package (default: this one); its git state is stamped. */
+  source?: string;
 }
 
 /** Thrown when the package cannot be built or does not work once built. */
@@ -45,59 +85,88 @@ export class PackageError extends Error {
   override name = "PackageError";
 }
 
-/**
- * Builds the package into `outDir` (replacing it only once the new tree is
- * complete and verified), and returns where it is.
- */
-export async function buildPackage(outDir = `${REPO}/dist/core-ops`): Promise<PackageInfo> {
-  const staging = `${outDir}.partial`;
-  await Deno.remove(staging, { recursive: true }).catch(() => {});
-  await Deno.mkdir(`${staging}/bin`, { recursive: true });
-  await Deno.mkdir(`${staging}/app`, { recursive: true });
-
-  for (const entry of APP_ENTRIES) await copyTree(`${REPO}/${entry}`, `${staging}/app/${entry}`);
-
-  const runtime = await findRuntime();
-  await Deno.copyFile(runtime, `${staging}/bin/deno`);
-  await Deno.chmod(`${staging}/bin/deno`, 0o755);
-
-  await cacheDependencies(staging);
-  await Deno.writeTextFile(`${staging}/bin/core-ops`, launcher());
-  await Deno.chmod(`${staging}/bin/core-ops`, 0o755);
-
-  const version = await verify(staging);
-  // The check itself ran Deno, which filled caches that only fit this path.
-  await pruneDenoDir(staging);
-  await Deno.remove(outDir, { recursive: true }).catch(() => {});
-  await Deno.rename(staging, outDir);
-  return { dir: outDir, version };
+/** Where `deno task package` puts the tree for `arch` under `dir`. */
+export function packageDir(dir: string, arch: Arch): string {
+  return `${dir}/core-ops-${arch}-linux`;
 }
 
 /**
- * The deno binary npm installed for this checkout. The platform package is
- * preferred: `node_modules/deno/deno` is a copy of it made by a postinstall
- * script that `npm ci --ignore-scripts` skips.
+ * Builds the package into `outDir` (replacing it only once the new tree is
+ * complete and checked), and returns where it is.
  */
-async function findRuntime(): Promise<string> {
-  const pinned = JSON.parse(await Deno.readTextFile(`${REPO}/package.json`)).devDependencies?.deno;
-  const candidates = [
-    `${REPO}/node_modules/@deno/linux-x64-glibc/deno`,
-    `${REPO}/node_modules/deno/deno`,
-  ];
-  for (const path of candidates) {
-    const info = await Deno.stat(path).catch(() => undefined);
-    if (!info?.isFile) continue;
-    const out = await new Deno.Command(path, { args: ["--version"], clearEnv: true }).output();
-    const first = new TextDecoder().decode(out.stdout).split("\n")[0];
-    // A runtime other than the pinned one would ship code tested on a different Deno.
-    if (pinned && !first.startsWith(`deno ${pinned} `)) {
-      throw new PackageError(`${path} is "${first}", but package.json pins deno ${pinned}`);
-    }
-    return path;
+export async function buildPackage(
+  outDir?: string,
+  options: PackageOptions = {},
+): Promise<PackageInfo> {
+  const here = hostArch();
+  const arch = options.arch ?? here ?? "x86_64";
+  const source = options.source ?? REPO;
+  const target = TARGETS[arch];
+  const dir = outDir ?? packageDir(`${REPO}/dist`, arch);
+  const staging = `${dir}.partial`;
+  const work = await Deno.makeTempDir({ prefix: "core-ops-package-" });
+  try {
+    await Deno.remove(staging, { recursive: true }).catch(() => {});
+    await Deno.mkdir(`${staging}/bin`, { recursive: true });
+    const built = await stageApp(source, `${staging}/app`);
+
+    const runtime = await denoRuntime(target, work);
+    await Deno.copyFile(runtime, `${staging}/bin/deno`);
+    await Deno.chmod(`${staging}/bin/deno`, 0o755);
+
+    // The dependencies are fetched by a Deno that runs here: the tree's own, or this machine's.
+    const fetcher = here === arch || here === undefined
+      ? `${staging}/bin/deno`
+      : await denoRuntime(TARGETS[here], work);
+    await cacheDependencies(staging, fetcher, source);
+    await Deno.writeTextFile(`${staging}/bin/core-ops`, launcher());
+    await Deno.chmod(`${staging}/bin/core-ops`, 0o755);
+
+    const expected = formatVersion(built);
+    const checked = await verify(staging, target, expected);
+    // The check itself ran Deno, which filled caches that only fit this path.
+    await pruneDenoDir(staging);
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.rename(staging, dir);
+    return { dir, arch, version: expected, checked };
+  } catch (error) {
+    await Deno.remove(staging, { recursive: true }).catch(() => {});
+    if (error instanceof TargetError) throw new PackageError(error.message);
+    throw error;
+  } finally {
+    await Deno.remove(work, { recursive: true });
   }
-  throw new PackageError(
-    `no Deno runtime in node_modules (looked at ${candidates.join(", ")}); run \`npm ci\` first`,
-  );
+}
+
+/**
+ * Copies the program (main.ts, src/, deno.json, deno.lock) from the checkout
+ * at `source` into `appDir` and stamps it with the checkout's git state;
+ * returns that state. The copy is what gets packaged or compiled.
+ */
+export async function stageApp(source: string, appDir: string): Promise<BuiltFrom> {
+  await Deno.mkdir(appDir, { recursive: true });
+  for (const entry of APP_ENTRIES) await copyTree(`${source}/${entry}`, `${appDir}/${entry}`);
+  const built = await gitBuiltFrom(source);
+  const stamp = `${appDir}/${STAMP_FILE}`;
+  // Replaces the checkout's "not stamped" module; a renamed one must not go unnoticed.
+  if (!(await Deno.stat(stamp).catch(() => undefined))?.isFile) {
+    throw new PackageError(`${source}/${STAMP_FILE} is missing: nothing to stamp`);
+  }
+  await Deno.writeTextFile(stamp, stampModule(built));
+  return built;
+}
+
+/** The stamp file, relative to the checkout. */
+const STAMP_FILE = "src/build_stamp.ts";
+
+/** src/build_stamp.ts as a build writes it. */
+export function stampModule(built: BuiltFrom): string {
+  return `// Generated by tools/package.ts (stageApp) when this copy was built: do not edit.
+import type { BuiltFrom } from "./version.ts";
+
+/** The tree this copy was built from. */
+export const STAMP: BuiltFrom | null = ${JSON.stringify(built)};
+`;
 }
 
 /** The caller's environment (proxies, registry settings) with the package's Deno settings. */
@@ -123,8 +192,8 @@ interface Lockfile {
  * checkout's deno.lock does not pin means that lock is out of date, and then
  * nothing ships.
  */
-async function cacheDependencies(tree: string): Promise<void> {
-  const out = await new Deno.Command(`${tree}/bin/deno`, {
+async function cacheDependencies(tree: string, deno: string, source: string): Promise<void> {
+  const out = await new Deno.Command(deno, {
     args: [
       "cache",
       "--quiet",
@@ -141,7 +210,7 @@ async function cacheDependencies(tree: string): Promise<void> {
       `deno cache failed (exit ${out.code}):\n${new TextDecoder().decode(out.stderr)}`,
     );
   }
-  await checkLockSubset(`${REPO}/deno.lock`, `${tree}/app/deno.lock`);
+  await checkLockSubset(`${source}/deno.lock`, `${tree}/app/deno.lock`);
   await pruneDenoDir(tree);
 }
 
@@ -186,8 +255,29 @@ function shQuote(value: string): string {
 }
 
 /** The launcher script; the permission flags are baked in from tools/permissions.ts. */
+/**
+ * The arguments the launcher gives the packaged runtime before the caller's,
+ * for the tree at `root`; the layout check runs a foreign runtime with them.
+ */
+export function runtimeArgs(root: string): string[] {
+  return [
+    "run",
+    "--quiet",
+    "--cached-only",
+    "--no-remote",
+    `--config=${root}/app/deno.json`,
+    `--lock=${root}/app/deno.lock`,
+    "--frozen",
+    ...toFlags(PRODUCTION),
+    `${root}/app/main.ts`,
+  ];
+}
+
 function launcher(): string {
-  const flags = toFlags(PRODUCTION).map(shQuote).join(" \\\n  ");
+  // The tree's path is only known when the launcher runs: "$root", spliced into the quoting.
+  const ROOT = "\u0000root\u0000";
+  const args = runtimeArgs(ROOT).map((a) => shQuote(a).replaceAll(ROOT, `'"$root"'`))
+    .join(" \\\n  ");
   return `#!/bin/sh
 # core-ops launcher, generated by tools/package.ts: do not edit.
 # Runs the packaged code with the release permission flags (tools/permissions.ts),
@@ -227,47 +317,89 @@ fi
 DENO_NO_PACKAGE_JSON=1
 DENO_NO_UPDATE_CHECK=1
 export DENO_DIR DENO_NO_PACKAGE_JSON DENO_NO_UPDATE_CHECK
-exec "$root/bin/deno" run --quiet --cached-only --no-remote \\
-  --config="$root/app/deno.json" --lock="$root/app/deno.lock" --frozen \\
-  ${flags} \\
-  "$root/app/main.ts" "$@"
+exec "$root/bin/deno" \\
+  ${args} \\
+  "$@"
 `;
 }
 
 /**
- * Proves the tree works the way a host will use it: empty environment, cwd
- * outside the tree, called through a symlink, and — when we are root and can
- * make one — in a network namespace with no interfaces up.
+ * Checks the tree: see the module doc. Returns how. `expected` is the
+ * `--version` line its stamp makes.
  */
-async function verify(tree: string): Promise<string> {
+async function verify(tree: string, target: Target, expected: string) {
+  await checkLayout(tree, target);
+  const runner = await runnerFor(target);
+  if (runner === undefined) return "layout" as const;
   const probe = await Deno.makeTempDir({ prefix: "core-ops-package-check-" });
   try {
-    const link = `${probe}/core-ops`;
-    await Deno.symlink(`${tree}/bin/core-ops`, link);
     const isolate = Deno.uid() === 0 ? ["unshare", "--net", "--"] : [];
-    const argv = [
-      ...isolate,
-      "env",
-      "-i",
-      "PATH=/usr/bin:/bin",
-      `CORE_OPS_CACHE_DIR=${probe}/cache`,
-      link,
-      "--version",
-    ];
+    let argv: string[];
+    if (runner.length === 0) {
+      // As a host runs it: through a symlink, empty environment, cwd outside the tree.
+      const link = `${probe}/core-ops`;
+      await Deno.symlink(`${tree}/bin/core-ops`, link);
+      argv = ["env", "-i", "PATH=/usr/bin:/bin", `CORE_OPS_CACHE_DIR=${probe}/cache`, link];
+    } else {
+      // The launcher is sh and would exec the foreign runtime natively: qemu runs the runtime.
+      argv = [
+        "env",
+        "-i",
+        "PATH=/usr/bin:/bin",
+        `DENO_DIR=${tree}/deno-dir`,
+        "DENO_NO_PACKAGE_JSON=1",
+        "DENO_NO_UPDATE_CHECK=1",
+        ...runner,
+        `${tree}/bin/deno`,
+        ...runtimeArgs(tree),
+      ];
+    }
+    argv = [...isolate, ...argv, "--version"];
     const out = await new Deno.Command(argv[0], { args: argv.slice(1), cwd: probe, stdin: "null" })
       .output();
     const stdout = new TextDecoder().decode(out.stdout).trim();
-    if (!out.success || stdout !== VERSION) {
+    if (!out.success || stdout !== expected) {
       throw new PackageError(
         `offline check failed: \`${argv.join(" ")}\` exited ${out.code} printing ` +
-          `${JSON.stringify(stdout)} (expected ${VERSION})\n${
+          `${JSON.stringify(stdout)} (expected ${expected})\n${
             new TextDecoder().decode(out.stderr)
           }`,
       );
     }
-    return stdout;
+    return runner.length === 0 ? "launcher" as const : "qemu" as const;
   } finally {
     await Deno.remove(probe, { recursive: true });
+  }
+}
+
+/**
+ * Throws unless the tree holds what a host needs: a runtime for the target's
+ * machine, the launcher, the code, and every npm package its lock pins.
+ */
+export async function checkLayout(tree: string, target: Target): Promise<void> {
+  try {
+    await checkElf(`${tree}/bin/deno`, target);
+  } catch (error) {
+    throw new PackageError(error instanceof Error ? error.message : String(error));
+  }
+  const launcherText = await Deno.readTextFile(`${tree}/bin/core-ops`);
+  if (!launcherText.startsWith("#!/bin/sh\n")) {
+    throw new PackageError("bin/core-ops is no launcher");
+  }
+  for (const entry of [...APP_ENTRIES, STAMP_FILE, "src/version.ts"]) {
+    if (!(await Deno.stat(`${tree}/app/${entry}`).catch(() => undefined))) {
+      throw new PackageError(`app/${entry} is missing`);
+    }
+  }
+  const lock: Lockfile = JSON.parse(await Deno.readTextFile(`${tree}/app/deno.lock`));
+  for (const name of Object.keys(lock.npm ?? {})) {
+    // "[@scope/]pkg@1.2.3[_peer@4.5.6…]"; deno keeps it at registry.npmjs.org/<pkg>/<version>.
+    const at = name.indexOf("@", 1);
+    const version = name.slice(at + 1).split("_")[0];
+    const dir = `${tree}/deno-dir/npm/registry.npmjs.org/${name.slice(0, at)}/${version}`;
+    if (!(await Deno.stat(`${dir}/package.json`).catch(() => undefined))?.isFile) {
+      throw new PackageError(`npm:${name} is not in deno-dir/npm (${dir})`);
+    }
   }
 }
 
@@ -287,10 +419,24 @@ async function copyTree(from: string, to: string): Promise<void> {
 }
 
 if (import.meta.main) {
-  const out = outArgument("usage: deno task package [--out DIR]");
+  const usage = "usage: deno task package [--arch x86_64|aarch64] [--out DIR]";
+  const out = outArgument(usage) ?? `${REPO}/dist`;
+  const archIndex = Deno.args.indexOf("--arch");
+  const one = archIndex < 0 ? undefined : parseArch(Deno.args[archIndex + 1] ?? "");
+  if (archIndex >= 0 && one === undefined) {
+    console.error(usage);
+    Deno.exit(64);
+  }
   try {
-    const info = await buildPackage(out);
-    console.log(`package: ${info.dir} (core-ops ${info.version}, offline check passed)`);
+    for (const arch of one ? [one] : ARCHES) {
+      const info = await buildPackage(packageDir(out, arch), { arch });
+      const how = {
+        launcher: "offline check passed",
+        qemu: "its runtime ran the packaged code under qemu-user",
+        layout: "layout checked; not run: no qemu-user and libc for it here",
+      }[info.checked];
+      console.log(`package: ${info.dir} (core-ops ${info.version}; ${how})`);
+    }
   } catch (error) {
     console.error(`package: ${error instanceof Error ? error.message : String(error)}`);
     Deno.exit(1);

@@ -6,7 +6,7 @@
  */
 import { Command, CommanderError, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { CoreOpsError, Exit, renderDiagnostics, RunFailed } from "../errors.ts";
-import { VERSION } from "../version.ts";
+import { VERSION, versionText } from "../version.ts";
 import { type Output, processOutput } from "./output.ts";
 
 /**
@@ -40,15 +40,18 @@ export function commandsFor(args: readonly string[]): string[] {
 /** Runs core-ops with `args`; resolves to the process exit code. */
 export async function run(args: string[], out: Output = processOutput): Promise<number> {
   let commands: CommandUnknownOpts[];
+  let version = VERSION;
   try {
     commands = await Promise.all(commandsFor(args).map((name) => COMMANDS[name](out)));
+    // Only --version asks where the build came from (a checkout asks git).
+    if (args.includes("--version")) version = await versionText();
   } catch (error) {
     return report(error, out);
   }
   const program = new Command()
     .name("core-ops")
     .description("GitOps agent for Podman Quadlets")
-    .version(VERSION, "--version")
+    .version(version, "--version")
     .exitOverride()
     .configureOutput({
       writeOut: out.stdout,

@@ -1,14 +1,20 @@
 /** The CLI as a process: exit codes (sysexits), usage errors, settings errors. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { VERSION } from "../../src/version.ts";
+import { formatVersion, gitBuiltFrom, VERSION } from "../../src/version.ts";
 import { cli } from "../helpers/cli.ts";
 import { baseRepo, writeRepo } from "../helpers/repo.ts";
 
-Deno.test("--version prints the version and exits 0", async () => {
+Deno.test("--version from the checkout prints the version and the checkout's commit, exits 0", async () => {
+  const checkout = new URL("../..", import.meta.url).pathname;
   const r = await cli(["--version"]);
-  assert.equal(r.code, 0);
-  assert.equal(r.stdout.trim(), VERSION);
+  assert.equal(r.code, 0, r.stderr);
+  // Not stamped: git says where the checkout is (tests/integration/version_test.ts checks that).
+  assert.equal(r.stdout, `${formatVersion(await gitBuiltFrom(checkout))}\n`);
+  assert.match(
+    r.stdout,
+    new RegExp(`^${VERSION.replaceAll(".", "\\.")} \\(commit [0-9a-f]{40}(, dirty)?\\)\n$`),
+  );
 });
 
 for (

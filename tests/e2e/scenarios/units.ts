@@ -1,6 +1,7 @@
 /**
  * The shipped units (systemd/core-ops.service, systemd/core-ops.timer) on a
- * real systemd 257: `systemd-analyze verify` accepts them, the service's
+ * real systemd 257: `systemd-analyze verify` accepts them, systemd reads the
+ * timer's schedule as SPEC §8 gives it, the service's
  * exposure is at most 2.0, and its sandbox still lets the agent do its job.
  *
  * The last point is checked with a probe: a copy of core-ops.service whose
@@ -114,7 +115,19 @@ export const unitScenarios: Scenario[] = [
       await installShippedUnits(t);
       await assertVerifyClean(t, ["core-ops.service", "core-ops.timer"]);
       await t.ok(["systemctl", "daemon-reload"]);
-      await t.assertUnit("core-ops.timer", { LoadState: "loaded", UnitFileState: "disabled" });
+      await t.assertUnit("core-ops.timer", {
+        LoadState: "loaded",
+        UnitFileState: "disabled",
+        RandomizedDelayUSec: "30s",
+        Persistent: "yes",
+      });
+      // systemd's reading of the schedule (SPEC §8): 2 min after boot, then 5 min after each run.
+      // (one TimersMonotonic= line per trigger)
+      const monotonic = (await t.ok(
+        ["systemctl", "show", "--no-pager", "--property=TimersMonotonic", "core-ops.timer"],
+      )).stdout;
+      assert.match(monotonic, /^TimersMonotonic=\{ OnBootUSec=2min ;/m, monotonic);
+      assert.match(monotonic, /^TimersMonotonic=\{ OnUnitActiveUSec=5min ;/m, monotonic);
       const level = await exposure(t, "core-ops.service");
       assert.ok(level <= MAX_EXPOSURE, `core-ops.service exposure ${level} > ${MAX_EXPOSURE}`);
     },

@@ -5,8 +5,26 @@
  */
 import assert from "node:assert/strict";
 import { GUEST_CORE_OPS, GUEST_PACKAGE_DIR } from "../lib/guest.ts";
-import { describe, type Scenario } from "../lib/scenario.ts";
-import { VERSION } from "../../../src/version.ts";
+import { describe, type Scenario, type ScenarioContext } from "../lib/scenario.ts";
+import { type BuiltFrom, formatVersion, gitBuiltFrom, VERSION } from "../../../src/version.ts";
+
+const CHECKOUT = new URL("../../..", import.meta.url).pathname;
+
+/**
+ * What the installed package must print: the line of the stamp it was built
+ * with (read from the guest's package), whose commit is this checkout's
+ * HEAD. Its dirty flag is taken from the stamp, not from git now: the tree
+ * may have changed since the package was built (tests/integration/
+ * package_test.ts checks that a dirty tree is stamped dirty).
+ */
+async function expectedVersion(t: ScenarioContext): Promise<string> {
+  const text = await t.readFile(`${GUEST_PACKAGE_DIR}/app/src/build_stamp.ts`);
+  const json = text.match(/^export const STAMP: BuiltFrom \| null = (.*);$/m)?.[1];
+  assert.ok(json, `the package is not stamped:\n${text}`);
+  const stamp: BuiltFrom = JSON.parse(json);
+  assert.equal(stamp.commit, (await gitBuiltFrom(CHECKOUT)).commit);
+  return `${formatVersion(stamp)}\n`;
+}
 
 /** `core-ops --version` through /usr/local/bin on a host with no Deno and no network. */
 export const versionScenarios: Scenario[] = [
@@ -18,7 +36,11 @@ export const versionScenarios: Scenario[] = [
       // Resolved through PATH from an unrelated cwd, with the guest's bare environment.
       const result = await t.exec(["core-ops", "--version"], { cwd: "/var/tmp" });
       assert.equal(result.code, 0, describe(["core-ops", "--version"], result));
-      assert.equal(result.stdout, `${VERSION}\n`);
+      assert.equal(result.stdout, await expectedVersion(t));
+      assert.match(
+        result.stdout,
+        new RegExp(`^${VERSION.replaceAll(".", "\\.")} \\(commit [0-9a-f]{40}`),
+      );
       // The host has no Deno of its own: the package must be all it needs.
       assert.notEqual((await t.exec(["which", "deno"])).code, 0);
       // Mounted read-only, as a package under /usr would be on an image-based host.
@@ -30,11 +52,12 @@ export const versionScenarios: Scenario[] = [
     async run(t) {
       const dir = "/var/cache/core-ops/deno-dir";
       const npm = `${GUEST_PACKAGE_DIR}/deno-dir/npm`;
+      const expected = await expectedVersion(t);
       const version = async (args: string[] = [], env?: Record<string, string>) => {
         const argv = [...args, "core-ops", "--version"];
         const result = await t.exec(argv, { cwd: "/var/tmp", env });
         assert.equal(result.code, 0, describe(argv, result));
-        assert.equal(result.stdout, `${VERSION}\n`);
+        assert.equal(result.stdout, expected);
       };
       // root, first run: the private cache is made (0700) and linked to the package's npm/.
       await t.ok(["rm", "-rf", "/var/cache/core-ops"]);
