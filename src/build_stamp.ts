@@ -6,7 +6,9 @@
  *
  * @module
  */
-import type { BuiltFrom } from "./version.ts";
 
-/** The stamp: null in a checkout. */
-export const STAMP: BuiltFrom | null = null;
+/**
+ * The stamp: null in a checkout. Spelled out rather than imported, so the
+ * stamp depends on nothing (version.ts reads it as a `BuiltFrom`).
+ */
+export const STAMP: { commit: string | null; dirty: boolean } | null = null;

@@ -6,8 +6,9 @@
  * `release`) carries the answer in src/build_stamp.ts, which the build tools
  * write into the copy they build from: no git at run time, no git on the host.
  * Run from a checkout (`deno task core-ops`, tests) nothing is stamped, and
- * git is asked — only when `--version` is asked for: two git processes would
- * cost every other command's start-up (BENCHMARKS.md) for nothing.
+ * git is asked (src/cli/version.ts) — only when `--version` is asked for: two
+ * git processes would cost every other command's start-up (BENCHMARKS.md)
+ * for nothing.
  *
  * @module
  */
@@ -24,33 +25,11 @@ export interface BuiltFrom {
   dirty: boolean;
 }
 
+/** The stamp of this copy, when a build tool wrote one (else `null`: ask git, cli/version.ts). */
+export const BUILT_FROM: BuiltFrom | null = STAMP;
+
 /** `0.1.0 (commit <sha>)`, `0.1.0 (commit <sha>, dirty)` or `0.1.0 (commit unknown)`. */
 export function formatVersion(from: BuiltFrom): string {
   if (from.commit === null) return `${VERSION} (commit unknown)`;
   return `${VERSION} (commit ${from.commit}${from.dirty ? ", dirty" : ""})`;
-}
-
-/**
- * Asks git where the checkout at `dir` is: its HEAD commit and whether its
- * work tree has changes. Used by the build tools to stamp, and by a checkout
- * run's `--version`. A failing git (none installed, not a repository) gives
- * an unknown commit, never a guess.
- */
-export async function gitBuiltFrom(dir: string): Promise<BuiltFrom> {
-  // Imported here: only --version and the build tools ever run git for this.
-  const { git } = await import("./host/git.ts");
-  const [head, status] = await Promise.all([
-    git(["-C", dir, "rev-parse", "--verify", "HEAD^{commit}"]),
-    git(["-C", dir, "status", "--porcelain", "--untracked-files=normal"]),
-  ]);
-  if (!head.ok || !status.ok) return { commit: null, dirty: false };
-  return { commit: head.stdout.trim(), dirty: status.stdout.trim() !== "" };
-}
-
-/** The `--version` line of the running code: its stamp, or else what git says of its checkout. */
-export async function versionText(): Promise<string> {
-  if (STAMP !== null) return formatVersion(STAMP);
-  const checkout = new URL("..", import.meta.url);
-  if (checkout.protocol !== "file:") return formatVersion({ commit: null, dirty: false });
-  return formatVersion(await gitBuiltFrom(checkout.pathname));
 }

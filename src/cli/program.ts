@@ -6,7 +6,8 @@
  */
 import { Command, CommanderError, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { CoreOpsError, Exit, renderDiagnostics, RunFailed } from "../errors.ts";
-import { VERSION, versionText } from "../version.ts";
+import { VERSION } from "../version.ts";
+import { versionText } from "./version.ts";
 import { type Output, processOutput } from "./output.ts";
 
 /**

@@ -8,6 +8,8 @@
  * @module
  */
 
+import type { BuiltFrom } from "../version.ts";
+
 /** Provenance when the work tree has uncommitted changes. */
 export const STATELESS_DIRTY = "(stateless+dirty)";
 /** Provenance when the source is not a git checkout, or git cannot tell. */
@@ -264,4 +266,18 @@ export async function provenance(path: string): Promise<string> {
   ]);
   if (!head.ok || !status.ok) return STATELESS;
   return status.stdout.trim() === "" ? head.stdout.trim() : STATELESS_DIRTY;
+}
+
+/**
+ * Where the checkout at `dir` is, for a build's stamp: its HEAD commit and
+ * whether its work tree has changes. A failing git (none installed, not a
+ * repository) gives an unknown commit, never a guess.
+ */
+export async function builtFrom(dir: string): Promise<BuiltFrom> {
+  const [head, status] = await Promise.all([
+    git(["-C", dir, "rev-parse", "--verify", "HEAD^{commit}"]),
+    git(["-C", dir, "status", "--porcelain", "--untracked-files=normal"]),
+  ]);
+  if (!head.ok || !status.ok) return { commit: null, dirty: false };
+  return { commit: head.stdout.trim(), dirty: status.stdout.trim() !== "" };
 }

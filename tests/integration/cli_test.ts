@@ -1,7 +1,8 @@
 /** The CLI as a process: exit codes (sysexits), usage errors, settings errors. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { formatVersion, gitBuiltFrom, VERSION } from "../../src/version.ts";
+import { builtFrom as gitBuiltFrom } from "../../src/host/git.ts";
+import { formatVersion, VERSION } from "../../src/version.ts";
 import { cli } from "../helpers/cli.ts";
 import { baseRepo, writeRepo } from "../helpers/repo.ts";
 

@@ -4,7 +4,7 @@
  * tests/integration/package_test.ts builds a real package from a dirty tree.
  */
 import assert from "node:assert/strict";
-import { gitBuiltFrom } from "../../src/version.ts";
+import { builtFrom as gitBuiltFrom } from "../../src/host/git.ts";
 import { stampModule } from "../../tools/package.ts";
 
 async function git(cwd: string, ...args: string[]): Promise<string> {

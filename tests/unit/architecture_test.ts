@@ -4,6 +4,7 @@
  * itself back through a circle, and no source file holds more than one job's
  * worth of lines.
  *
+ *  -1  build_stamp.ts                            data a build writes (its commit)
  *   0  errors.ts model.ts tree.ts version.ts      the vocabulary
  *   1  host/                                     adapters (files, git, systemd, …)
  *   2  settings.ts source/ state/                pure loading; the state dir
@@ -22,6 +23,7 @@ const LAYERS: Record<string, number> = {
   "model.ts": 0,
   "tree.ts": 0,
   "version.ts": 0,
+  "build_stamp.ts": -1,
   host: 1,
   "settings.ts": 2,
   source: 2,

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { GUEST_CORE_OPS, GUEST_PACKAGE_DIR } from "../lib/guest.ts";
 import { describe, type Scenario, type ScenarioContext } from "../lib/scenario.ts";
-import { type BuiltFrom, formatVersion, gitBuiltFrom, VERSION } from "../../../src/version.ts";
+import { builtFrom as gitBuiltFrom } from "../../../src/host/git.ts";
+import { type BuiltFrom, formatVersion, VERSION } from "../../../src/version.ts";
 
 const CHECKOUT = new URL("../../..", import.meta.url).pathname;
 
