@@ -36,7 +36,8 @@ const ENV = [
   // Every setting's variable, and the one naming agent.toml.
   ...SETTINGS.map(envOf),
   CONFIG_ENV,
-  // Read by the `yaml` and `commander` packages at run time.
+  // Read by the `yaml` package at run time (the colour variables were commander's, before
+  // issue 15; kept until a run without them is shown not to need them).
   "LOG_TOKENS",
   "LOG_STREAM",
   "NO_COLOR",

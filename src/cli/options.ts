@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Command, Option } from "@commander-js/extra-typings";
+import { Command, Option } from "./args.ts";
 import { CoreOpsError, Exit } from "../errors.ts";
 import type { Files } from "../host/files.ts";
 import type { Artifact } from "../model.ts";
@@ -36,7 +36,7 @@ export const options = {
     ),
 };
 
-/** The flags of the settings command `C` takes, as commander parses them (a switch is `true`). */
+/** The flags of the settings command `C` takes, as parsed (a switch is `true`). */
 export type SettingFlags<C extends CommandName = CommandName> = {
   [R in Row as C extends R["commands"][number] ? Camel<R["name"]> : never]?:
     R["kind"]["arg"] extends string ? string : true;
@@ -50,16 +50,23 @@ export function settingOption(row: Row): Option {
   return new Option(usage, `${row.help} [${facts.join(", ")}]`);
 }
 
-/** A command with a flag for every setting it takes, in the table's order. */
-export function settingsCommand<C extends CommandName>(name: C): Command<[], SettingFlags<C>> {
-  const command = new Command(name);
+/** Adds a flag for every setting command `name` takes, in the table's order. */
+function addSettings<A extends unknown[], O, C extends CommandName>(
+  command: Command<A, O>,
+  name: C,
+): Command<A, O & SettingFlags<C>> {
   for (const row of SETTINGS) {
     if ((row.commands as readonly CommandName[]).includes(name)) {
       command.addOption(settingOption(row));
     }
   }
-  // Exactly the options SettingFlags<C> names were added; commander cannot infer them in a loop.
-  return command as Command<[], SettingFlags<C>>;
+  // Exactly the options SettingFlags<C> names were added; a loop cannot spell them in types.
+  return command as unknown as Command<A, O & SettingFlags<C>>;
+}
+
+/** A command with a flag for every setting it takes, in the table's order. */
+export function settingsCommand<C extends CommandName>(name: C): Command<[], SettingFlags<C>> {
+  return addSettings(new Command(name), name);
 }
 
 /**
@@ -67,9 +74,12 @@ export function settingsCommand<C extends CommandName>(name: C): Command<[], Set
  * positional source, `--source-repo`, and the settings the command takes.
  */
 export function sourceCommand<C extends "plan" | "apply" | "validate">(name: C) {
-  return settingsCommand(name)
-    .argument("[source]", "a local checkout (same as --source-repo)")
-    .addOption(options.sourceRepo());
+  return addSettings(
+    new Command(name)
+      .argument("[source]", "a local checkout (same as --source-repo)")
+      .addOption(options.sourceRepo()),
+    name,
+  );
 }
 
 /** The flags that pick and feed a source, as `plan`, `apply` and `validate` parse them. */

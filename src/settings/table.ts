@@ -196,7 +196,7 @@ export type Row = (typeof SETTINGS)[number];
 /** A setting's name as spelled in agent.toml and (with `--`) as a flag. */
 export type SettingName = Row["name"];
 
-/** `fetch-timeout` → `fetchTimeout`: a name as commander spells the option's value. */
+/** `fetch-timeout` → `fetchTimeout`: the key a flag's value is parsed under. */
 export type Camel<S extends string> = S extends `${infer H}-${infer T}`
   ? `${H}${Capitalize<Camel<T>>}`
   : S;

@@ -1,6 +1,6 @@
 /** The CLI's setting flags are derived from the settings table, for each command that takes them. */
 import assert from "node:assert/strict";
-import type { CommandUnknownOpts } from "@commander-js/extra-typings";
+import type { Command } from "../../src/cli/args.ts";
 import { settingOption, settingsCommand } from "../../src/cli/options.ts";
 import { type Output, run } from "../../src/cli/program.ts";
 import { camel, type CommandName, envOf, SETTINGS } from "../../src/settings/table.ts";
@@ -15,7 +15,7 @@ function capture(): Output & { out: string; err: string } {
   return o;
 }
 
-async function commands(out: Output): Promise<Record<CommandName, CommandUnknownOpts>> {
+async function commands(out: Output): Promise<Record<CommandName, Command<unknown[], unknown>>> {
   return {
     plan: (await import("../../src/cli/plan.ts")).planCommand(out),
     apply: (await import("../../src/cli/apply.ts")).applyCommand(out),
@@ -29,7 +29,9 @@ async function commands(out: Output): Promise<Record<CommandName, CommandUnknown
 Deno.test("each command takes exactly the settings whose row names it, and no other", async () => {
   const built = await commands(capture());
   const settingFlags = new Set(SETTINGS.map((row) => `--${row.name}`));
-  for (const [name, command] of Object.entries(built) as [CommandName, CommandUnknownOpts][]) {
+  for (
+    const [name, command] of Object.entries(built) as [CommandName, Command<unknown[], unknown>][]
+  ) {
     const taken = command.options.map((o) => o.long).filter((l) => settingFlags.has(l ?? ""));
     const rows = SETTINGS.filter((row) => (row.commands as readonly string[]).includes(name));
     assert.deepEqual(taken, rows.map((row) => `--${row.name}`), name);
@@ -39,8 +41,8 @@ Deno.test("each command takes exactly the settings whose row names it, and no ot
 Deno.test("a setting's flag: value name from its kind, help with its variable and default", () => {
   for (const row of SETTINGS) {
     const option = settingOption(row);
-    assert.equal(option.attributeName(), camel(row.name), "commander names the value as camel()");
-    assert.equal(option.required, row.kind.arg !== null, row.name);
+    assert.equal(option.attributeName(), camel(row.name), "the parser names the value as camel()");
+    assert.equal(option.takesValue, row.kind.arg !== null, row.name);
     assert.ok(option.description.startsWith(row.help), row.name);
     assert.ok(option.description.includes(envOf(row)), row.name);
     if (row.default !== null) assert.ok(option.description.includes(`default ${row.default}`));
@@ -49,12 +51,13 @@ Deno.test("a setting's flag: value name from its kind, help with its variable an
 
 Deno.test("parsed flags come out under the table's names, a switch as true", async () => {
   let seen: unknown;
-  const command = settingsCommand("agent").exitOverride().action((flags) => {
+  const command = settingsCommand("agent").action((flags) => {
     seen = flags;
   });
-  await command.parseAsync(
-    ["--fetch-timeout", "5m", "--require-signed", "--config-roots", "web,db", "--state-dir", "/s"],
-    { from: "user" },
+  await command.parse(
+    ["--fetch-timeout", "5m", "--require-signed", "--config-roots=web,db", "--state-dir", "/s"],
+    "core-ops",
+    { stdout: () => {} },
   );
   assert.deepEqual(seen, {
     fetchTimeout: "5m",
@@ -70,7 +73,7 @@ Deno.test("an unknown option or a setting flag a command does not take is a usag
   ) {
     const out = capture();
     assert.equal(await run(args, out), 64, args.join(" "));
-    assert.match(out.err, /error: (unknown option|option .* argument missing)/, out.err);
+    assert.match(out.err, /core-ops: (unknown option|option .* needs a value)/, out.err);
     assert.equal(out.out, "");
   }
 });
