@@ -28,23 +28,25 @@ export interface SettingRow<
   N extends string = string,
   K extends Kind = Kind,
   D = unknown,
+  C extends readonly CommandName[] = readonly CommandName[],
 > {
   name: N;
   kind: K;
   help: string;
   default: D;
-  commands: readonly CommandName[];
+  commands: C;
   env?: string;
 }
 
-/** Keeps a row's literal types (name, kind, default) for the types derived below. */
+/** Keeps a row's literal types (name, kind, default, commands) for the types derived below. */
 function setting<
   const N extends string,
   K extends Kind,
   const D extends z.input<K["schema"]> | null,
+  const C extends readonly CommandName[],
 >(
-  row: SettingRow<N, K, D>,
-): SettingRow<N, K, D> {
+  row: SettingRow<N, K, D, C>,
+): SettingRow<N, K, D, C> {
   return row;
 }
 

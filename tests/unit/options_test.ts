@@ -67,6 +67,20 @@ Deno.test("parsed flags come out under the table's names, a switch as true", asy
   });
 });
 
+Deno.test("a command's flags are typed from the rows that name it", () => {
+  settingsCommand("status").action((flags) => {
+    const dir: string | undefined = flags.stateDir;
+    // @ts-expect-error: status takes no --fetch-timeout, so its flags have no fetchTimeout
+    void flags.fetchTimeout;
+    void dir;
+  });
+  settingsCommand("agent").action((flags) => {
+    const signed: true | undefined = flags.requireSigned;
+    const timeout: string | undefined = flags.fetchTimeout;
+    void [signed, timeout];
+  });
+});
+
 Deno.test("an unknown option or a setting flag a command does not take is a usage error, 64", async () => {
   for (
     const args of [["agent", "--bogus"], ["status", "--fetch-timeout", "5"], ["plan", "--host"]]
