@@ -1,7 +1,8 @@
 /**
- * Options shared by the commands that read a source and target dirs, and the
- * step that turns them into resolved settings (resolving and loading the
- * source is `source.ts`, which the agent does not import).
+ * The commands' flags — one per setting, derived from the settings table
+ * (`settingsCommand`, `sourceCommand`), and the few that are not settings —
+ * and the step that turns them into resolved settings (resolving and loading
+ * the source is `source.ts`, which the agent does not import).
  *
  * @module
  */
