@@ -9,14 +9,15 @@
  */
 import { PAUSE_VARIABLE } from "../src/host/faults.ts";
 import { GENERATOR_PATHS } from "../src/host/quadlet.ts";
+import { CONFIG_ENV, envOf, rowOf, SETTINGS } from "../src/settings/table.ts";
 
-/** Default target dirs, state dir and lock dir of a production host (SPEC §1, §3). */
+/** Default target dirs, state dir and lock dir of a production host (SPEC §1, §3): the table's. */
 export const DEFAULT_DIRS = {
-  quadletDir: "/etc/containers/systemd",
-  systemdUnitDir: "/etc/systemd/system",
-  configDir: "/etc",
-  stateDir: "/var/lib/core-ops",
-  lockDir: "/run/core-ops",
+  quadletDir: rowOf("quadlet-dir").default,
+  systemdUnitDir: rowOf("systemd-unit-dir").default,
+  configDir: rowOf("config-dir").default,
+  stateDir: rowOf("state-dir").default,
+  lockDir: rowOf("lock-path").default.replace(/\/[^/]+$/, ""),
 } as const;
 
 /** A set of Deno permissions, as data. */
@@ -32,26 +33,11 @@ export interface PermissionSet {
 }
 
 const ENV = [
-  "CORE_OPS_REPO",
-  "CORE_OPS_REV",
-  "CORE_OPS_HOST",
-  "CORE_OPS_QUADLET_DIR",
-  "CORE_OPS_SYSTEMD_UNIT_DIR",
-  "CORE_OPS_CONFIG_DIR",
-  "CORE_OPS_STATE_DIR",
-  "CORE_OPS_LOCK_PATH",
-  "CORE_OPS_CONFIG",
-  "CORE_OPS_REQUIRE_SIGNED",
-  "CORE_OPS_ALLOWED_SIGNERS",
-  "CORE_OPS_SSH_KEY",
-  "CORE_OPS_FETCH_TIMEOUT",
-  "CORE_OPS_VERIFY_TIMEOUT",
-  "CORE_OPS_VERIFY_SETTLE",
-  "CORE_OPS_RETRY_INITIAL",
-  "CORE_OPS_RETRY_MAX",
-  "CORE_OPS_METRICS_FILE",
-  "CORE_OPS_CONFIG_ROOTS",
-  // Read by the `yaml` and `commander` packages at run time.
+  // Every setting's variable, and the one naming agent.toml.
+  ...SETTINGS.map(envOf),
+  CONFIG_ENV,
+  // Read by the `yaml` package at run time (the colour variables were commander's, before
+  // issue 15; kept until a run without them is shown not to need them).
   "LOG_TOKENS",
   "LOG_STREAM",
   "NO_COLOR",

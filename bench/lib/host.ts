@@ -260,11 +260,11 @@ async function startupInGuest(
     async () => check("core-ops --version", await host.measure(["core-ops", "--version"])),
   );
   // What any Deno program on this stack pays before doing anything: evaluating the npm
-  // packages every core-ops command imports (the CLI framework, the schema library, the
-  // TOML parser), from the package's own cache, warm.
+  // packages every core-ops command imports (the schema library and the TOML parser; the
+  // command line needs no package since issue 15), from the package's own cache, warm.
   await Deno.writeTextFile(
     `${host.guest.root}/var/tmp/stack.ts`,
-    'import "@commander-js/extra-typings";\nimport "zod";\nimport "smol-toml";\n',
+    'import "zod";\nimport "smol-toml";\n',
   );
   const stack: Sample[] = [];
   for (let i = 0; i <= runs; i++) {
@@ -294,7 +294,7 @@ async function startupInGuest(
     sampleRow("4b", "floor: bare `deno run` of an empty script (in the test host)", floor),
     sampleRow(
       "4b",
-      "the stack's floor: `deno run` of a script importing only commander, zod, smol-toml",
+      "the stack's floor: `deno run` of a script importing only zod, smol-toml",
       stack,
       { ratio: `${(st / f).toFixed(1)}× floor, +${(st - f).toFixed(0)} ms` },
     ),

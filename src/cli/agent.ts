@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
 import { type AgentPorts, runAgent } from "../run/agent.ts";
 import { pausePoint } from "../host/faults.ts";
 import { applySummary, stepLine } from "../report/run_text.ts";
@@ -20,7 +19,8 @@ import { realSystemd, type Systemd } from "../host/systemd.ts";
 import { hostSources } from "../host/sources.ts";
 import { auditEvent, eventFromError, type RunEvent } from "../report/event.ts";
 import { metricsOf, renderMetrics } from "../report/metrics.ts";
-import { checkWritable, hostname, options, settingsFrom } from "./options.ts";
+import { CONFIG_ENV, DEFAULT_CONFIG_PATH } from "../settings/table.ts";
+import { checkWritable, hostname, settingsCommand, settingsFrom } from "./options.ts";
 import type { Output } from "./output.ts";
 
 /** The host adapters `agent` drives; tests pass fakes. */
@@ -44,28 +44,10 @@ const REAL: AgentAdapters = {
 
 /** Builds the `agent` command. */
 export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
-  return new Command("agent")
+  return settingsCommand("agent")
     .description("the unattended run: fetch, verify, apply, record (started by core-ops.timer)")
-    .option("--config <path>", "agent config (default /etc/core-ops/agent.toml)")
+    .option("--config <path>", `agent config [${CONFIG_ENV}, default ${DEFAULT_CONFIG_PATH}]`)
     .option("--retry-now", "try a failed revision now, ignoring its backoff")
-    .addOption(options.repo())
-    .addOption(options.rev())
-    .addOption(options.host())
-    .addOption(options.quadletDir())
-    .addOption(options.systemdUnitDir())
-    .addOption(options.configDir())
-    .addOption(options.stateDir())
-    .addOption(options.lockPath())
-    .addOption(options.requireSigned())
-    .addOption(options.allowedSigners())
-    .addOption(options.sshKey())
-    .addOption(options.fetchTimeout())
-    .addOption(options.verifyTimeout())
-    .addOption(options.verifySettle())
-    .addOption(options.retryInitial())
-    .addOption(options.retryMax())
-    .addOption(options.metricsFile())
-    .addOption(options.configRoots())
     .action(async (flags) => {
       const started = Date.now();
       const emit = async (event: RunEvent) => {

@@ -45,17 +45,8 @@ export function applyCommand(out: Output, adapters: ApplyAdapters = REAL) {
   return sourceCommand("apply")
     .description("make this host match the source: write, reload, restart, verify, roll back")
     .addOption(options.json())
-    .addOption(options.stateDir())
-    .addOption(options.lockPath())
     .addOption(options.diff())
     .option("--adopt", "take ownership of unowned files at destinations")
-    .addOption(options.verifyTimeout())
-    .addOption(options.verifySettle())
-    .addOption(options.requireSigned())
-    .addOption(options.allowedSigners())
-    .addOption(options.sshKey())
-    .addOption(options.fetchTimeout())
-    .addOption(options.configRoots())
     .action(async (source, flags) => {
       const common = { ...flags, sourceRepo: flags.sourceRepo ?? source };
       const settings = await settingsFrom(common);

@@ -8,14 +8,13 @@
  *
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
 import { usage } from "../errors.ts";
 import { type Files, realFiles } from "../host/files.ts";
 import { realSystemd, type Systemd, type UnitProperties } from "../host/systemd.ts";
 import { isTemplateUnit } from "../model.ts";
 import type { ManifestEntry } from "../state/manifest.ts";
 import { type RunState, StateStore } from "../state/store.ts";
-import { options, settingsFrom } from "./options.ts";
+import { options, settingsCommand, settingsFrom } from "./options.ts";
 import type { Output } from "./output.ts";
 
 const LIVE_PROPS = [
@@ -176,11 +175,10 @@ export function lastText(state: RunState): string {
 
 /** Builds the `explain` command. */
 export function explainCommand(out: Output, files: Files = realFiles, systemd = realSystemd) {
-  return new Command("explain")
+  return settingsCommand("explain")
     .description("why a unit, file or service is as it is; `last` for the last run")
     .argument("<target>", "a unit (web.service), a file (/etc/...), a service id, or last")
     .addOption(options.json())
-    .addOption(options.stateDir())
     .action(async (target, flags) => {
       const settings = await settingsFrom(flags);
       const store = new StateStore(settings.stateDir, files);

@@ -1,130 +1,102 @@
 /**
- * Options shared by the commands that read a source and target dirs, and the
- * step that turns them into resolved settings (resolving and loading the
- * source is `source.ts`, which the agent does not import).
+ * The commands' flags — one per setting, derived from the settings table
+ * (`settingsCommand`, `sourceCommand`), and the few that are not settings —
+ * and the step that turns them into resolved settings (resolving and loading
+ * the source is `source.ts`, which the agent does not import).
  *
  * @module
  */
-import { Command, Option } from "@commander-js/extra-typings";
+import { Command, Option } from "./args.ts";
 import { CoreOpsError, Exit } from "../errors.ts";
 import type { Files } from "../host/files.ts";
 import type { Artifact } from "../model.ts";
 import type { Action } from "../model.ts";
+import { readAgentToml, resolveSettings, type Settings } from "../settings.ts";
 import {
-  ENV_NAMES,
-  readAgentToml,
-  resolveSettings,
+  type Camel,
+  camel,
+  type CommandName,
+  CONFIG_ENV,
+  envOf,
+  type Row,
+  rowOf,
   type SettingName,
-  type Settings,
-} from "../settings.ts";
+  SETTINGS,
+} from "../settings/table.ts";
 
-/** Option factories, so every command spells each flag the same way. */
+/** Flags that are not settings, so every command spells them the same way. */
 export const options = {
   sourceRepo: () => new Option("--source-repo <path>", "a local checkout, used as it is"),
-  repo: () => new Option("--repo <url>", "a repository to fetch"),
-  rev: () => new Option("--rev <ref>", "the branch, tag or commit of --repo"),
-  host: () =>
-    new Option("--host <id>", "the host id (default: CORE_OPS_HOST, agent.toml, hostname)"),
   json: () => new Option("--json", "one JSON document on stdout"),
   diff: () => new Option("--diff", "show a unified diff of every file to be written or removed"),
-  quadletDir: () => new Option("--quadlet-dir <dir>", "where quadlet files go"),
-  systemdUnitDir: () => new Option("--systemd-unit-dir <dir>", "where native units go"),
-  configDir: () => new Option("--config-dir <dir>", "where service config roots go"),
-  stateDir: () => new Option("--state-dir <dir>", "core-ops state (ownership manifest)"),
-  lockPath: () => new Option("--lock-path <path>", "the run lock"),
   podmanVersion: () =>
     new Option(
       "--podman-version <version>",
       "name units as this Podman version would when its generator is not installed here " +
         "(default: the newest; on a host the generator decides)",
     ),
-  requireSigned: () =>
-    new Option("--require-signed", "refuse a revision not signed by an allowed signer"),
-  allowedSigners: () =>
-    new Option("--allowed-signers <path>", "ssh allowed-signers file for --require-signed"),
-  sshKey: () => new Option("--ssh-key <path>", "private key for ssh remotes (a deploy key)"),
-  fetchTimeout: () =>
-    new Option("--fetch-timeout <duration>", "longest a fetch may take (seconds, or 90s/5m/1h)"),
-  verifyTimeout: () =>
-    new Option("--verify-timeout <duration>", "deadline for units to become healthy"),
-  verifySettle: () =>
-    new Option("--verify-settle <duration>", "how long a unit must stay healthy to pass"),
-  retryInitial: () =>
-    new Option("--retry-initial <duration>", "first wait before a failed revision is retried"),
-  retryMax: () => new Option("--retry-max <duration>", "longest wait between retries"),
-  metricsFile: () =>
-    new Option("--metrics-file <path>", "Prometheus textfile written after each run"),
-  configRoots: () =>
-    new Option("--config-roots <list>", "comma-separated config roots a repo may write"),
 };
+
+/** The flags of the settings command `C` takes, as parsed (a switch is `true`). */
+export type SettingFlags<C extends CommandName = CommandName> = {
+  [R in Row as C extends R["commands"][number] ? Camel<R["name"]> : never]?:
+    R["kind"]["arg"] extends string ? string : true;
+};
+
+/** A setting's flag; its help is the row's text, its variable and its default. */
+export function settingOption(row: Row): Option {
+  const usage = row.kind.arg === null ? `--${row.name}` : `--${row.name} <${row.kind.arg}>`;
+  const facts = [envOf(row)];
+  if (row.default !== null) facts.push(`default ${row.default}${row.kind.unit ? " s" : ""}`);
+  return new Option(usage, `${row.help} [${facts.join(", ")}]`);
+}
+
+/** Adds a flag for every setting command `name` takes, in the table's order. */
+function addSettings<A extends unknown[], O, C extends CommandName>(
+  command: Command<A, O>,
+  name: C,
+): Command<A, O & SettingFlags<C>> {
+  for (const row of SETTINGS) {
+    if ((row.commands as readonly CommandName[]).includes(name)) {
+      command.addOption(settingOption(row));
+    }
+  }
+  // Exactly the options SettingFlags<C> names were added; a loop cannot spell them in types.
+  return command as unknown as Command<A, O & SettingFlags<C>>;
+}
+
+/** A command with a flag for every setting it takes, in the table's order. */
+export function settingsCommand<C extends CommandName>(name: C): Command<[], SettingFlags<C>> {
+  return addSettings(new Command(name), name);
+}
 
 /**
  * A command that reads a source for a host and knows the target dirs: the
- * flags `plan`, `validate` (and later `apply`) share, spelled once.
+ * positional source, `--source-repo`, and the settings the command takes.
  */
-export function sourceCommand(name: string) {
-  return new Command(name)
-    .argument("[source]", "a local checkout (same as --source-repo)")
-    .addOption(options.sourceRepo())
-    .addOption(options.repo())
-    .addOption(options.rev())
-    .addOption(options.host())
-    .addOption(options.quadletDir())
-    .addOption(options.systemdUnitDir())
-    .addOption(options.configDir());
+export function sourceCommand<C extends "plan" | "apply" | "validate">(name: C) {
+  return addSettings(
+    new Command(name)
+      .argument("[source]", "a local checkout (same as --source-repo)")
+      .addOption(options.sourceRepo()),
+    name,
+  );
 }
 
-/** The flags that feed settings, as commander parses them. */
-export interface CommonFlags {
-  sourceRepo?: string;
-  repo?: string;
-  rev?: string;
-  host?: string;
-  quadletDir?: string;
-  systemdUnitDir?: string;
-  configDir?: string;
-  stateDir?: string;
-  lockPath?: string;
-  requireSigned?: boolean;
-  allowedSigners?: string;
-  sshKey?: string;
-  fetchTimeout?: string;
-  verifyTimeout?: string;
-  verifySettle?: string;
-  retryInitial?: string;
-  retryMax?: string;
-  metricsFile?: string;
-  configRoots?: string;
-}
+/** The flags that pick and feed a source, as `plan`, `apply` and `validate` parse them. */
+export type CommonFlags = SettingFlags & { sourceRepo?: string };
 
 /** Resolves settings from flags, the environment and agent.toml. */
-export async function settingsFrom(flags: CommonFlags, configPath?: string): Promise<Settings> {
+export async function settingsFrom(flags: SettingFlags, configPath?: string): Promise<Settings> {
   const env = (name: string) => Deno.env.get(name);
-  const toml = await readAgentToml(configPath ?? env("CORE_OPS_CONFIG"));
-  const named: Partial<Record<SettingName, string>> = {
-    repo: flags.repo,
-    rev: flags.rev,
-    host: flags.host,
-    "quadlet-dir": flags.quadletDir,
-    "systemd-unit-dir": flags.systemdUnitDir,
-    "config-dir": flags.configDir,
-    "state-dir": flags.stateDir,
-    "lock-path": flags.lockPath,
-    "require-signed": flags.requireSigned === true ? "true" : undefined,
-    "allowed-signers": flags.allowedSigners,
-    "ssh-key": flags.sshKey,
-    "fetch-timeout": flags.fetchTimeout,
-    "verify-timeout": flags.verifyTimeout,
-    "verify-settle": flags.verifySettle,
-    "retry-initial": flags.retryInitial,
-    "retry-max": flags.retryMax,
-    "metrics-file": flags.metricsFile,
-    "config-roots": flags.configRoots,
-  };
-  for (const key of Object.keys(named) as SettingName[]) {
-    if (named[key] === undefined) delete named[key];
+  const toml = await readAgentToml(configPath ?? env(CONFIG_ENV));
+  const given: Partial<Record<SettingName, string>> = {};
+  const parsed: Record<string, string | true | undefined> = flags;
+  for (const row of SETTINGS) {
+    const value = parsed[camel(row.name)];
+    if (value !== undefined) given[row.name] = value === true ? "true" : value;
   }
-  return resolveSettings({ flags: named, env, toml });
+  return resolveSettings({ flags: given, env, toml });
 }
 
 /**
@@ -168,7 +140,7 @@ function settingSource(settings: Settings, name: SettingName): string {
     case "flag":
       return `--${name}`;
     case "environment":
-      return ENV_NAMES[name];
+      return envOf(rowOf(name));
     case "agent.toml":
       return `${name} in agent.toml`;
     default:

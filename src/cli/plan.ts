@@ -30,8 +30,6 @@ export function planCommand(out: Output, adapters: PlanAdapters = REAL) {
     .description("show what apply would change (no host change, no root needed)")
     .addOption(options.json())
     .addOption(options.diff())
-    .addOption(options.stateDir())
-    .addOption(options.lockPath())
     .option("--adopt", "plan to take ownership of unowned files at destinations")
     .addOption(options.podmanVersion())
     .action(async (source, flags) => {

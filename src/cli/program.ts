@@ -4,11 +4,11 @@
  *
  * @module
  */
-import { Command, CommanderError, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { CoreOpsError, Exit, renderDiagnostics, RunFailed } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { versionText } from "./version.ts";
 import { type Output, processOutput } from "./output.ts";
+import { type Command, Program } from "./args.ts";
 
 /**
  * Every subcommand, in the order help lists them. Each module is imported
@@ -16,7 +16,7 @@ import { type Output, processOutput } from "./output.ts";
  * for all of them (bench/, issue 11). String-literal imports, so
  * `deno cache`/`deno compile` still see the whole graph.
  */
-const COMMANDS: Record<string, (out: Output) => Promise<CommandUnknownOpts>> = {
+const COMMANDS: Record<string, (out: Output) => Promise<Command<unknown[], unknown>>> = {
   plan: async (out) => (await import("./plan.ts")).planCommand(out),
   apply: async (out) => (await import("./apply.ts")).applyCommand(out),
   agent: async (out) => (await import("./agent.ts")).agentCommand(out),
@@ -40,33 +40,17 @@ export function commandsFor(args: readonly string[]): string[] {
 
 /** Runs core-ops with `args`; resolves to the process exit code. */
 export async function run(args: string[], out: Output = processOutput): Promise<number> {
-  let commands: CommandUnknownOpts[];
-  let version = VERSION;
   try {
-    commands = await Promise.all(commandsFor(args).map((name) => COMMANDS[name](out)));
+    const commands = await Promise.all(commandsFor(args).map((name) => COMMANDS[name](out)));
     // Only --version asks where the build came from (a checkout asks git).
-    if (args.includes("--version")) version = await versionText();
-  } catch (error) {
-    return report(error, out);
-  }
-  const program = new Command()
-    .name("core-ops")
-    .description("GitOps agent for Podman Quadlets")
-    .version(version, "--version")
-    .exitOverride()
-    .configureOutput({
-      writeOut: out.stdout,
-      writeErr: out.stderr,
-    })
-    .showSuggestionAfterError(true);
-  for (const command of commands) program.addCommand(command);
-  // Subcommands report usage errors through the same exception as the root.
-  for (const command of program.commands) {
-    command.exitOverride().configureOutput({ writeOut: out.stdout, writeErr: out.stderr });
-  }
-
-  try {
-    await program.parseAsync(args, { from: "user" });
+    const version = args.includes("--version") ? await versionText() : VERSION;
+    const program = new Program(
+      "core-ops",
+      "GitOps agent for Podman Quadlets",
+      version,
+      commands,
+    );
+    await program.parse(args, out);
     return Exit.ok;
   } catch (error) {
     return report(error, out);
@@ -74,10 +58,6 @@ export async function run(args: string[], out: Output = processOutput): Promise<
 }
 
 function report(error: unknown, out: Output): number {
-  if (error instanceof CommanderError) {
-    // --help and --version end parsing through an exception, with exit code 0.
-    return error.exitCode === 0 ? Exit.ok : Exit.usage;
-  }
   if (error instanceof CoreOpsError) {
     out.stderr(renderDiagnostics(error.diagnostics) + "\n");
     return error.exitCode;

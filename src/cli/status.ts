@@ -5,13 +5,12 @@
  *
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
 import { type Files, realFiles } from "../host/files.ts";
 import { realSystemd, type Systemd, type UnitProperties } from "../host/systemd.ts";
 import { isTemplateUnit } from "../model.ts";
 import type { OwnershipManifest } from "../state/manifest.ts";
 import { type RunState, StateStore } from "../state/store.ts";
-import { options, settingsFrom } from "./options.ts";
+import { options, settingsCommand, settingsFrom } from "./options.ts";
 import type { Output } from "./output.ts";
 
 /** An owned file whose content is no longer what core-ops wrote. */
@@ -178,10 +177,9 @@ export function statusText(report: StatusReport): string {
 
 /** Builds the `status` command. */
 export function statusCommand(out: Output, files: Files = realFiles, systemd = realSystemd) {
-  return new Command("status")
+  return settingsCommand("status")
     .description("last run, revisions, drift and the live state of owned units")
     .addOption(options.json())
-    .addOption(options.stateDir())
     .action(async (flags) => {
       const settings = await settingsFrom(flags);
       const report = await gatherStatus(settings.stateDir, files, systemd);

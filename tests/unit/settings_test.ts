@@ -1,7 +1,8 @@
 /** Settings: flag > environment > agent.toml > default, every value validated. */
 import assert from "node:assert/strict";
 import { CoreOpsError } from "../../src/errors.ts";
-import { type AgentToml, ENV_NAMES, parseAgentToml, resolveSettings } from "../../src/settings.ts";
+import { type AgentToml, parseAgentToml, resolveSettings } from "../../src/settings.ts";
+import { ENV_NAMES } from "../../src/settings/table.ts";
 import { PRODUCTION } from "../../tools/permissions.ts";
 
 const noEnv = () => undefined;
