@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../paths.ts";
 import { CoreOpsError, Exit, noInput } from "../errors.ts";
 import {
   compare,

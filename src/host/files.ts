@@ -5,7 +5,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join } from "../paths.ts";
 import { CoreOpsError, Exit } from "../errors.ts";
 
 /** What core-ops does to files on the host; a recording fake stands in for it in unit tests. */

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { dirname } from "node:path";
+import { dirname } from "../paths.ts";
 import { CoreOpsError, Exit } from "../errors.ts";
 
 /** A held run lock. */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
+import { dirname, join } from "../paths.ts";
 
 /** Where Podman installs the generator: the plain binary first, the systemd generator link second. */
 export const GENERATOR_PATHS = [

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../paths.ts";
 import { z } from "zod";
 import { type Files, sha256 } from "../host/files.ts";
 import { readCacheFile, writeCacheFile } from "../state/cache_file.ts";

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../paths.ts";
 import { z } from "zod";
 import { type Files, sha256 } from "../host/files.ts";
 import type { DryRunResult, QuadletGenerator } from "../plan/dryrun.ts";

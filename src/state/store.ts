@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../paths.ts";
 import { z } from "zod";
 import { CoreOpsError, Exit } from "../errors.ts";
 import { pausePoint } from "../host/faults.ts";
