@@ -33,6 +33,7 @@ export const DEFAULTS = {
   "verify-settle": 3,
   "retry-initial": 60,
   "retry-max": 3600,
+  "age-identity": "/etc/core-ops/age.key",
 } as const;
 
 /** A setting's name as spelled in agent.toml and (with `--`) as a flag. */
@@ -54,7 +55,8 @@ export type SettingName =
   | "retry-initial"
   | "retry-max"
   | "metrics-file"
-  | "config-roots";
+  | "config-roots"
+  | "age-identity";
 
 /** The `CORE_OPS_*` environment variable of each setting. */
 export const ENV_NAMES: Record<SettingName, string> = {
@@ -76,6 +78,7 @@ export const ENV_NAMES: Record<SettingName, string> = {
   "retry-max": "CORE_OPS_RETRY_MAX",
   "metrics-file": "CORE_OPS_METRICS_FILE",
   "config-roots": "CORE_OPS_CONFIG_ROOTS",
+  "age-identity": "CORE_OPS_AGE_IDENTITY",
 };
 
 const absolutePath = z.string().regex(
@@ -157,6 +160,7 @@ const VALIDATORS = {
   "retry-max": duration(1),
   "metrics-file": absolutePath,
   "config-roots": configRoots,
+  "age-identity": absolutePath,
 } satisfies Record<SettingName, z.ZodType>;
 
 type Value<N extends SettingName> = z.output<(typeof VALIDATORS)[N]>;
@@ -182,6 +186,7 @@ const agentTomlSchema = z.strictObject({
   "retry-max": tomlDuration,
   "metrics-file": z.string().optional(),
   "config-roots": z.array(z.string()).optional(),
+  "age-identity": z.string().optional(),
 });
 
 /** The parsed contents of agent.toml. */
@@ -222,6 +227,8 @@ export interface Settings {
   metricsFile: string | null;
   /** Allowed config roots, or `null` for "all but the built-in deny-list" (SPEC §4). */
   configRoots: readonly string[] | null;
+  /** The host's age identity file (X25519 `AGE-SECRET-KEY-1…` lines) for secrets (SPEC §6). */
+  ageIdentity: string;
   origins: Partial<Record<SettingName, Origin>>;
 }
 
@@ -285,6 +292,7 @@ export function resolveSettings(input: SettingsInput): Settings {
     retryMaxSeconds: get("retry-max") ?? DEFAULTS["retry-max"],
     metricsFile: get("metrics-file"),
     configRoots: get("config-roots"),
+    ageIdentity: get("age-identity") ?? DEFAULTS["age-identity"],
     origins,
   };
   // Rules between settings, checked only when both sides are valid on their own.

@@ -84,6 +84,7 @@ export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
     .addOption(options.retryInitial())
     .addOption(options.retryMax())
     .addOption(options.metricsFile())
+    .addOption(options.ageIdentity())
     .addOption(options.configRoots())
     .action(async (flags) => {
       const started = Date.now();

@@ -55,6 +55,7 @@ export function applyCommand(out: Output, adapters: ApplyAdapters = REAL) {
     .addOption(options.allowedSigners())
     .addOption(options.sshKey())
     .addOption(options.fetchTimeout())
+    .addOption(options.ageIdentity())
     .addOption(options.configRoots())
     .action(async (source, flags) => {
       const common = { ...flags, sourceRepo: flags.sourceRepo ?? source };

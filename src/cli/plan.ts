@@ -34,6 +34,7 @@ export function planCommand(out: Output, adapters: PlanAdapters = REAL) {
     .addOption(options.lockPath())
     .option("--adopt", "plan to take ownership of unowned files at destinations")
     .addOption(options.podmanVersion())
+    .addOption(options.ageIdentity())
     .action(async (source, flags) => {
       const common = { ...flags, sourceRepo: flags.sourceRepo ?? source };
       templateNaming(flags.podmanVersion); // a bad flag is a usage error before any work
