@@ -19,6 +19,7 @@ import {
   templatesOfInterest,
   unitsOfInterest,
 } from "../plan/planner.ts";
+import { newSecretKey, observeDigests } from "../state/keyed.ts";
 import type { ManifestEntry, OwnershipManifest } from "../state/manifest.ts";
 import { interruptedChanges, recoverManifest } from "../state/store.ts";
 import type { NamedState } from "./naming.ts";
@@ -39,6 +40,8 @@ export interface PlanContext {
   files: Files;
   systemd: Systemd;
   adopt: boolean;
+  /** The key of the secrets' keyed digests (decrypt.ts); needed when there are secrets. */
+  secretKey?: Uint8Array;
 }
 
 /** Observes the host and plans; `pending` is what an interrupted run was converging to. */
@@ -49,17 +52,28 @@ export async function plan(
   ctx: PlanContext,
 ): Promise<Planned> {
   const { desired } = named;
+  const planning = fromCiphertext(desired, manifestOnDisk);
+  const paths = [
+    ...pathsOfInterest(desired, manifestOnDisk),
+    ...(pending ?? []).map((e) => e.path),
+  ];
+  const secretPaths = new Set([
+    ...desired.artifacts.filter((a) => a.secret !== undefined).map((a) => a.destination),
+    ...[...manifestOnDisk?.files ?? [], ...pending ?? []].filter((e) => e.secret).map((e) =>
+      e.path
+    ),
+  ]);
   const [digests, states, instances] = await Promise.all([
-    ctx.files.digests([
-      ...pathsOfInterest(desired, manifestOnDisk),
-      ...(pending ?? []).map((e) => e.path),
-    ]),
+    secretPaths.size === 0 ? ctx.files.digests(paths) : observeDigests(ctx.files, paths, {
+      paths: secretPaths,
+      key: ctx.secretKey ?? newSecretKey(),
+    }),
     ctx.systemd.states(unitsOfInterest(desired, manifestOnDisk)),
     ctx.systemd.instances(templatesOfInterest(desired, manifestOnDisk)),
   ]);
   const manifest = recoverManifest(manifestOnDisk, pending, digests);
   const planned = planner({
-    desired,
+    desired: planning,
     manifest,
     observed: { files: digests, units: states, instances },
     adopt: ctx.adopt,
@@ -77,6 +91,25 @@ export async function plan(
     );
   }
   return { desired, naming: named.naming, manifest, states, plan: planned };
+}
+
+/**
+ * A secret the host could not decrypt is planned from its age file (SPEC §6):
+ * the same age file as the one applied deploys the same plaintext, so it
+ * keeps the keyed digest recorded for it; any other age file counts as
+ * changed.
+ */
+function fromCiphertext(desired: DesiredState, manifest: OwnershipManifest | null): DesiredState {
+  if (!desired.artifacts.some((a) => a.secret?.decrypted === false)) return desired;
+  const owned = new Map((manifest?.files ?? []).map((f) => [f.path, f]));
+  return {
+    ...desired,
+    artifacts: desired.artifacts.map((a) => {
+      const entry = owned.get(a.destination);
+      if (a.secret?.decrypted !== false || entry?.secret?.ciphertext !== a.sha256) return a;
+      return { ...a, sha256: entry.sha256 };
+    }),
+  };
 }
 
 /** The paths core-ops owns or was writing when it was interrupted (never hand-placed). */
