@@ -1,7 +1,7 @@
 /**
  * One run of core-ops, on one page (SPEC §2):
  *
- *   resolve → read → validate → plan → execute → verify → (roll back) → record
+ *   resolve → read → validate → decrypt → plan → execute → verify → (roll back) → record
  *
  * one call per step, each step in its own file beside this one. `validate`
  * and `plan` stop after their step and change nothing; `apply` and the agent

@@ -32,6 +32,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { newIdentity } from "../../helpers/age.ts";
 import { type ButaneConfig, type IgnitionConfig, parseButane, translate } from "../lib/butane.ts";
 import { GUEST_CORE_OPS, GUEST_PACKAGE_DIR } from "../lib/guest.ts";
 import { applyIgnition, ignitionValidate, serveFiles, sha512 } from "../lib/ignition.ts";
@@ -228,7 +229,8 @@ async function assertFirstBootEnabledTimer(t: ScenarioContext): Promise<void> {
 /** First-boot scenarios that need nothing but the shipped files. */
 export const firstBootScenarios: Scenario[] = [
   {
-    name: "firstboot: ignition-validate accepts both Butane examples; Ignition writes the key 0600",
+    name:
+      "firstboot: ignition-validate accepts both Butane examples; Ignition writes the deploy key 0600 and the age identity 0400",
     guest: false,
     async run() {
       const files = await Deno.makeTempDir({ prefix: "core-ops-butane-" });
@@ -252,6 +254,8 @@ export const firstBootScenarios: Scenario[] = [
           "-f",
           `${files}/secrets/core-ops-deploy-key`,
         ]);
+        const age = await newIdentity();
+        await Deno.writeTextFile(`${files}/secrets/age.key`, `${age.identity}\n`);
         const hostKey = await Deno.readTextFile(`${files}/secrets/core-ops-deploy-key.pub`);
         await Deno.writeTextFile(`${files}/secrets/known_hosts`, `git.example.com ${hostKey}`);
         const config = parseButane(await Deno.readTextFile(BUTANE_PRIVATE));
@@ -264,6 +268,7 @@ export const firstBootScenarios: Scenario[] = [
           const [path, mode] of [
             ["/etc/core-ops/deploy_key", 0o600],
             ["/etc/core-ops/known_hosts", 0o600],
+            ["/etc/core-ops/age.key", 0o400],
             ["/etc/core-ops/agent.toml", 0o644],
           ] as const
         ) {
@@ -274,6 +279,10 @@ export const firstBootScenarios: Scenario[] = [
         assert.equal(
           await Deno.readTextFile(`${root}/etc/core-ops/deploy_key`),
           await Deno.readTextFile(`${files}/secrets/core-ops-deploy-key`),
+        );
+        assert.equal(
+          await Deno.readTextFile(`${root}/etc/core-ops/age.key`),
+          `${age.identity}\n`,
         );
         const toml = await Deno.readTextFile(`${root}/etc/core-ops/agent.toml`);
         assert.match(toml, /^ssh-key = "\/etc\/core-ops\/deploy_key"$/m);
