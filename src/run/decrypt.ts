@@ -32,8 +32,11 @@ export interface SecretsContext {
 /** What decrypting left for the rest of the run. */
 export interface Decryption {
   named: NamedState;
-  /** The key of the keyed digests: the state dir's, or (a run that writes nothing) its own. */
-  key: Uint8Array;
+  /**
+   * The key of the keyed digests: the state dir's, or (a run that writes
+   * nothing) its own. Read only when asked: a run without secrets never is.
+   */
+  key: () => Promise<Uint8Array>;
   /** Opens an age file again (rollback of a secret); `null` when it cannot. */
   open: (ciphertext: Uint8Array) => Promise<Uint8Array | null>;
 }
@@ -45,12 +48,13 @@ export async function decrypt(
   ctx: { secrets?: SecretsContext; store: StateStore },
 ): Promise<Decryption> {
   const secrets = named.desired.artifacts.filter((a) => a.secret !== undefined);
-  const unopened = async () => ({
+  let read: Promise<Uint8Array> | undefined;
+  const unopened = () => ({
     named,
-    key: await ctx.store.secretKey(false) ?? newSecretKey(),
+    key: () => read ??= ctx.store.secretKey(false).then((k) => k ?? newSecretKey()),
     open: () => Promise.resolve(null),
   });
-  if (secrets.length === 0) return await unopened();
+  if (secrets.length === 0) return unopened();
 
   const path = ctx.secrets?.identity ?? DEFAULTS["age-identity"];
   let identities: string[];
@@ -59,7 +63,7 @@ export async function decrypt(
   } catch (error) {
     if (mode === "require" || !(error instanceof CoreOpsError)) throw error;
     const why = error.diagnostics[0]?.message ?? error.message;
-    return { ...await unopened(), named: notDecrypted(named, secrets.length, why) };
+    return { ...unopened(), named: notDecrypted(named, secrets.length, why) };
   }
 
   const problems: Diagnostic[] = [];
@@ -102,7 +106,7 @@ export async function decrypt(
   });
   return {
     named: { ...named, desired: { ...named.desired, artifacts } },
-    key,
+    key: () => Promise.resolve(key),
     open: async (ciphertext) => {
       const result = await decryptAge(ciphertext, identities);
       return result.ok ? result.plaintext : null;

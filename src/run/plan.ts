@@ -41,7 +41,7 @@ export interface PlanContext {
   systemd: Systemd;
   adopt: boolean;
   /** The key of the secrets' keyed digests (decrypt.ts); needed when there are secrets. */
-  secretKey?: Uint8Array;
+  secretKey?: () => Promise<Uint8Array>;
 }
 
 /** Observes the host and plans; `pending` is what an interrupted run was converging to. */
@@ -63,11 +63,12 @@ export async function plan(
       e.path
     ),
   ]);
+  // The digest key is read only when there is a secret to compare.
+  const key = secretPaths.size === 0 ? null : await ctx.secretKey?.() ?? newSecretKey();
   const [digests, states, instances] = await Promise.all([
-    secretPaths.size === 0 ? ctx.files.digests(paths) : observeDigests(ctx.files, paths, {
-      paths: secretPaths,
-      key: ctx.secretKey ?? newSecretKey(),
-    }),
+    key === null
+      ? ctx.files.digests(paths)
+      : observeDigests(ctx.files, paths, { paths: secretPaths, key }),
     ctx.systemd.states(unitsOfInterest(desired, manifestOnDisk)),
     ctx.systemd.instances(templatesOfInterest(desired, manifestOnDisk)),
   ]);
