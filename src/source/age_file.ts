@@ -2,15 +2,16 @@
  * age files (SPEC §6): the format check the layout does on every secret
  * (off-host too, without any identity), the identity file's syntax, and the
  * decryption itself — in memory, with the age authors' `age-encryption`
- * package. Pure: reading the identity file and the state dir's key is the
+ * package, loaded only when there is something to decrypt. Pure: reading the identity file and the state dir's key is the
  * host's (src/host/identity.ts, src/run/decrypt.ts).
  *
  * @module
  */
-import { armor, Decrypter } from "age-encryption";
 
 const VERSION_LINE = "age-encryption.org/v1";
 const ARMOR_BEGIN = "-----BEGIN AGE ENCRYPTED FILE-----";
+const ARMOR_END = "-----END AGE ENCRYPTED FILE-----";
+const ARMOR_LINE = /^[A-Za-z0-9+/=]+$/;
 /** A header's stanza body lines are base64 without padding, 64 columns, the last one shorter. */
 const BODY_LINE = /^[A-Za-z0-9+/]{0,64}$/;
 const ARG = /^[\x21-\x7e]+$/;
@@ -37,10 +38,26 @@ export function dearmor(bytes: Uint8Array): Uint8Array {
   } catch {
     throw new Error("armored age file that is not text");
   }
+  // age's armor is a strict PEM: whitespace around it, CRLF or LF, and nothing else.
+  const lines = text.trim().replaceAll("\r\n", "\n").split("\n");
+  if (lines.shift() !== ARMOR_BEGIN) throw new Error("malformed ASCII armor (invalid header)");
+  if (lines.pop() !== ARMOR_END) {
+    throw new Error("malformed ASCII armor (invalid footer, or text after it)");
+  }
+  const lengthOk = (line: string, i: number) =>
+    i === lines.length - 1
+      ? line.length > 0 && line.length <= 64 && line.length % 4 === 0
+      : line.length === 64;
+  if (lines.length === 0 || !lines.every(lengthOk)) {
+    throw new Error("malformed ASCII armor (invalid line length)");
+  }
+  if (!lines.every((l) => ARMOR_LINE.test(l))) {
+    throw new Error("malformed ASCII armor (invalid base64)");
+  }
   try {
-    return armor.decode(text);
-  } catch (error) {
-    throw new Error(`malformed ASCII armor (${(error as Error).message})`);
+    return Uint8Array.fromBase64(lines.join(""));
+  } catch {
+    throw new Error("malformed ASCII armor (invalid base64)");
   }
 }
 
@@ -113,6 +130,8 @@ export async function decryptAge(
 ): Promise<Decrypted> {
   const problem = ageFileProblem(bytes);
   if (problem !== null) return { ok: false, problem: "corrupt", detail: problem };
+  // The package (and its curves and ciphers) is loaded only by a run that has secrets.
+  const { Decrypter } = await import("age-encryption");
   const decrypter = new Decrypter();
   for (const identity of identities) decrypter.addIdentity(identity);
   try {
