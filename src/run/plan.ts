@@ -57,12 +57,19 @@ export async function plan(
     ...pathsOfInterest(desired, manifestOnDisk),
     ...(pending ?? []).map((e) => e.path),
   ];
-  const secretPaths = new Set([
-    ...desired.artifacts.filter((a) => a.secret !== undefined).map((a) => a.destination),
-    ...[...manifestOnDisk?.files ?? [], ...pending ?? []].filter((e) => e.secret).map((e) =>
-      e.path
-    ),
-  ]);
+  // A path is observed in the digest space of what it is recorded as (plain sha256 or keyed):
+  // a config file that became a secret (or back) is then neither drift nor unchanged, but
+  // written once more — with its new mode.
+  const recorded = new Map(
+    [...pending ?? [], ...manifestOnDisk?.files ?? []].map((e) => [e.path, e]),
+  );
+  const desiredSecrets = new Set(
+    desired.artifacts.filter((a) => a.secret !== undefined).map((a) => a.destination),
+  );
+  const secretPaths = new Set(paths.filter((path) => {
+    const entry = recorded.get(path);
+    return entry === undefined ? desiredSecrets.has(path) : entry.secret !== undefined;
+  }));
   // The digest key is read only when there is a secret to compare.
   const key = secretPaths.size === 0 ? null : await ctx.secretKey?.() ?? newSecretKey();
   const [digests, states, instances] = await Promise.all([

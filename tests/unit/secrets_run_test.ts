@@ -245,3 +245,28 @@ Deno.test("a secret for several recipients opens with any one of them", async ()
   assert.equal(report.outcome, "success");
   assert.equal(h.files.text(SECRET), PLAIN_1);
 });
+
+Deno.test("a config file that becomes a secret (and back): no false drift, written once with its new mode", async () => {
+  const h = newHost();
+  const asConfig = await repo(PLAIN_1);
+  delete asConfig["services/web/secrets/db-password.age"];
+  asConfig["services/web/config/db-password"] = PLAIN_1;
+  await applyRevision(context(h, asConfig, "r1"));
+  assert.equal(h.files.files.get(SECRET)?.mode, 0o644);
+  const asSecret = await repo(PLAIN_1);
+  const planned = await planRevision(context(h, asSecret, "r2"));
+  assert.deepEqual(planned.plan.drift, []);
+  assert.deepEqual(planned.plan.actions.map((a) => `${a.op} ${a.target} ${a.reason}`), [
+    `write ${SECRET} changed`,
+    "restart web.service config /etc/web/db-password changed",
+  ]);
+  assert.equal((await applyRevision(context(h, asSecret, "r2"))).outcome, "success");
+  assert.equal(h.files.files.get(SECRET)?.mode, 0o600);
+  assert.equal((await applyRevision(context(h, asSecret, "r2"))).outcome, "noop");
+  const back = await planRevision(context(h, asConfig, "r3"));
+  assert.deepEqual(back.plan.drift, []);
+  assert.deepEqual(back.plan.actions.map((a) => `${a.op} ${a.target}`), [
+    `write ${SECRET}`,
+    "restart web.service",
+  ]);
+});
