@@ -273,6 +273,31 @@ export const secretScenarios: Scenario[] = [
       await t.writeRepo(REPO, changed, { replace: true });
       const ok = await t.coreOps(["apply", "--source-repo", REPO]);
       assert.equal(ok.code, 0, describe(["apply"], ok));
+
+      // The agent: a missing identity fails the tick with a failure event, and never backs
+      // the revision off — once the identity is back, the very next tick applies it.
+      await t.writeRepo(
+        REPO,
+        revision(await encryptArmored(planted("agent"), host.recipient), api),
+      );
+      await t.writeFile(
+        "/etc/core-ops/agent.toml",
+        `repo = "file://${REPO}"\nrev = "main"\nverify-settle = 1\nage-identity = "${IDENTITY}"\n`,
+      );
+      await t.ok(["mv", IDENTITY, `${IDENTITY}.away`]);
+      const failed = await t.coreOps(["agent"]);
+      assert.equal(failed.code, 1, describe(["agent"], failed));
+      const status = await statusJson(t);
+      assert.equal(status.retry, null, `backed off: ${JSON.stringify(status.retry)}`);
+      const [event] = (await t.journal([`MESSAGE_ID=${MESSAGE_ID}`])).slice(-1);
+      assert.equal(event.CORE_OPS_STATUS, "failure");
+      assert.match(
+        String(event.CORE_OPS_FAILURE_REASON),
+        /\(setting age-identity\) does not exist/,
+      );
+      await t.ok(["mv", `${IDENTITY}.away`, IDENTITY]);
+      const next = await t.coreOps(["agent"]);
+      assert.equal(next.code, 0, describe(["agent"], next));
     },
   },
 ];
