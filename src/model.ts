@@ -170,7 +170,25 @@ export interface Artifact {
   unitFile?: string;
   /** The exact bytes to deploy. */
   content: Uint8Array;
+  /**
+   * Set for a secret (`secrets/<rel>.age`, SPEC §6; kind `config`, mode
+   * 0600). Until the host decrypts it, `content` is the age file and `sha256`
+   * the age file's sha256; once decrypted (src/run/decrypt.ts), `content` is
+   * the plaintext and `sha256` its keyed digest — never a plain hash of it.
+   */
+  secret?: SecretState;
 }
+
+/** A secret artifact's age file, before and after the host decrypted it. */
+export type SecretState =
+  | { decrypted: false }
+  | {
+    decrypted: true;
+    /** The age file, as in the repository: what the objects store keeps. */
+    ciphertext: Uint8Array;
+    /** sha256 of {@link ciphertext}. */
+    ciphertextSha256: string;
+  };
 
 /** Where core-ops deploys to (SPEC §1 destinations). */
 export interface TargetDirs {

@@ -127,6 +127,7 @@ export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
           retryInitialSeconds: resolved.retryInitialSeconds,
           retryMaxSeconds: resolved.retryMaxSeconds,
           configRoots: resolved.configRoots,
+          ageIdentity: resolved.ageIdentity,
           retryNow: flags.retryNow === true,
         },
         ports,

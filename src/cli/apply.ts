@@ -77,6 +77,7 @@ export function applyCommand(out: Output, adapters: ApplyAdapters = REAL) {
       systemd: adapters.systemd,
       generator: adapters.generator,
       adopt: flags.adopt === true,
+      secrets: { identity: settings.ageIdentity },
       verifyTimeoutMs: settings.verifyTimeoutSeconds * 1000,
       verifySettleMs: settings.verifySettleSeconds * 1000,
       onPlan: async (revision, desired, plan) => {

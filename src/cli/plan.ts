@@ -44,6 +44,7 @@ export function planCommand(out: Output, adapters: PlanAdapters = REAL) {
         ...adapters,
         adopt: flags.adopt === true,
         podmanVersion: flags.podmanVersion,
+        secrets: { identity: settings.ageIdentity },
       });
       const report = {
         revision: planned.revision,

@@ -8,6 +8,7 @@
 import { type Files, realFiles } from "../host/files.ts";
 import { realSystemd, type Systemd, type UnitProperties } from "../host/systemd.ts";
 import { isTemplateUnit } from "../model.ts";
+import { newSecretKey, observeDigests } from "../state/keyed.ts";
 import type { OwnershipManifest } from "../state/manifest.ts";
 import { type RunState, StateStore } from "../state/store.ts";
 import { options, settingsCommand, settingsFrom } from "./options.ts";
@@ -45,8 +46,15 @@ export async function gatherStatus(
   const store = new StateStore(stateDir, files);
   const state = await store.readState();
   const manifest = await store.readManifest();
+  const owned = manifest?.files ?? [];
+  const secretPaths = new Set(owned.filter((f) => f.secret).map((f) => f.path));
+  // A secret's drift compares keyed digests (SPEC §6): the key is the state dir's.
+  const key = secretPaths.size === 0 ? null : await store.secretKey(false);
   const [digests, shown] = await Promise.all([
-    files.digests((manifest?.files ?? []).map((f) => f.path)),
+    observeDigests(files, owned.map((f) => f.path), {
+      paths: secretPaths,
+      key: key ?? newSecretKey(),
+    }),
     ownedUnits(manifest, systemd),
   ]);
   const timer = shown.get(AGENT_TIMER);

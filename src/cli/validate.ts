@@ -36,6 +36,10 @@ export function validateCommand(out: Output, generator: QuadletGenerator = podma
       const summary =
         `${host}revision ${revision}: ${desired.services.length} services, ${desired.artifacts.length} files`;
       out.stdout(`layout ok: ${summary}\n`);
+      const secrets = desired.artifacts.filter((a) => a.secret !== undefined).length;
+      if (secrets > 0) {
+        out.stdout(`secrets: ${secrets} age files, headers checked, not decrypted\n`);
+      }
       out.stdout(
         result.status === "ok"
           ? `generator ok: ${result.generator} accepted ${result.units.length} units\n`

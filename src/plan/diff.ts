@@ -44,6 +44,11 @@ export function renderDiff(
     const after = action.op === "write" ? byPath.get(path) ?? null : null;
     const oldName = before === null ? "/dev/null" : `a${path}`;
     const newName = after === null ? "/dev/null" : `b${path}`;
+    if (after?.secret !== undefined) {
+      // A secret's plaintext (or its age file, off-host) is never shown: not even its length.
+      out.push(`--- ${oldName}\n+++ ${newName}\n(secret)\n`);
+      continue;
+    }
     if (secret(before?.mode) || secret(after?.mode)) {
       out.push(`--- ${oldName}\n+++ ${newName}\n(content hidden: not world-readable)\n`);
       continue;

@@ -30,16 +30,21 @@ export function namingJson(naming: Naming) {
   };
 }
 
-/** The artifact fields of `plan --json`, in a fixed key order. */
+/**
+ * The artifact fields of `plan --json`, in a fixed key order. A secret shows
+ * the sha256 of its age file (the repository's file; never a digest of the
+ * plaintext) and whether this run decrypted it.
+ */
 export function artifactJson(a: Artifact) {
-  return {
+  const fields = {
     service: a.service,
     kind: a.kind,
     source: a.source,
     destination: a.destination,
     unit: a.unit,
-    sha256: a.sha256,
+    sha256: a.secret?.decrypted ? a.secret.ciphertextSha256 : a.sha256,
   };
+  return a.secret === undefined ? fields : { ...fields, secret: { decrypted: a.secret.decrypted } };
 }
 
 /** The `plan --json` document. */

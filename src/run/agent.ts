@@ -72,6 +72,8 @@ export interface AgentSettings {
   retryMaxSeconds: number;
   /** Allowed config roots, or `null` for all but the built-in deny-list. */
   configRoots: readonly string[] | null;
+  /** The host's age identity file (setting age-identity); absent: its default. */
+  ageIdentity?: string;
   retryNow: boolean;
 }
 
@@ -270,6 +272,7 @@ class Tick {
         systemd: this.#prefetch?.systemd ?? this.ports.systemd,
         generator: this.ports.generator,
         adopt: false,
+        secrets: s.ageIdentity === undefined ? undefined : { identity: s.ageIdentity },
         verifyTimeoutMs: s.verifyTimeoutMs,
         verifySettleMs: s.verifySettleMs,
         retry: { initialSeconds: s.retryInitialSeconds, maxSeconds: s.retryMaxSeconds },

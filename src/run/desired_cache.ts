@@ -53,13 +53,17 @@ const artifact = z.strictObject({
   unitFile: z.string().optional(),
   /** The bytes, base64. */
   content: z.string(),
+  /** A secret as loaded: its content is still the age file (the plaintext is never cached). */
+  secret: z.strictObject({ decrypted: z.literal(false) }).optional(),
 });
 
 /** True when `A` and `B` are the same type. */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 // The schema must follow Artifact: a field added there and not here fails `deno check`.
-const _sameShape: Same<z.infer<typeof artifact>, Omit<Artifact, "content"> & { content: string }> =
-  true;
+const _sameShape: Same<
+  z.infer<typeof artifact>,
+  Omit<Artifact, "content" | "secret"> & { content: string; secret?: { decrypted: false } }
+> = true;
 
 const cacheSchema = z.strictObject({
   key: z.string(),

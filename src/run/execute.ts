@@ -12,11 +12,12 @@ import { execute as runActions, type StepResult } from "../apply/execute.ts";
 import type { Restore } from "../apply/rollback.ts";
 import type { FileContent, Files } from "../host/files.ts";
 import type { Systemd } from "../host/systemd.ts";
-import type { DesiredState, UnitKind } from "../model.ts";
+import type { Artifact, DesiredState, UnitKind } from "../model.ts";
 import type { Plan } from "../plan/planner.ts";
 import type { OwnershipManifest } from "../state/manifest.ts";
 import type { StateStore } from "../state/store.ts";
 import type { PausePoint } from "../host/faults.ts";
+import type { Decryption } from "./decrypt.ts";
 
 /** What executing needs. */
 export interface ExecuteContext {
@@ -35,9 +36,10 @@ export async function keepForRollback(
   planned: Plan,
   manifest: OwnershipManifest | null,
   desired: DesiredState,
-  ctx: { files: Files; store: StateStore },
+  ctx: { files: Files; store: StateStore; open: Decryption["open"] },
 ): Promise<Map<string, Restore>> {
-  for (const a of desired.artifacts) await ctx.store.putObject(a.content);
+  // A secret is kept as its age file, never as plaintext (SPEC §6).
+  for (const a of desired.artifacts) await ctx.store.putObject(storedContent(a));
   const owned = new Map((manifest?.files ?? []).map((f) => [f.path, f]));
   const artifactAt = new Map(desired.artifacts.map((a) => [a.destination, a]));
   const restores = new Map<string, Restore>();
@@ -49,6 +51,20 @@ export async function keepForRollback(
     const unitFile = kind !== undefined && kind !== "config";
     if (current === null) {
       restores.set(action.target, { path: action.target, content: null, unitFile });
+      continue;
+    }
+    const secret = artifactAt.get(action.target)?.secret !== undefined || entry?.secret;
+    if (secret) {
+      // The plaintext on disk stays in memory for this run; the last applied one is its
+      // age file, decrypted again (or, if this host cannot, what is on disk now).
+      const applied = entry?.secret
+        ? await ctx.open(await ctx.store.getObject(entry.secret.ciphertext))
+        : null;
+      restores.set(action.target, {
+        path: action.target,
+        content: { content: applied ?? current.content, mode: current.mode },
+        unitFile: false,
+      });
       continue;
     }
     await ctx.store.putObject(current.content);
@@ -75,7 +91,13 @@ export async function execute(
   ctx: ExecuteContext,
 ): Promise<StepResult[]> {
   const contents = new Map<string, FileContent>(
-    desired.artifacts.map((a) => [a.destination, { content: a.content, mode: a.mode }]),
+    desired.artifacts.map((a) => {
+      if (a.secret?.decrypted === false) {
+        // Only a decrypted secret may be written: its age file is not what the host needs.
+        throw new Error(`secret ${a.source} reached execute without being decrypted`);
+      }
+      return [a.destination, { content: a.content, mode: a.mode }];
+    }),
   );
   return await runActions(planned.actions, {
     files: ctx.files,
@@ -92,6 +114,11 @@ export async function execute(
       if (first.op === "start" || first.op === "restart") await ctx.pause("mid-start");
     },
   });
+}
+
+/** What the objects store keeps of an artifact: its content, or a secret's age file. */
+export function storedContent(a: Artifact): Uint8Array {
+  return a.secret?.decrypted ? a.secret.ciphertext : a.content;
 }
 
 /** The kind of every unit the plan names: desired units, and owned units being removed. */

@@ -19,6 +19,7 @@ import {
   templatesOfInterest,
   unitsOfInterest,
 } from "../plan/planner.ts";
+import { newSecretKey, observeDigests } from "../state/keyed.ts";
 import type { ManifestEntry, OwnershipManifest } from "../state/manifest.ts";
 import { interruptedChanges, recoverManifest } from "../state/store.ts";
 import type { NamedState } from "./naming.ts";
@@ -39,6 +40,8 @@ export interface PlanContext {
   files: Files;
   systemd: Systemd;
   adopt: boolean;
+  /** The key of the secrets' keyed digests (decrypt.ts); needed when there are secrets. */
+  secretKey?: () => Promise<Uint8Array>;
 }
 
 /** Observes the host and plans; `pending` is what an interrupted run was converging to. */
@@ -49,17 +52,36 @@ export async function plan(
   ctx: PlanContext,
 ): Promise<Planned> {
   const { desired } = named;
+  const planning = fromCiphertext(desired, manifestOnDisk);
+  const paths = [
+    ...pathsOfInterest(desired, manifestOnDisk),
+    ...(pending ?? []).map((e) => e.path),
+  ];
+  // A path is observed in the digest space of what it is recorded as (plain sha256 or keyed):
+  // a config file that became a secret (or back) is then neither drift nor unchanged, but
+  // written once more — with its new mode.
+  const recorded = new Map(
+    [...pending ?? [], ...manifestOnDisk?.files ?? []].map((e) => [e.path, e]),
+  );
+  const desiredSecrets = new Set(
+    desired.artifacts.filter((a) => a.secret !== undefined).map((a) => a.destination),
+  );
+  const secretPaths = new Set(paths.filter((path) => {
+    const entry = recorded.get(path);
+    return entry === undefined ? desiredSecrets.has(path) : entry.secret !== undefined;
+  }));
+  // The digest key is read only when there is a secret to compare.
+  const key = secretPaths.size === 0 ? null : await ctx.secretKey?.() ?? newSecretKey();
   const [digests, states, instances] = await Promise.all([
-    ctx.files.digests([
-      ...pathsOfInterest(desired, manifestOnDisk),
-      ...(pending ?? []).map((e) => e.path),
-    ]),
+    key === null
+      ? ctx.files.digests(paths)
+      : observeDigests(ctx.files, paths, { paths: secretPaths, key }),
     ctx.systemd.states(unitsOfInterest(desired, manifestOnDisk)),
     ctx.systemd.instances(templatesOfInterest(desired, manifestOnDisk)),
   ]);
   const manifest = recoverManifest(manifestOnDisk, pending, digests);
   const planned = planner({
-    desired,
+    desired: planning,
     manifest,
     observed: { files: digests, units: states, instances },
     adopt: ctx.adopt,
@@ -77,6 +99,25 @@ export async function plan(
     );
   }
   return { desired, naming: named.naming, manifest, states, plan: planned };
+}
+
+/**
+ * A secret the host could not decrypt is planned from its age file (SPEC §6):
+ * the same age file as the one applied deploys the same plaintext, so it
+ * keeps the keyed digest recorded for it; any other age file counts as
+ * changed.
+ */
+function fromCiphertext(desired: DesiredState, manifest: OwnershipManifest | null): DesiredState {
+  if (!desired.artifacts.some((a) => a.secret?.decrypted === false)) return desired;
+  const owned = new Map((manifest?.files ?? []).map((f) => [f.path, f]));
+  return {
+    ...desired,
+    artifacts: desired.artifacts.map((a) => {
+      const entry = owned.get(a.destination);
+      if (a.secret?.decrypted !== false || entry?.secret?.ciphertext !== a.sha256) return a;
+      return { ...a, sha256: entry.sha256 };
+    }),
+  };
 }
 
 /** The paths core-ops owns or was writing when it was interrupted (never hand-placed). */

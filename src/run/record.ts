@@ -43,8 +43,14 @@ export async function recordRun(
   policy: RecordPolicy,
 ): Promise<RunState> {
   if (manifest !== null) {
-    if (report.outcome !== "failure") await store.writeManifest(manifest);
-    await store.pruneObjects(new Set(manifest.files.map((f) => f.sha256)));
+    if (report.outcome !== "failure") {
+      // A re-encrypted secret changes no file but the age file rollback decrypts: keep it.
+      for (const a of report.desired.artifacts) {
+        if (a.secret?.decrypted) await store.putObject(a.secret.ciphertext);
+      }
+      await store.writeManifest(manifest);
+    }
+    await store.pruneObjects(new Set(manifest.files.map((f) => f.secret?.ciphertext ?? f.sha256)));
   }
   const next = nextState(previous, {
     kind: "ran",
@@ -92,7 +98,7 @@ export function nextManifest(
   const old = new Map((previous?.files ?? []).map((f) => [f.path, f]));
   const files: ManifestEntry[] = desired.artifacts.map((a) => {
     const kept = old.get(a.destination);
-    return {
+    const entry: ManifestEntry = {
       path: a.destination,
       sha256: a.sha256,
       service: a.service,
@@ -101,6 +107,9 @@ export function nextManifest(
       revision: kept && kept.sha256 === a.sha256 ? kept.revision : revision,
       source: a.source,
     };
+    // sha256 is then the keyed digest of the plaintext; the age file is what is kept.
+    if (a.secret?.decrypted) entry.secret = { ciphertext: a.secret.ciphertextSha256 };
+    return entry;
   });
   return { schema_version: 1, files };
 }
@@ -109,7 +118,8 @@ export function nextManifest(
 export function sameOwnership(a: OwnershipManifest, b: OwnershipManifest | null): boolean {
   const key = (m: OwnershipManifest) =>
     m.files.map((f) =>
-      [f.path, f.sha256, f.service, f.kind, f.unit, f.revision, f.source].join("\0")
+      [f.path, f.sha256, f.service, f.kind, f.unit, f.revision, f.source, f.secret?.ciphertext]
+        .join("\0")
     ).sort().join("\n");
   return b !== null && key(a) === key(b);
 }

@@ -1,7 +1,7 @@
 /**
  * One run of core-ops, on one page (SPEC §2):
  *
- *   resolve → read → validate → plan → execute → verify → (roll back) → record
+ *   resolve → read → validate → decrypt → plan → execute → verify → (roll back) → record
  *
  * one call per step, each step in its own file beside this one. `validate`
  * and `plan` stop after their step and change nothing; `apply` and the agent
@@ -23,6 +23,7 @@ import { NO_ROLLBACK, type RunReport } from "../report/run_report.ts";
 import type { RecordPolicy } from "../state/next.ts";
 import type { RetryPolicy } from "../state/retry.ts";
 import type { StateStore } from "../state/store.ts";
+import { decrypt, type Decryption, type SecretsContext } from "./decrypt.ts";
 import { execute, keepForRollback, unitKinds } from "./execute.ts";
 import { type PausePoint, pausePoint } from "../host/faults.ts";
 import type { NamedState } from "./naming.ts";
@@ -53,6 +54,8 @@ export interface PlanRunContext extends ReadContext {
   adopt: boolean;
   /** Off-host naming when the generator is not installed (`plan --podman-version`). */
   podmanVersion?: string;
+  /** The host's age identity for secrets (default: the setting's default path). */
+  secrets?: SecretsContext;
 }
 
 /** What a run that changes the host needs besides. */
@@ -101,7 +104,11 @@ export async function planRevision(
   return await withSource(ctx.source, async (source) => {
     const loaded = await read(source, ctx.read);
     const named = await validate(loaded, validateOptions(ctx, manifest, pending, false));
-    return { revision: source.revision, ...await plan(named, manifest, pending, ctx) };
+    const opened = await decrypt(named, "try", ctx);
+    return {
+      revision: source.revision,
+      ...await plan(opened.named, manifest, pending, { ...ctx, secretKey: opened.key }),
+    };
   });
 }
 
@@ -124,6 +131,7 @@ export async function applyRevision(ctx: ApplyRunContext): Promise<RunReport> {
   const pending = state.in_progress?.pending ?? null;
   let source: Resolved | undefined;
   let planned: Planned;
+  let opened: Decryption;
   try {
     source = "resolved" in ctx.source ? ctx.source.resolved : await resolve(
       ctx.source.spec,
@@ -132,7 +140,9 @@ export async function applyRevision(ctx: ApplyRunContext): Promise<RunReport> {
     const loaded = await read(source, ctx.read);
     await requireSystemd(ctx.systemd);
     const named = await validate(loaded, validateOptions(ctx, manifestOnDisk, pending, true));
-    planned = await plan(named, manifestOnDisk, pending, ctx);
+    // On the host only, after validate and before plan: secrets in memory, keyed digests.
+    opened = await decrypt(named, "require", ctx);
+    planned = await plan(opened.named, manifestOnDisk, pending, { ...ctx, secretKey: opened.key });
   } catch (error) {
     const failure = asCoreOpsError(error);
     await recordRefusal(
@@ -179,7 +189,10 @@ export async function applyRevision(ctx: ApplyRunContext): Promise<RunReport> {
   }
 
   // execute → verify. From the first write on, whatever throws is rolled back like a failure.
-  const restores = await keepForRollback(actions, manifest, desired, ctx);
+  const restores = await keepForRollback(actions, manifest, desired, {
+    ...ctx,
+    open: opened.open,
+  });
   await recordStart(store, state, { ...run, revision }, next, policy);
   const kinds = unitKinds(actions, manifest);
   const verifyCtx: VerifyContext = {

@@ -185,6 +185,13 @@ export const SETTINGS = [
     commands: ["agent"],
   }),
   setting({
+    name: "age-identity",
+    kind: path("path"),
+    help: "age identity file that decrypts the repository's secrets",
+    default: "/etc/core-ops/age.key",
+    commands: ["plan", "apply", "agent"],
+  }),
+  setting({
     name: "config-roots",
     kind: roots,
     help: "comma-separated config roots a repo may write (default: all but the deny-list)",

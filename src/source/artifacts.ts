@@ -24,7 +24,8 @@ import { lastValue, parseUnitFile } from "./unitfile.ts";
 
 /**
  * The artifacts of `services`, in a stable order: per service its units by
- * source path (each followed by its drop-ins), then its config files by path.
+ * source path (each followed by its drop-ins), then its config files by path,
+ * then its secrets by path.
  */
 export function buildArtifacts(
   problems: Problems,
@@ -48,6 +49,20 @@ export function buildArtifacts(
         // A config file others may not read (a secret) stays unreadable to them on the host.
         mode: entry.worldReadable ? 0o644 : 0o600,
         origin,
+      }));
+    }
+    for (const rel of [...service.secrets.keys()].sort(compare)) {
+      const { entry, origin } = service.secrets.get(rel)!;
+      artifacts.push(artifact(entry, {
+        service: service.id,
+        kind: "config",
+        destination: `${dirs.configDir}/${service.configRoot}/${rel}`,
+        unit: null,
+        // 0600 from the moment it is created: the temp file is opened with this mode.
+        mode: 0o600,
+        origin,
+        // Until the host decrypts it, the artifact carries the age file (SPEC §6).
+        secret: { decrypted: false },
       }));
     }
   }

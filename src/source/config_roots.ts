@@ -138,8 +138,10 @@ export interface ConfigRootChoice {
   configRoot: string;
   /** Where the config root was chosen: the `config-root` value, or the service dir for the default. */
   configRootAt: { file: string; line?: number; column?: number };
-  /** The service's config files; a service with none asks for no root. */
+  /** The service's config files; a service with none (and no secrets) asks for no root. */
   config: ReadonlyMap<string, unknown>;
+  /** The service's secrets, deployed under the same root. */
+  secrets?: ReadonlyMap<string, unknown>;
 }
 
 /** Refuses a config root the host does not allow (agent.toml `config-roots`). */
@@ -149,7 +151,7 @@ export function checkConfigRoot(
   policy: ConfigRootPolicy | undefined,
 ): void {
   // A service without config files asks for no root: `ssh` may still run a container.
-  if (service.config.size === 0) return;
+  if (service.config.size === 0 && (service.secrets?.size ?? 0) === 0) return;
   const root = service.configRoot;
   const allow = policy?.allow ?? null;
   const { file, line, column } = service.configRootAt;

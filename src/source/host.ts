@@ -20,6 +20,7 @@ import {
   type UnitPayload,
 } from "./entries.ts";
 import { rejectBadEntry } from "./hostile.ts";
+import { loadSecrets } from "./secrets.ts";
 import type { Problems } from "./problems.ts";
 import {
   type ConfigSource,
@@ -167,6 +168,11 @@ function loadOverlay(reading: Reading, dir: string, service: ServiceSource): voi
       for (const [rel, file] of overlay) service.config.set(rel, file);
       continue;
     }
+    if (entry.type === "dir" && name === "secrets") {
+      // A host's secret replaces the service's of the same name, or adds one.
+      loadSecrets(reading, entry.path, "", service.secrets, "host");
+      continue;
+    }
     if (entry.type === "dir" && (name === "quadlet" || name === "systemd")) {
       loadOverlayUnits(reading, entry.path, name, service);
       continue;
@@ -174,7 +180,7 @@ function loadOverlay(reading: Reading, dir: string, service: ServiceSource): voi
     reading.problems.error(
       entry.path + (entry.type === "dir" ? "/" : ""),
       "unknown entry in a host overlay",
-      "an overlay holds quadlet/, systemd/ (drop-ins only) and config/",
+      "an overlay holds quadlet/, systemd/ (drop-ins only), config/ and secrets/",
     );
   }
 }

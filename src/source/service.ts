@@ -20,6 +20,7 @@ import {
   type UnitPayload,
 } from "./entries.ts";
 import { rejectBadEntry } from "./hostile.ts";
+import { loadSecrets, type SecretSource } from "./secrets.ts";
 import { type FileEntry, isReserved, type TreeEntry } from "../tree.ts";
 import { parseYaml } from "./yaml.ts";
 
@@ -57,12 +58,14 @@ export interface ServiceSource extends ConfigRootChoice {
   units: Map<string, UnitSource>;
   /** Config files by path relative to the service's `config/`. */
   config: Map<string, ConfigSource>;
+  /** Secrets (age files) by deployed path: relative to `secrets/`, without `.age`. */
+  secrets: Map<string, SecretSource>;
 }
 
 /** service.yaml: optional, and `config-root` is its only key. */
 const serviceSchema = z.strictObject({ "config-root": configRootSchema.optional() }).nullable();
 
-const PAYLOADS = ["quadlet", "systemd", "config"] as const;
+const PAYLOADS = ["quadlet", "systemd", "config", "secrets"] as const;
 type Payload = (typeof PAYLOADS)[number];
 
 /** Reads `services/<id>/`, recording every problem in it. */
@@ -75,6 +78,7 @@ export function loadService(reading: Reading, id: string): ServiceSource {
     configRootAt: { file: `${dir}/` },
     units: new Map(),
     config: new Map(),
+    secrets: new Map(),
   };
   for (const entry of reading.list(dir)) {
     if (rejectBadEntry(entry)) continue;
@@ -102,7 +106,9 @@ export function loadService(reading: Reading, id: string): ServiceSource {
     if (entry.type === "dir" && (PAYLOADS as readonly string[]).includes(name)) {
       const payload = name as Payload;
       if (payload === "config") loadConfig(reading, entry.path, "", service.config, "service");
-      else loadUnits(reading, entry.path, payload, service);
+      else if (payload === "secrets") {
+        loadSecrets(reading, entry.path, "", service.secrets, "service");
+      } else loadUnits(reading, entry.path, payload, service);
       continue;
     }
     if (entry.type === "dir" && isReserved(name)) {
@@ -111,13 +117,13 @@ export function loadService(reading: Reading, id: string): ServiceSource {
       problems.error(
         entry.path + "/",
         "unknown directory in a service",
-        "a service holds quadlet/, systemd/, config/ and service.yaml",
+        "a service holds quadlet/, systemd/, config/, secrets/ and service.yaml",
       );
     } else {
       problems.error(
         entry.path,
         "unknown file in a service",
-        "a service holds quadlet/, systemd/, config/ and service.yaml",
+        "a service holds quadlet/, systemd/, config/, secrets/ and service.yaml",
       );
     }
   }

@@ -23,6 +23,11 @@ export const manifestEntry = z.strictObject({
   revision: z.string(),
   /** Repo-relative source of the content (absent in manifests of older versions). */
   source: z.string().optional(),
+  /**
+   * For a secret: the sha256 of its age file, the object rollback decrypts
+   * again. `sha256` is then the keyed digest of the plaintext (state/keyed.ts).
+   */
+  secret: z.strictObject({ ciphertext: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
 });
 
 const manifestSchema = z.strictObject({

@@ -15,6 +15,7 @@ import { z } from "zod";
 import { CoreOpsError, Exit } from "../errors.ts";
 import { pausePoint } from "../host/faults.ts";
 import { type Files, sha256 } from "../host/files.ts";
+import { newSecretKey, SECRET_KEY_BYTES, SECRET_KEY_FILE } from "./keyed.ts";
 import {
   MANIFEST_FILE,
   type ManifestEntry,
@@ -293,6 +294,29 @@ export class StateStore {
       }]);
     }
     return bytes;
+  }
+
+  /**
+   * The key of the keyed digests of secrets (keyed.ts): read from the state
+   * dir; when there is none, a new one is written (0600) if `create`, else
+   * `null` (a run that writes nothing compares with a key of its own).
+   */
+  async secretKey(create: boolean): Promise<Uint8Array | null> {
+    const path = join(this.dir, SECRET_KEY_FILE);
+    const stored = await this.#read(path, "secrets' digest key");
+    if (stored !== null && stored.length === SECRET_KEY_BYTES) return stored;
+    if (stored !== null) {
+      throw new CoreOpsError(Exit.dataErr, "validation", [{
+        message: `the secrets' digest key is damaged (${stored.length} bytes)`,
+        location: { file: path },
+        hint:
+          "remove it: the next apply writes a new key and rewrites every secret once (shown as drift)",
+      }], { blame: "host" });
+    }
+    if (!create) return null;
+    const key = newSecretKey();
+    await this.files.write(path, key, 0o600);
+    return key;
   }
 
   /** Removes every stored object not in `keep`. */

@@ -43,6 +43,7 @@ Deno.test("flag beats environment beats agent.toml beats default", () => {
     "verify-settle": "default",
     "retry-initial": "default",
     "retry-max": "default",
+    "age-identity": "default",
   });
 });
 
@@ -105,6 +106,7 @@ Deno.test("agent settings default as SPEC §4 says", () => {
   assert.equal(s.retryMaxSeconds, 3600);
   assert.equal(s.metricsFile, null);
   assert.equal(s.configRoots, null);
+  assert.equal(s.ageIdentity, "/etc/core-ops/age.key");
 });
 
 Deno.test("agent settings from agent.toml: typed values, durations with units", () => {
@@ -121,6 +123,7 @@ Deno.test("agent settings from agent.toml: typed values, durations with units", 
     'retry-max = "1h"',
     'metrics-file = "/var/lib/node_exporter/textfile/core-ops.prom"',
     'config-roots = ["web", "grafana", "web"]',
+    'age-identity = "/etc/core-ops/host.agekey"',
     "",
   ].join("\n");
   const toml = { path: "/etc/core-ops/agent.toml", values: parseAgentToml("/a.toml", text) };
@@ -134,6 +137,7 @@ Deno.test("agent settings from agent.toml: typed values, durations with units", 
   assert.equal(s.retryInitialSeconds, 120);
   assert.equal(s.retryMaxSeconds, 3600);
   assert.equal(s.metricsFile, "/var/lib/node_exporter/textfile/core-ops.prom");
+  assert.equal(s.ageIdentity, "/etc/core-ops/host.agekey");
   assert.deepEqual(s.configRoots, ["web", "grafana"]);
   assert.equal(s.origins["verify-timeout"], "agent.toml");
 });
@@ -189,6 +193,7 @@ Deno.test("bad agent settings: each named with its source, exit 64", () => {
       /invalid ssh-key in \/a\.toml: "keys\/deploy" must be an absolute path/,
     ],
     [{}, { "metrics-file": "/x/../y" }, /invalid metrics-file in \/a\.toml/],
+    [{ CORE_OPS_AGE_IDENTITY: "age.key" }, {}, /CORE_OPS_AGE_IDENTITY \(environment\)/],
     [
       {},
       { "config-roots": ["web", "etc/ssh"] },
@@ -245,6 +250,7 @@ Deno.test("agent.toml: every SPEC §4 key is known; wrong TOML types are refused
     "retry-max",
     "metrics-file",
     "config-roots",
+    "age-identity",
   ];
   for (const key of keys) {
     assert.throws(

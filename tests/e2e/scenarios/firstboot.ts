@@ -32,11 +32,12 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { encryptArmored, newIdentity } from "../../helpers/age.ts";
 import { type ButaneConfig, type IgnitionConfig, parseButane, translate } from "../lib/butane.ts";
 import { GUEST_CORE_OPS, GUEST_PACKAGE_DIR } from "../lib/guest.ts";
 import { applyIgnition, ignitionValidate, serveFiles, sha512 } from "../lib/ignition.ts";
 import { mustRun } from "../lib/proc.ts";
-import { GIT_IDENTITY, type Scenario, type ScenarioContext } from "../lib/scenario.ts";
+import { type Files, GIT_IDENTITY, type Scenario, type ScenarioContext } from "../lib/scenario.ts";
 import { EXAMPLE_NAS_UNITS, exampleOnTestHost, REPO } from "./fixtures.ts";
 import { agentEvents, serviceRuns, waitFor } from "./service.ts";
 import { shippedUnit } from "./units.ts";
@@ -61,6 +62,21 @@ RandomizedDelaySec=2s
 AccuracySec=1s
 `;
 
+/** A secret of the first boot: web mounts it; the identity comes from Ignition. */
+const FIRST_BOOT_TOKEN = `first-boot-${crypto.randomUUID()}`;
+const FIRST_BOOT_AGE = await newIdentity();
+const FIRST_BOOT_SECRET = {
+  identity: FIRST_BOOT_AGE.identity,
+  files: {
+    "hosts/nas/web/secrets/e2e-token.age": await encryptArmored(
+      FIRST_BOOT_TOKEN,
+      FIRST_BOOT_AGE.recipient,
+    ),
+    "hosts/nas/web/quadlet/web.container.d/99-zz-e2e-secret.conf":
+      "[Container]\nVolume=/etc/web/e2e-token:/run/secrets/e2e-token:ro\n",
+  } as Files,
+};
+
 /** The host of examples/homelab the first boot converges (as the shipped agent.toml says). */
 const HOST = "nas";
 
@@ -71,9 +87,9 @@ const HOST = "nas";
  * (no registry here), as the apply scenarios use it.
  * Returns the commit.
  */
-async function writeRepoBeforeBoot(root: string): Promise<string> {
+async function writeRepoBeforeBoot(root: string, extra: Files = {}): Promise<string> {
   const dir = `${root}${REPO}`;
-  for (const [rel, spec] of Object.entries(await exampleOnTestHost())) {
+  for (const [rel, spec] of Object.entries({ ...await exampleOnTestHost(), ...extra })) {
     const { content, mode } = typeof spec === "string" ? { content: spec, mode: 0o644 } : spec;
     await Deno.mkdir(join(dir, rel, ".."), { recursive: true });
     await Deno.writeTextFile(join(dir, rel), content);
@@ -162,7 +178,10 @@ async function exists(path: string): Promise<boolean> {
  * The pre-boot hook: makes the root a first boot of an FCOS-like image,
  * writes the source repository, and provisions it with the real Ignition.
  */
-function firstBoot(enableTimer: boolean): (root: string) => Promise<void> {
+function firstBoot(
+  enableTimer: boolean,
+  secret?: { identity: string; files: Files },
+): (root: string) => Promise<void> {
   return async (root) => {
     await Deno.writeTextFile(`${root}/etc/machine-id`, "uninitialized\n");
     await Deno.mkdir(`${root}/usr/lib/systemd/system-preset`, { recursive: true });
@@ -173,15 +192,33 @@ function firstBoot(enableTimer: boolean): (root: string) => Promise<void> {
     for (const unit of ["systemd-networkd-wait-online.service", "systemd-firstboot.service"]) {
       await Deno.symlink("/dev/null", `${root}/etc/systemd/system/${unit}`);
     }
-    await writeRepoBeforeBoot(root);
+    await writeRepoBeforeBoot(root, secret?.files);
 
     const launcher = new TextEncoder().encode(LAUNCHER);
     const server = await serveFiles({ "/core-ops": launcher });
+    const filesDir = await Deno.makeTempDir({ prefix: "core-ops-butane-" });
     try {
       const config = await testConfig({ enableTimer, binaryUrl: `${server.base}/core-ops` });
-      await applyIgnition(root, await ignitionOf(config));
+      let dir = CHECKOUT;
+      if (secret) {
+        // The identity reaches the host as core-ops-private.bu says: its entry, from a file
+        // of the files dir that never enters the repository.
+        const ageKey = parseButane(await Deno.readTextFile(BUTANE_PRIVATE)).storage?.files
+          ?.find((f) => f.path === "/etc/core-ops/age.key");
+        assert.ok(ageKey?.contents?.local, "core-ops-private.bu provisions no age identity");
+        config.storage!.files!.push(ageKey);
+        await Deno.mkdir(join(filesDir, "systemd"));
+        for (const unit of ["core-ops.service", "core-ops.timer"] as const) {
+          await Deno.writeTextFile(join(filesDir, "systemd", unit), await shippedUnit(unit));
+        }
+        await Deno.mkdir(join(filesDir, ageKey.contents.local, ".."), { recursive: true });
+        await Deno.writeTextFile(join(filesDir, ageKey.contents.local), `${secret.identity}\n`);
+        dir = filesDir;
+      }
+      await applyIgnition(root, await ignitionOf(config, dir));
     } finally {
       await server.close();
+      await Deno.remove(filesDir, { recursive: true });
     }
     // Ignition fetched the binary itself, and installed it as the config says.
     assert.deepEqual(server.requests, ["/core-ops"]);
@@ -228,7 +265,8 @@ async function assertFirstBootEnabledTimer(t: ScenarioContext): Promise<void> {
 /** First-boot scenarios that need nothing but the shipped files. */
 export const firstBootScenarios: Scenario[] = [
   {
-    name: "firstboot: ignition-validate accepts both Butane examples; Ignition writes the key 0600",
+    name:
+      "firstboot: ignition-validate accepts both Butane examples; Ignition writes the deploy key 0600 and the age identity 0400",
     guest: false,
     async run() {
       const files = await Deno.makeTempDir({ prefix: "core-ops-butane-" });
@@ -252,6 +290,8 @@ export const firstBootScenarios: Scenario[] = [
           "-f",
           `${files}/secrets/core-ops-deploy-key`,
         ]);
+        const age = await newIdentity();
+        await Deno.writeTextFile(`${files}/secrets/age.key`, `${age.identity}\n`);
         const hostKey = await Deno.readTextFile(`${files}/secrets/core-ops-deploy-key.pub`);
         await Deno.writeTextFile(`${files}/secrets/known_hosts`, `git.example.com ${hostKey}`);
         const config = parseButane(await Deno.readTextFile(BUTANE_PRIVATE));
@@ -264,6 +304,7 @@ export const firstBootScenarios: Scenario[] = [
           const [path, mode] of [
             ["/etc/core-ops/deploy_key", 0o600],
             ["/etc/core-ops/known_hosts", 0o600],
+            ["/etc/core-ops/age.key", 0o400],
             ["/etc/core-ops/agent.toml", 0o644],
           ] as const
         ) {
@@ -274,6 +315,10 @@ export const firstBootScenarios: Scenario[] = [
         assert.equal(
           await Deno.readTextFile(`${root}/etc/core-ops/deploy_key`),
           await Deno.readTextFile(`${files}/secrets/core-ops-deploy-key`),
+        );
+        assert.equal(
+          await Deno.readTextFile(`${root}/etc/core-ops/age.key`),
+          `${age.identity}\n`,
         );
         const toml = await Deno.readTextFile(`${root}/etc/core-ops/agent.toml`);
         assert.match(toml, /^ssh-key = "\/etc\/core-ops\/deploy_key"$/m);
@@ -329,9 +374,10 @@ export const firstBootScenarios: Scenario[] = [
  */
 export const firstBootAgentScenarios: Scenario[] = [
   {
-    name: "firstboot: the timer converges examples/homelab (nas) from file://, then a noop run",
+    name:
+      "firstboot: the timer converges examples/homelab (nas) from file://, a container reads its secret, then a noop run",
     linkCoreOps: false,
-    prepareRoot: firstBoot(true),
+    prepareRoot: firstBoot(true, FIRST_BOOT_SECRET),
     timeoutMs: 5 * 60_000,
     async run(t) {
       await assertFirstBootEnabledTimer(t);
@@ -367,6 +413,16 @@ export const firstBootAgentScenarios: Scenario[] = [
         await Deno.readTextFile(`${EXAMPLE}/hosts/${HOST}/web/config/nginx.conf`),
       );
       assert.match((await t.podman(["ps", "--format", "{{.Names}}"])).stdout, /^web$/m);
+      // The secret: decrypted with the Ignition-provisioned identity, read by web, 0600.
+      assert.equal(
+        (await t.podman(["exec", "web", "cat", "/run/secrets/e2e-token"])).stdout,
+        FIRST_BOOT_TOKEN,
+      );
+      assert.equal((await t.ok(["stat", "-c", "%a", "/etc/web/e2e-token"])).stdout.trim(), "600");
+      assert.equal(
+        (await t.ok(["stat", "-c", "%a %U", "/etc/core-ops/age.key"])).stdout.trim(),
+        "400 root",
+      );
     },
   },
 ];

@@ -16,6 +16,7 @@ import { helperScenarios } from "./helpers.ts";
 import { metricsScenarios } from "./metrics.ts";
 import { namingScenarios } from "./naming.ts";
 import { planScenarios } from "./plan.ts";
+import { secretScenarios } from "./secrets.ts";
 import { crashScenarios, validateScenarios } from "./validate.ts";
 import { unitScenarios } from "./units.ts";
 import { versionScenarios } from "./version.ts";
@@ -38,4 +39,5 @@ export const SCENARIOS: Scenario[] = [
   ...firstBootAgentScenarios,
   ...agentScenarios,
   ...faultScenarios,
+  ...secretScenarios,
 ];
