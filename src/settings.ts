@@ -33,6 +33,7 @@ export const DEFAULTS = {
   "verify-settle": 3,
   "retry-initial": 60,
   "retry-max": 3600,
+  "keep-generations": 5,
 } as const;
 
 /** A setting's name as spelled in agent.toml and (with `--`) as a flag. */
@@ -54,7 +55,8 @@ export type SettingName =
   | "retry-initial"
   | "retry-max"
   | "metrics-file"
-  | "config-roots";
+  | "config-roots"
+  | "keep-generations";
 
 /** The `CORE_OPS_*` environment variable of each setting. */
 export const ENV_NAMES: Record<SettingName, string> = {
@@ -76,6 +78,7 @@ export const ENV_NAMES: Record<SettingName, string> = {
   "retry-max": "CORE_OPS_RETRY_MAX",
   "metrics-file": "CORE_OPS_METRICS_FILE",
   "config-roots": "CORE_OPS_CONFIG_ROOTS",
+  "keep-generations": "CORE_OPS_KEEP_GENERATIONS",
 };
 
 const absolutePath = z.string().regex(
@@ -157,6 +160,15 @@ const VALIDATORS = {
   "retry-max": duration(1),
   "metrics-file": absolutePath,
   "config-roots": configRoots,
+  "keep-generations": z.union([
+    z.number(),
+    z.string().regex(/^[0-9]+$/, "must be a whole number").transform(Number),
+  ], { error: "must be a whole number" }).pipe(
+    z.number().int("must be a whole number").min(1, "must be at least 1 (the applied one)").max(
+      100,
+      "must be at most 100",
+    ),
+  ),
 } satisfies Record<SettingName, z.ZodType>;
 
 type Value<N extends SettingName> = z.output<(typeof VALIDATORS)[N]>;
@@ -182,6 +194,7 @@ const agentTomlSchema = z.strictObject({
   "retry-max": tomlDuration,
   "metrics-file": z.string().optional(),
   "config-roots": z.array(z.string()).optional(),
+  "keep-generations": z.union([z.number(), z.string()]).optional(),
 });
 
 /** The parsed contents of agent.toml. */
@@ -222,6 +235,8 @@ export interface Settings {
   metricsFile: string | null;
   /** Allowed config roots, or `null` for "all but the built-in deny-list" (SPEC §4). */
   configRoots: readonly string[] | null;
+  /** Applied generations kept in the state dir for `core-ops rollback` (SPEC §10). */
+  keepGenerations: number;
   origins: Partial<Record<SettingName, Origin>>;
 }
 
@@ -285,6 +300,7 @@ export function resolveSettings(input: SettingsInput): Settings {
     retryMaxSeconds: get("retry-max") ?? DEFAULTS["retry-max"],
     metricsFile: get("metrics-file"),
     configRoots: get("config-roots"),
+    keepGenerations: get("keep-generations") ?? DEFAULTS["keep-generations"],
     origins,
   };
   // Rules between settings, checked only when both sides are valid on their own.

@@ -56,6 +56,8 @@ export const options = {
     new Option("--metrics-file <path>", "Prometheus textfile written after each run"),
   configRoots: () =>
     new Option("--config-roots <list>", "comma-separated config roots a repo may write"),
+  keepGenerations: () =>
+    new Option("--keep-generations <n>", "applied generations kept for rollback (default 5)"),
 };
 
 /**
@@ -95,6 +97,7 @@ export interface CommonFlags {
   retryMax?: string;
   metricsFile?: string;
   configRoots?: string;
+  keepGenerations?: string;
 }
 
 /** Resolves settings from flags, the environment and agent.toml. */
@@ -120,6 +123,7 @@ export async function settingsFrom(flags: CommonFlags, configPath?: string): Pro
     "retry-max": flags.retryMax,
     "metrics-file": flags.metricsFile,
     "config-roots": flags.configRoots,
+    "keep-generations": flags.keepGenerations,
   };
   for (const key of Object.keys(named) as SettingName[]) {
     if (named[key] === undefined) delete named[key];

@@ -42,6 +42,7 @@ Deno.test("flag beats environment beats agent.toml beats default", () => {
     "verify-settle": "default",
     "retry-initial": "default",
     "retry-max": "default",
+    "keep-generations": "default",
   });
 });
 
@@ -244,6 +245,7 @@ Deno.test("agent.toml: every SPEC §4 key is known; wrong TOML types are refused
     "retry-max",
     "metrics-file",
     "config-roots",
+    "keep-generations",
   ];
   for (const key of keys) {
     assert.throws(
@@ -263,5 +265,30 @@ Deno.test("agent.toml: every SPEC §4 key is known; wrong TOML types are refused
 Deno.test("the release permission set may read every setting's environment variable", () => {
   for (const name of Object.values(ENV_NAMES)) {
     assert.ok(PRODUCTION.env.includes(name), `${name} missing from tools/permissions.ts`);
+  }
+});
+
+Deno.test("keep-generations: a whole number from 1 to 100, 5 by default", () => {
+  const cases: [Record<string, string>, Record<string, unknown>, number | RegExp][] = [
+    [{}, {}, 5],
+    [{}, { "keep-generations": 3 }, 3],
+    [{ CORE_OPS_KEEP_GENERATIONS: "12" }, { "keep-generations": 3 }, 12],
+    [{}, { "keep-generations": 0 }, /keep-generations in \/a\.toml: "0" must be at least 1/],
+    [{}, { "keep-generations": 2.5 }, /keep-generations in \/a\.toml: "2\.5" must be a whole/],
+    [{ CORE_OPS_KEEP_GENERATIONS: "five" }, {}, /CORE_OPS_KEEP_GENERATIONS \(environment\)/],
+    [{}, { "keep-generations": 1000 }, /must be at most 100/],
+  ];
+  for (const [envValues, tomlValues, expected] of cases) {
+    const resolve = () =>
+      resolveSettings({
+        flags: {},
+        env: (n) => envValues[n],
+        toml: { path: "/a.toml", values: tomlValues as AgentToml },
+      });
+    if (typeof expected === "number") {
+      assert.equal(resolve().keepGenerations, expected);
+    } else {
+      assert.throws(resolve, (e: unknown) => e instanceof CoreOpsError && expected.test(e.message));
+    }
   }
 });
