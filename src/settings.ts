@@ -34,6 +34,7 @@ export const DEFAULTS = {
   "retry-initial": 60,
   "retry-max": 3600,
   "keep-generations": 5,
+  adopt: false,
 } as const;
 
 /** A setting's name as spelled in agent.toml and (with `--`) as a flag. */
@@ -56,7 +57,8 @@ export type SettingName =
   | "retry-max"
   | "metrics-file"
   | "config-roots"
-  | "keep-generations";
+  | "keep-generations"
+  | "adopt";
 
 /** The `CORE_OPS_*` environment variable of each setting. */
 export const ENV_NAMES: Record<SettingName, string> = {
@@ -79,6 +81,7 @@ export const ENV_NAMES: Record<SettingName, string> = {
   "metrics-file": "CORE_OPS_METRICS_FILE",
   "config-roots": "CORE_OPS_CONFIG_ROOTS",
   "keep-generations": "CORE_OPS_KEEP_GENERATIONS",
+  adopt: "CORE_OPS_ADOPT",
 };
 
 const absolutePath = z.string().regex(
@@ -169,6 +172,7 @@ const VALIDATORS = {
       "must be at most 100",
     ),
   ),
+  adopt: boolean,
 } satisfies Record<SettingName, z.ZodType>;
 
 type Value<N extends SettingName> = z.output<(typeof VALIDATORS)[N]>;
@@ -195,6 +199,7 @@ const agentTomlSchema = z.strictObject({
   "metrics-file": z.string().optional(),
   "config-roots": z.array(z.string()).optional(),
   "keep-generations": z.union([z.number(), z.string()]).optional(),
+  adopt: z.boolean().optional(),
 });
 
 /** The parsed contents of agent.toml. */
@@ -237,6 +242,12 @@ export interface Settings {
   configRoots: readonly string[] | null;
   /** Applied generations kept in the state dir for `core-ops rollback` (SPEC §10). */
   keepGenerations: number;
+  /**
+   * Let the agent take over files at destinations that already hold exactly
+   * what the revision deploys (a host coming from another tool); files that
+   * differ stay conflicts.
+   */
+  adopt: boolean;
   origins: Partial<Record<SettingName, Origin>>;
 }
 
@@ -301,6 +312,7 @@ export function resolveSettings(input: SettingsInput): Settings {
     metricsFile: get("metrics-file"),
     configRoots: get("config-roots"),
     keepGenerations: get("keep-generations") ?? DEFAULTS["keep-generations"],
+    adopt: get("adopt") ?? DEFAULTS.adopt,
     origins,
   };
   // Rules between settings, checked only when both sides are valid on their own.

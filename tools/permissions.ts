@@ -52,6 +52,7 @@ const ENV = [
   "CORE_OPS_METRICS_FILE",
   "CORE_OPS_CONFIG_ROOTS",
   "CORE_OPS_KEEP_GENERATIONS",
+  "CORE_OPS_ADOPT",
   // Read by the `yaml` and `commander` packages at run time.
   "LOG_TOKENS",
   "LOG_STREAM",

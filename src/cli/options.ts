@@ -56,6 +56,11 @@ export const options = {
     new Option("--metrics-file <path>", "Prometheus textfile written after each run"),
   configRoots: () =>
     new Option("--config-roots <list>", "comma-separated config roots a repo may write"),
+  adopt: () =>
+    new Option(
+      "--adopt",
+      "take over files at destinations that already match the revision (agent.toml adopt)",
+    ),
   keepGenerations: () =>
     new Option("--keep-generations <n>", "applied generations kept for rollback (default 5)"),
 };
@@ -98,6 +103,7 @@ export interface CommonFlags {
   metricsFile?: string;
   configRoots?: string;
   keepGenerations?: string;
+  adopt?: boolean;
 }
 
 /** Resolves settings from flags, the environment and agent.toml. */
@@ -124,6 +130,7 @@ export async function settingsFrom(flags: CommonFlags, configPath?: string): Pro
     "metrics-file": flags.metricsFile,
     "config-roots": flags.configRoots,
     "keep-generations": flags.keepGenerations,
+    adopt: flags.adopt === true ? "true" : undefined,
   };
   for (const key of Object.keys(named) as SettingName[]) {
     if (named[key] === undefined) delete named[key];

@@ -43,6 +43,7 @@ Deno.test("flag beats environment beats agent.toml beats default", () => {
     "retry-initial": "default",
     "retry-max": "default",
     "keep-generations": "default",
+    adopt: "default",
   });
 });
 
@@ -246,6 +247,7 @@ Deno.test("agent.toml: every SPEC §4 key is known; wrong TOML types are refused
     "metrics-file",
     "config-roots",
     "keep-generations",
+    "adopt",
   ];
   for (const key of keys) {
     assert.throws(
@@ -291,4 +293,31 @@ Deno.test("keep-generations: a whole number from 1 to 100, 5 by default", () => 
       assert.throws(resolve, (e: unknown) => e instanceof CoreOpsError && expected.test(e.message));
     }
   }
+});
+
+Deno.test("adopt: false by default; agent.toml boolean, environment yes/no/1/0", () => {
+  const cases: [Record<string, string>, Record<string, unknown>, boolean | RegExp][] = [
+    [{}, {}, false],
+    [{}, { adopt: true }, true],
+    [{ CORE_OPS_ADOPT: "no" }, { adopt: true }, false],
+    [{ CORE_OPS_ADOPT: "1" }, {}, true],
+    [{ CORE_OPS_ADOPT: "sure" }, {}, /CORE_OPS_ADOPT \(environment\): "sure" must be true or/],
+  ];
+  for (const [envValues, tomlValues, expected] of cases) {
+    const resolve = () =>
+      resolveSettings({
+        flags: {},
+        env: (n) => envValues[n],
+        toml: { path: "/a.toml", values: tomlValues as AgentToml },
+      });
+    if (typeof expected === "boolean") {
+      assert.equal(resolve().adopt, expected);
+    } else {
+      assert.throws(resolve, (e: unknown) => e instanceof CoreOpsError && expected.test(e.message));
+    }
+  }
+  assert.throws(
+    () => parseAgentToml("/a.toml", 'adopt = "yes"\n'),
+    (e: unknown) => e instanceof CoreOpsError && /adopt/.test(e.message),
+  );
 });
