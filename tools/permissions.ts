@@ -53,6 +53,13 @@ const ENV = [
   "CORE_OPS_CONFIG_ROOTS",
   "CORE_OPS_KEEP_GENERATIONS",
   "CORE_OPS_ADOPT",
+  // Who pauses the agent (core-ops pause): the login behind sudo, else the login.
+  "SUDO_USER",
+  "LOGNAME",
+  "USER",
+  // Settings of the original (Rust) core-ops, read only to warn that they are gone.
+  "CORE_OPS_STATE_FILE",
+  "CORE_OPS_AUDIT_DIR",
   // Read by the `yaml` and `commander` packages at run time.
   "LOG_TOKENS",
   "LOG_STREAM",
@@ -78,7 +85,8 @@ export const PRODUCTION: PermissionSet = {
   ],
   run: ["git", "timeout", "systemctl", "journalctl", "logger", ...GENERATOR_PATHS],
   env: ENV,
-  sys: ["hostname"],
+  // uid: who paused, when no login name is known.
+  sys: ["hostname", "uid"],
 };
 
 /**

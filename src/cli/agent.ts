@@ -58,6 +58,7 @@ function metricsOf(event: RunEvent, state: RunState, finishedAt: number) {
     driftFiles: event.drift.length,
     actions,
     consecutiveFailures: event.status === "failure" ? Math.max(1, state.consecutive_failures) : 0,
+    paused: state.paused !== null,
   });
 }
 
@@ -85,6 +86,8 @@ export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
     .addOption(options.retryMax())
     .addOption(options.metricsFile())
     .addOption(options.configRoots())
+    .addOption(options.adopt())
+    .addOption(options.keepGenerations())
     .action(async (flags) => {
       const started = Date.now();
       const emit = async (event: RunEvent) => {
@@ -165,6 +168,8 @@ export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
           retryMaxSeconds: resolved.retryMaxSeconds,
           configRoots: resolved.configRoots,
           retryNow: flags.retryNow === true,
+          adopt: resolved.adopt,
+          keepGenerations: resolved.keepGenerations,
         },
         ports,
         {
@@ -172,6 +177,7 @@ export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
           onReport: (report) => out.stdout(applySummary(report)),
           // The message already starts with "core-ops: ".
           onBackoff: (message) => out.stderr(`${message}\n`),
+          onPaused: (message) => out.stdout(`${message}\n`),
         },
       );
       if (code !== 0) throw new RunFailed(code);

@@ -22,6 +22,9 @@ const COMMANDS: Record<string, (out: Output) => Promise<CommandUnknownOpts>> = {
   status: async (out) => (await import("./status.ts")).statusCommand(out),
   explain: async (out) => (await import("./explain.ts")).explainCommand(out),
   validate: async (out) => (await import("./validate.ts")).validateCommand(out),
+  pause: async (out) => (await import("./pause.ts")).pauseCommand(out),
+  resume: async (out) => (await import("./pause.ts")).resumeCommand(out),
+  rollback: async (out) => (await import("./rollback.ts")).rollbackCommand(out),
 };
 
 /**

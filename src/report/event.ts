@@ -30,6 +30,8 @@ export interface RunEvent {
   durationMs: number;
   /** The one-line human summary (`MESSAGE`). */
   message: string;
+  /** An agent tick that found the host paused (SPEC §10): `CORE_OPS_PAUSED=1`. */
+  paused?: boolean;
 }
 
 /** The event of a run that reached the plan. */
@@ -100,6 +102,7 @@ export function auditEvent(event: RunEvent): AuditEvent {
       CORE_OPS_FAILURE_REASON: event.failureReason ?? "",
       CORE_OPS_DRIFT: event.drift.join("\n"),
       CORE_OPS_DURATION_MS: String(Math.round(event.durationMs)),
+      ...(event.paused === true ? { CORE_OPS_PAUSED: "1" } : {}),
     },
   };
 }

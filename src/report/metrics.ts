@@ -39,6 +39,8 @@ export interface RunMetrics {
   actions: Partial<Record<Op, number>>;
   /** Failed runs in a row, this one included (a tick waiting out a backoff is no new run); 0 after a success. */
   consecutiveFailures: number;
+  /** Whether `core-ops pause` holds the host still (SPEC §10). */
+  paused: boolean;
 }
 
 /** Renders the textfile: HELP and TYPE for every metric, one sample per line. Pure. */
@@ -82,6 +84,11 @@ export function renderMetrics(m: RunMetrics): string {
     "core_ops_consecutive_failures",
     "core-ops agent runs that failed in a row; ticks waiting out a backoff do not count (0 after a success).",
     [["", m.consecutiveFailures]],
+  );
+  gauge(
+    "core_ops_paused",
+    "Whether core-ops is paused (1): the agent applies nothing until core-ops resume.",
+    [["", m.paused ? 1 : 0]],
   );
   return out.join("\n") + "\n";
 }

@@ -3,9 +3,13 @@
  * stage of a tick and one function per transition, so what the agent does
  * next is always one visible decision.
  *
- *   start → locked → fetched → applying → applied → done
- *                            ↘ backing-off → done
+ *   start → locked → ready → fetched → applying → applied → done
+ *                         ↘ paused → done   ↘ backing-off → done
  *   (any) → failed → done
+ *
+ * `paused` (SPEC §10): `core-ops pause` holds the host still — the tick takes
+ * the lock, records a run that applied nothing and reports it, without
+ * fetching (a rollback with the remote gone pauses too).
  *
  * Every run — success, no-op, failure, and failures before planning (lock,
  * fetch, signature) — leaves exactly one audit event and, when asked for, the
@@ -23,7 +27,8 @@ import type { TargetDirs } from "../model.ts";
 import { eventFromError, eventFromReport, type RunEvent } from "../report/event.ts";
 import type { RunReport } from "../report/run_report.ts";
 import { decide, type RetryDecision } from "../state/retry.ts";
-import { type RunState, StateStore } from "../state/store.ts";
+import { nextState } from "../state/next.ts";
+import { type PauseRecord, type RunState, StateStore } from "../state/store.ts";
 import { type PrefetchedStates, prefetchStates } from "./prefetch.ts";
 import { recordRefusal } from "./record.ts";
 import type { Resolved, SourcePorts } from "./resolve.ts";
@@ -73,6 +78,10 @@ export interface AgentSettings {
   /** Allowed config roots, or `null` for all but the built-in deny-list. */
   configRoots: readonly string[] | null;
   retryNow: boolean;
+  /** Take over unowned files that already match the revision (agent.toml `adopt`). */
+  adopt: boolean;
+  /** Applied generations kept for rollback. */
+  keepGenerations: number;
 }
 
 /** What the agent shows as it runs (its stdout lands in the unit's journal). */
@@ -80,12 +89,15 @@ export interface AgentOutput {
   onStep?: ApplyRunContext["onStep"];
   onReport?: (report: RunReport) => void;
   onBackoff?: (message: string) => void;
+  onPaused?: (message: string) => void;
 }
 
 /** Where a tick is. */
 type AgentState =
   | { at: "start" }
   | { at: "locked"; lock: HeldLock }
+  | { at: "ready"; lock: HeldLock; state: RunState }
+  | { at: "paused"; lock: HeldLock; state: RunState; pause: PauseRecord }
   | { at: "fetched"; lock: HeldLock; state: RunState; source: Resolved }
   | {
     at: "backing-off";
@@ -151,7 +163,11 @@ class Tick {
         case "start":
           return await this.lock();
         case "locked":
+          return await this.readState(at);
+        case "ready":
           return await this.fetch(at);
+        case "paused":
+          return await this.hold(at);
         case "fetched":
           return this.decide(at);
         case "backing-off":
@@ -182,12 +198,42 @@ class Tick {
     return { at: "locked", lock: this.#lock };
   }
 
+  /** locked → ready, or paused when `core-ops pause` holds the host still. */
+  async readState(at: Extract<AgentState, { at: "locked" }>): Promise<AgentState> {
+    const state = await this.#store.readState();
+    if (state.paused !== null) return { at: "paused", lock: at.lock, state, pause: state.paused };
+    return { at: "ready", lock: at.lock, state };
+  }
+
+  /** paused → done: a run that applied nothing, recorded and reported (status noop, exit 0). */
+  async hold(at: Extract<AgentState, { at: "paused" }>): Promise<AgentState> {
+    const finished = this.#clock();
+    const recorded = nextState(at.state, {
+      kind: "held",
+      stamp: {
+        runId: this.#runId,
+        started: new Date(this.#started).toISOString(),
+        finished: new Date(finished).toISOString(),
+        durationMs: finished - this.#started,
+      },
+    }, {
+      source: { repository: at.state.repository, ref: at.state.ref },
+      retry: null,
+    });
+    await this.#store.writeState(recorded);
+    const event = pausedEvent(recorded, at.pause, this.#runId, finished - this.#started);
+    this.show.onPaused?.(event.message);
+    await this.ports.emit(event);
+    await this.ports.writeMetrics(event, recorded);
+    return { at: "done", exitCode: Exit.ok, error: null };
+  }
+
   /**
-   * locked → fetched: the ref resolved to a commit (signature checked). git
-   * fetches while the state dir is read and the owned units' states are asked
+   * ready → fetched: the ref resolved to a commit (signature checked). git
+   * fetches while the manifest is read and the owned units' states are asked
    * for (a no-change tick plans with exactly those): the processes overlap.
    */
-  async fetch(at: Extract<AgentState, { at: "locked" }>): Promise<AgentState> {
+  async fetch(at: Extract<AgentState, { at: "ready" }>): Promise<AgentState> {
     const s = this.settings;
     const fetching = settled(resolve({
       kind: "remote",
@@ -199,9 +245,8 @@ class Tick {
       sshKey: s.sshKey,
       allowedSigners: s.requireSigned ? s.allowedSigners ?? "" : null,
     }, this.ports.source));
-    let state: RunState;
+    const state = at.state;
     try {
-      state = await this.#store.readState();
       const manifest = await this.#store.readManifest();
       if (manifest !== null) {
         this.#prefetch = prefetchStates(
@@ -210,7 +255,7 @@ class Tick {
         );
       }
     } catch (error) {
-      // A corrupt state dir is this host's problem, not the revision's: reported, never
+      // A corrupt manifest is this host's problem, not the revision's: reported, never
       // written over. git still writes the mirror, which the lock guards: it finishes first.
       await fetching;
       throw error;
@@ -269,7 +314,8 @@ class Tick {
         files: this.ports.files,
         systemd: this.#prefetch?.systemd ?? this.ports.systemd,
         generator: this.ports.generator,
-        adopt: false,
+        adopt: s.adopt ? "matching" : false,
+        keepGenerations: s.keepGenerations,
         verifyTimeoutMs: s.verifyTimeoutMs,
         verifySettleMs: s.verifySettleMs,
         retry: { initialSeconds: s.retryInitialSeconds, maxSeconds: s.retryMaxSeconds },
@@ -346,6 +392,31 @@ class Tick {
 /** A promise's outcome as a value: awaited later, its rejection is never unhandled meanwhile. */
 function settled<T>(p: Promise<T>): Promise<{ value: T } | { error: unknown }> {
   return p.then((value) => ({ value }), (error: unknown) => ({ error }));
+}
+
+function pausedEvent(
+  state: RunState,
+  pause: PauseRecord,
+  runId: string,
+  durationMs: number,
+): RunEvent {
+  const why = pause.reason === null ? "" : `: ${pause.reason}`;
+  return {
+    runId,
+    status: "noop",
+    revision: state.last_applied_revision,
+    generation: state.generation,
+    planSummary: "none",
+    actions: [],
+    failedArtifacts: [],
+    failureClass: null,
+    failureReason: null,
+    drift: [],
+    durationMs,
+    paused: true,
+    message: `core-ops: paused by ${pause.by} since ${pause.since}${why}; applied nothing ` +
+      `(core-ops resume returns to tracking ${state.ref ?? "the ref"})`,
+  };
 }
 
 function backoffEvent(

@@ -16,6 +16,7 @@
  */
 import { CoreOpsError } from "../errors.ts";
 import { redactUrl } from "../host/remote.ts";
+import type { DesiredState } from "../model.ts";
 import type { RepoTree } from "../tree.ts";
 
 /** The source a run reads. */
@@ -43,6 +44,11 @@ export interface Resolved {
   ref: string | null;
   /** Reads the revision's tree (exit 65 for what the readers refuse, 66 when unreadable). */
   read(): Promise<RepoTree>;
+  /**
+   * A source that is already a desired state — an applied generation kept in
+   * the state dir (`core-ops rollback`) — gives it here instead of a tree.
+   */
+  desired?: () => Promise<DesiredState>;
   /** Removes what resolving left behind (a temporary mirror). */
   dispose(): Promise<void>;
 }

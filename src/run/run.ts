@@ -50,7 +50,8 @@ export interface PlanRunContext extends ReadContext {
   store: StateStore;
   files: Files;
   systemd: Systemd;
-  adopt: boolean;
+  /** See the planner's `adopt`: `"matching"` is the agent's `adopt = true`. */
+  adopt: boolean | "matching";
   /** Off-host naming when the generator is not installed (`plan --podman-version`). */
   podmanVersion?: string;
 }
@@ -72,6 +73,8 @@ export interface ApplyRunContext extends PlanRunContext {
   pause?: (point: PausePoint) => Promise<void>;
   /** The run's id, when the caller (the agent) already reports under one. */
   runId?: string;
+  /** Applied generations kept for rollback (`keep-generations`, default 5). */
+  keepGenerations?: number;
 }
 
 /** `validate`: resolve → read → validate. */
@@ -152,6 +155,7 @@ export async function applyRevision(ctx: ApplyRunContext): Promise<RunReport> {
   }
   const { revision } = source;
   const policy = policyOf(ctx, source);
+  const keep = ctx.keepGenerations ?? DEFAULT_KEEP_GENERATIONS;
   const { desired, manifest, plan: actions } = planned;
   await ctx.onPlan?.(revision, desired, actions);
   const report = (outcome: Partial<RunReport>): RunReport => ({
@@ -174,7 +178,14 @@ export async function applyRevision(ctx: ApplyRunContext): Promise<RunReport> {
   const next = nextManifest(desired, manifest, revision);
   if (actions.actions.length === 0) {
     const done = report({ outcome: "noop" });
-    await recordRun(store, state, sameOwnership(next, manifestOnDisk) ? null : next, done, policy);
+    await recordRun(
+      store,
+      state,
+      sameOwnership(next, manifestOnDisk) ? null : next,
+      done,
+      policy,
+      keep,
+    );
     return done;
   }
 
@@ -207,7 +218,7 @@ export async function applyRevision(ctx: ApplyRunContext): Promise<RunReport> {
     if (steps.every((s) => s.status !== "failed") && verification.every((v) => v.status === "ok")) {
       const done = report({ steps, verification });
       await pause("before-commit");
-      await recordRun(store, state, next, done, policy);
+      await recordRun(store, state, next, done, policy, keep);
       return done;
     }
   } catch (error) {
@@ -243,9 +254,12 @@ export async function applyRevision(ctx: ApplyRunContext): Promise<RunReport> {
   await recordRun(store, state, manifest, done, {
     ...policy,
     retry: thrown !== null && thrown.blame !== "revision" ? null : policy.retry,
-  });
+  }, keep);
   return done;
 }
+
+/** `keep-generations` when the caller does not say (SPEC §4). */
+const DEFAULT_KEEP_GENERATIONS = 5;
 
 /** Runs `body` with the resolved source, and removes what resolving left behind. */
 async function withSource<T>(

@@ -35,6 +35,8 @@ const SETTINGS: AgentSettings = {
   retryMaxSeconds: 3600,
   configRoots: null,
   retryNow: false,
+  adopt: false,
+  keepGenerations: 5,
 };
 
 /** A fake remote: commits by id, the ref's current commit, and what every run left. */
