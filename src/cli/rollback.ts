@@ -91,7 +91,10 @@ export function rollbackCommand(out: Output, adapters: RollbackAdapters = REAL) 
         let paused = (await store.readState()).paused;
         if (report.exitCode === 0) {
           const before = await store.readState();
-          const policy = { source: { repository: before.repository, ref: before.ref }, retry: null };
+          const policy = {
+            source: { repository: before.repository, ref: before.ref },
+            retry: null,
+          };
           const after = nextState(nextState(before, { kind: "resumed" }, policy), {
             kind: "paused",
             at: new Date().toISOString(),
