@@ -21,7 +21,7 @@ import { hostSources } from "../host/sources.ts";
 import { auditEvent, eventFromError, type RunEvent } from "../report/event.ts";
 import { renderMetrics } from "../report/metrics.ts";
 import type { RunState } from "../state/store.ts";
-import { checkWritable, hostname, options, settingsFrom } from "./options.ts";
+import { checkWritable, hostname, options, settingsFrom, settingSource } from "./options.ts";
 import type { Output } from "./output.ts";
 
 /** The host adapters `agent` drives; tests pass fakes. */
@@ -154,6 +154,7 @@ export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
         {
           repo: resolved.repo!,
           rev: resolved.rev!,
+          revFrom: settingSource(resolved, "rev"),
           host: resolved.host ?? hostname(),
           dirs: resolved.dirs,
           stateDir: resolved.stateDir,

@@ -174,7 +174,7 @@ export function checkWritable(
 }
 
 /** Where a setting came from, as an operator would change it: `--quadlet-dir`, a variable … */
-function settingSource(settings: Settings, name: SettingName): string {
+export function settingSource(settings: Settings, name: SettingName): string {
   switch (settings.origins[name]) {
     case "flag":
       return `--${name}`;

@@ -63,6 +63,8 @@ export interface AgentPorts {
 export interface AgentSettings {
   repo: string;
   rev: string;
+  /** Where the rev came from, for hints (`--rev`, `CORE_OPS_REV`, `rev in agent.toml`). */
+  revFrom?: string;
   host: string | null;
   dirs: TargetDirs;
   stateDir: string;
@@ -239,6 +241,7 @@ class Tick {
       kind: "remote",
       url: s.repo,
       rev: s.rev,
+      revFrom: s.revFrom,
       into: "mirror",
       stateDir: s.stateDir,
       fetchTimeoutSeconds: s.fetchTimeoutSeconds,

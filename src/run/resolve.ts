@@ -26,6 +26,8 @@ export type SourceSpec =
     kind: "remote";
     url: string;
     rev: string;
+    /** Where the rev came from, for hints (`--rev`, `CORE_OPS_REV`, `rev in agent.toml`). */
+    revFrom?: string;
     /** The persistent mirror in `stateDir` (apply, agent) or a temporary one (plan, validate). */
     into: "mirror" | "temp";
     stateDir: string;
@@ -63,6 +65,7 @@ export interface SourcePorts {
   fetch(request: {
     url: string;
     rev: string;
+    revFrom?: string;
     stateDir: string;
     timeoutSeconds: number;
     sshKey: string | null;
@@ -99,6 +102,7 @@ export async function resolve(spec: SourceSpec, ports: SourcePorts): Promise<Res
     const { commit, mirror } = await ports.fetch({
       url: spec.url,
       rev: spec.rev,
+      revFrom: spec.revFrom,
       stateDir,
       timeoutSeconds: spec.fetchTimeoutSeconds,
       sshKey: spec.sshKey,
