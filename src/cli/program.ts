@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { CoreOpsError, Exit, renderDiagnostics, RunFailed } from "../errors.ts";
+import { removedVariableWarnings } from "../settings.ts";
 import { VERSION } from "../version.ts";
 import { type Output, processOutput } from "./output.ts";
 
@@ -42,6 +43,10 @@ export function commandsFor(args: readonly string[]): string[] {
 
 /** Runs core-ops with `args`; resolves to the process exit code. */
 export async function run(args: string[], out: Output = processOutput): Promise<number> {
+  // Settings of the original core-ops that are gone: said once per run, never silently ignored.
+  for (const warning of removedVariableWarnings((name) => Deno.env.get(name))) {
+    out.stderr(`core-ops: warning: ${warning}\n`);
+  }
   let commands: CommandUnknownOpts[];
   try {
     commands = await Promise.all(commandsFor(args).map((name) => COMMANDS[name](out)));

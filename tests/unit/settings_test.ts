@@ -1,7 +1,14 @@
 /** Settings: flag > environment > agent.toml > default, every value validated. */
 import assert from "node:assert/strict";
 import { CoreOpsError } from "../../src/errors.ts";
-import { type AgentToml, ENV_NAMES, parseAgentToml, resolveSettings } from "../../src/settings.ts";
+import {
+  type AgentToml,
+  ENV_NAMES,
+  parseAgentToml,
+  REMOVED_VARIABLES,
+  removedVariableWarnings,
+  resolveSettings,
+} from "../../src/settings.ts";
 import { PRODUCTION } from "../../tools/permissions.ts";
 
 const noEnv = () => undefined;
@@ -320,4 +327,23 @@ Deno.test("adopt: false by default; agent.toml boolean, environment yes/no/1/0",
     () => parseAgentToml("/a.toml", 'adopt = "yes"\n'),
     (e: unknown) => e instanceof CoreOpsError && /adopt/.test(e.message),
   );
+});
+
+Deno.test("the original core-ops' removed variables are warned about, naming the replacement", () => {
+  assert.deepEqual(removedVariableWarnings(noEnv), []);
+  const env = (n: string) =>
+    ({ CORE_OPS_STATE_FILE: "/var/lib/core-ops/status.json", CORE_OPS_AUDIT_DIR: "" } as Record<
+      string,
+      string
+    >)[n];
+  const warnings = removedVariableWarnings(env);
+  assert.equal(warnings.length, 2, "set, even to an empty value, is warned about");
+  assert.match(
+    warnings[0],
+    /^CORE_OPS_STATE_FILE is no longer read .*state-dir, CORE_OPS_STATE_DIR/,
+  );
+  assert.match(warnings[1], /^CORE_OPS_AUDIT_DIR is no longer read .*journald/);
+  for (const name of Object.keys(REMOVED_VARIABLES)) {
+    assert.ok(PRODUCTION.env.includes(name), `${name} must be readable to be warned about`);
+  }
 });
