@@ -15,6 +15,7 @@ import { harnessScenarios } from "./harness.ts";
 import { helperScenarios } from "./helpers.ts";
 import { metricsScenarios } from "./metrics.ts";
 import { namingScenarios } from "./naming.ts";
+import { operatorScenarios } from "./operator.ts";
 import { planScenarios } from "./plan.ts";
 import { crashScenarios, validateScenarios } from "./validate.ts";
 import { unitScenarios } from "./units.ts";
@@ -38,4 +39,5 @@ export const SCENARIOS: Scenario[] = [
   ...firstBootAgentScenarios,
   ...agentScenarios,
   ...faultScenarios,
+  ...operatorScenarios,
 ];
