@@ -138,6 +138,8 @@ export function plan(input: PlanInput): Plan {
   const drift: Drift[] = [];
   const conflicts: Conflict[] = [];
   const writes: Action[] = [];
+  /** Unowned files taken over as they are (they already hold what the revision deploys). */
+  const adoptedAsIs: Artifact[] = [];
 
   for (const a of desired.artifacts) {
     const disk = observed.files.get(a.destination) ?? null;
@@ -157,6 +159,8 @@ export function plan(input: PlanInput): Plan {
       conflicts.push(conflict);
     } else if (disk !== a.sha256) {
       writes.push({ op: "write", target: a.destination, reason: "adopt" });
+    } else {
+      adoptedAsIs.push(a);
     }
   }
   const desiredPaths = new Set(desired.artifacts.map((a) => a.destination));
@@ -221,8 +225,19 @@ export function plan(input: PlanInput): Plan {
     const kind = kindAt.get(target) ?? owned.get(target)?.kind;
     return kind !== undefined && kind !== "config";
   });
+  // Files another tool placed without telling systemd: nothing is written, but systemd
+  // must read them before their units can start.
+  const adoptedUnloaded = adoptedAsIs.some((a) =>
+    a.kind !== "config" && a.unit !== null && observed.units?.get(a.unit)?.load === "not-found"
+  );
   const reload: Action[] = unitFileTouched
     ? [{ op: "reload", target: "daemon-reload", reason: "unit files changed" }]
+    : adoptedUnloaded
+    ? [{
+      op: "reload",
+      target: "daemon-reload",
+      reason: "adopted unit files systemd has not loaded",
+    }]
     : [];
 
   const removedPaths = new Set([...removes.map((r) => r.target), ...resumedRemoves]);

@@ -321,6 +321,33 @@ Deno.test("adopt = matching (agent.toml): takes over files that match, differing
       what,
     );
   }
+  // Matching files placed without a daemon-reload: systemd does not know their units yet.
+  const files = new Map<string, string | null>(
+    state.artifacts.map((a) => [a.destination, a.sha256]),
+  );
+  const unloaded = new Map(
+    state.artifacts.flatMap((a) =>
+      a.unit === null ? [] : [[a.unit, { load: "not-found", active: "inactive" }] as const]
+    ),
+  );
+  const taken = plan({
+    desired: state,
+    manifest: null,
+    observed: { files, units: unloaded },
+    adopt: "matching",
+  });
+  assert.deepEqual(taken.actions.filter((a) => a.op === "write"), []);
+  assert.deepEqual(taken.actions.filter((a) => a.op === "reload").map((a) => a.reason), [
+    "adopted unit files systemd has not loaded",
+  ]);
+  assert.ok(taken.actions.some((a) => a.op === "start" && a.target === "web.service"));
+  // Loaded already (the other tool reloaded): no reload.
+  const loaded = new Map([...unloaded].map(([u]) => [u, { load: "loaded", active: "active" }]));
+  assert.deepEqual(
+    plan({ desired: state, manifest: null, observed: { files, units: loaded }, adopt: "matching" })
+      .actions,
+    [],
+  );
 });
 
 Deno.test("files core-ops does not own and never deployed are not touched", () => {
