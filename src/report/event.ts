@@ -9,6 +9,7 @@
 import { type RunReport, summarize, summaryText } from "./run_report.ts";
 import type { CoreOpsError, FailureClass } from "../errors.ts";
 import type { AuditEvent } from "../host/journal.ts";
+import type { PauseRecord, RunState } from "../state/store.ts";
 
 /** What one run amounts to, whatever its outcome. */
 export interface RunEvent {
@@ -82,6 +83,30 @@ export function eventFromError(
     failureReason: reason,
     drift: [],
     message: `core-ops: run failed (${error.failureClass}): ${reason}`,
+  };
+}
+
+/** The event of an agent tick that found the host paused (SPEC §10): a noop, `CORE_OPS_PAUSED=1`. */
+export function pausedEvent(
+  state: RunState,
+  pause: PauseRecord,
+  fields: { runId: string; durationMs: number },
+): RunEvent {
+  const why = pause.reason === null ? "" : `: ${pause.reason}`;
+  return {
+    ...fields,
+    status: "noop",
+    revision: state.last_applied_revision,
+    generation: state.generation,
+    planSummary: "none",
+    actions: [],
+    failedArtifacts: [],
+    failureClass: null,
+    failureReason: null,
+    drift: [],
+    paused: true,
+    message: `core-ops: paused by ${pause.by} since ${pause.since}${why}; applied nothing ` +
+      `(core-ops resume returns to tracking ${state.ref ?? "the ref"})`,
   };
 }
 

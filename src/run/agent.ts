@@ -24,7 +24,7 @@ import { redactUrl } from "../host/remote.ts";
 import type { QuadletGenerator } from "../plan/dryrun.ts";
 import type { Systemd } from "../host/systemd.ts";
 import type { TargetDirs } from "../model.ts";
-import { eventFromError, eventFromReport, type RunEvent } from "../report/event.ts";
+import { eventFromError, eventFromReport, pausedEvent, type RunEvent } from "../report/event.ts";
 import type { RunReport } from "../report/run_report.ts";
 import { decide, type RetryDecision } from "../state/retry.ts";
 import { nextState } from "../state/next.ts";
@@ -223,7 +223,10 @@ class Tick {
       retry: null,
     });
     await this.#store.writeState(recorded);
-    const event = pausedEvent(recorded, at.pause, this.#runId, finished - this.#started);
+    const event = pausedEvent(recorded, at.pause, {
+      runId: this.#runId,
+      durationMs: finished - this.#started,
+    });
     this.show.onPaused?.(event.message);
     await this.ports.emit(event);
     await this.ports.writeMetrics(event, recorded);
@@ -395,31 +398,6 @@ class Tick {
 /** A promise's outcome as a value: awaited later, its rejection is never unhandled meanwhile. */
 function settled<T>(p: Promise<T>): Promise<{ value: T } | { error: unknown }> {
   return p.then((value) => ({ value }), (error: unknown) => ({ error }));
-}
-
-function pausedEvent(
-  state: RunState,
-  pause: PauseRecord,
-  runId: string,
-  durationMs: number,
-): RunEvent {
-  const why = pause.reason === null ? "" : `: ${pause.reason}`;
-  return {
-    runId,
-    status: "noop",
-    revision: state.last_applied_revision,
-    generation: state.generation,
-    planSummary: "none",
-    actions: [],
-    failedArtifacts: [],
-    failureClass: null,
-    failureReason: null,
-    drift: [],
-    durationMs,
-    paused: true,
-    message: `core-ops: paused by ${pause.by} since ${pause.since}${why}; applied nothing ` +
-      `(core-ops resume returns to tracking ${state.ref ?? "the ref"})`,
-  };
 }
 
 function backoffEvent(
