@@ -27,10 +27,9 @@ import type { TargetDirs } from "../model.ts";
 import { eventFromError, eventFromReport, pausedEvent, type RunEvent } from "../report/event.ts";
 import type { RunReport } from "../report/run_report.ts";
 import { decide, type RetryDecision } from "../state/retry.ts";
-import { nextState } from "../state/next.ts";
 import { type PauseRecord, type RunState, StateStore } from "../state/store.ts";
 import { type PrefetchedStates, prefetchStates } from "./prefetch.ts";
-import { recordRefusal } from "./record.ts";
+import { recordHeld, recordRefusal } from "./record.ts";
 import type { Resolved, SourcePorts } from "./resolve.ts";
 import { resolve } from "./resolve.ts";
 import { applyRevision, type ApplyRunContext } from "./run.ts";
@@ -210,19 +209,11 @@ class Tick {
   /** paused → done: a run that applied nothing, recorded and reported (status noop, exit 0). */
   async hold(at: Extract<AgentState, { at: "paused" }>): Promise<AgentState> {
     const finished = this.#clock();
-    const recorded = nextState(at.state, {
-      kind: "held",
-      stamp: {
-        runId: this.#runId,
-        started: new Date(this.#started).toISOString(),
-        finished: new Date(finished).toISOString(),
-        durationMs: finished - this.#started,
-      },
-    }, {
-      source: { repository: at.state.repository, ref: at.state.ref },
-      retry: null,
+    const recorded = await recordHeld(this.#store, at.state, {
+      runId: this.#runId,
+      started: new Date(this.#started).toISOString(),
+      durationMs: finished - this.#started,
     });
-    await this.#store.writeState(recorded);
     const event = pausedEvent(recorded, at.pause, {
       runId: this.#runId,
       durationMs: finished - this.#started,

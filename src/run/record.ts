@@ -108,6 +108,20 @@ export async function recordRefusal(
   return next;
 }
 
+/** Records an agent tick that found the host paused: a run that applied nothing (SPEC §10). */
+export async function recordHeld(
+  store: StateStore,
+  previous: RunState,
+  run: { runId: string; started: string; durationMs: number },
+): Promise<RunState> {
+  const next = nextState(previous, {
+    kind: "held",
+    stamp: stampOf(run.runId, run.started, run.durationMs),
+  }, { source: { repository: previous.repository, ref: previous.ref }, retry: null });
+  await store.writeState(next);
+  return next;
+}
+
 /** The manifest after a successful run: a file keeps the revision it was last written by. */
 export function nextManifest(
   desired: DesiredState,

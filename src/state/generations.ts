@@ -105,13 +105,15 @@ export async function keepGeneration(
   const dir = join(stateDir, GENERATIONS_DIR);
   const text = JSON.stringify(record, null, 2) + "\n";
   await files.write(join(dir, `${record.generation}.json`), new TextEncoder().encode(text), 0o600);
-  const all = (await readGenerations(stateDir, files)).filter((r) =>
-    r.generation <= record.generation
-  );
-  const kept = all.slice(-keep);
-  for (const old of all.slice(0, all.length - kept.length)) {
-    await files.remove(join(dir, `${old.generation}.json`));
-  }
+  const all = await readGenerations(stateDir, files);
+  // Numbers above the new one belong to an abandoned history (state.json moved aside).
+  const history = all.filter((r) => r.generation <= record.generation);
+  const kept = history.slice(-keep);
+  const dropped = [
+    ...history.slice(0, history.length - kept.length),
+    ...all.filter((r) => r.generation > record.generation),
+  ];
+  for (const old of dropped) await files.remove(join(dir, `${old.generation}.json`));
   return kept;
 }
 

@@ -157,6 +157,13 @@ Deno.test("each applied generation is kept (last keep-generations); objects stay
   // A no-op does not add a generation.
   await applyRevision(context(h, commit(repo("img:3", "v3"), "r4"), 3));
   assert.equal((await readGenerations(STATE, h.files)).length, 3);
+
+  // state.json moved aside: a new history starts at 1, and the old one's records go.
+  await h.files.remove(`${STATE}/state.json`);
+  await applyRevision(context(h, commit(repo("img:9", "v9"), "r9"), 3));
+  const fresh = await readGenerations(STATE, h.files);
+  assert.deepEqual(fresh.map((r) => [r.generation, r.revision]), [[1, "r9"]]);
+  assert.equal(objects(h), 2);
 });
 
 Deno.test("rollback: the previous generation re-applied from the state dir, verified, recorded", async () => {
