@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { CoreOpsError, Exit, usage } from "../errors.ts";
 import type { Files } from "../host/files.ts";
-import { type DesiredState, NATIVE_KINDS, QUADLET_KINDS } from "../model.ts";
+import { type Artifact, type DesiredState, NATIVE_KINDS, QUADLET_KINDS } from "../model.ts";
 
 /** The generations' dir inside the state dir. */
 export const GENERATIONS_DIR = "generations";
@@ -28,6 +28,12 @@ const artifact = z.strictObject({
   origin: z.enum(["service", "host"]),
   unitFile: z.string().optional(),
 });
+
+/** True when `A` and `B` are the same type. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// A kept generation holds every field of an artifact but its content: a field added to
+// Artifact and not here fails `deno check`, so a rollback never loses it.
+const _sameShape: Same<z.infer<typeof artifact>, Omit<Artifact, "content">> = true;
 
 const recordSchema = z.strictObject({
   schema_version: z.literal(1),
