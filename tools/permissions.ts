@@ -9,6 +9,7 @@
  */
 import { PAUSE_VARIABLE } from "../src/host/faults.ts";
 import { GENERATOR_PATHS } from "../src/host/quadlet.ts";
+import { REMOVED_VARIABLES } from "../src/settings.ts";
 import { CONFIG_ENV, envOf, rowOf, SETTINGS } from "../src/settings/table.ts";
 
 /** Default target dirs, state dir and lock dir of a production host (SPEC §1, §3): the table's. */
@@ -36,6 +37,12 @@ const ENV = [
   // Every setting's variable, and the one naming agent.toml.
   ...SETTINGS.map(envOf),
   CONFIG_ENV,
+  // Who pauses the agent (core-ops pause): the login behind sudo, else the login.
+  "SUDO_USER",
+  "LOGNAME",
+  "USER",
+  // Settings of the original (Rust) core-ops, read only to warn that they are gone.
+  ...Object.keys(REMOVED_VARIABLES),
   // Read by the `yaml` package at run time (the colour variables were commander's, before
   // issue 15; kept until a run without them is shown not to need them).
   "LOG_TOKENS",
@@ -62,7 +69,8 @@ export const PRODUCTION: PermissionSet = {
   ],
   run: ["git", "timeout", "systemctl", "journalctl", "logger", ...GENERATOR_PATHS],
   env: ENV,
-  sys: ["hostname"],
+  // uid: who paused, when no login name is known.
+  sys: ["hostname", "uid"],
 };
 
 /**

@@ -20,7 +20,13 @@ import { hostSources } from "../host/sources.ts";
 import { auditEvent, eventFromError, type RunEvent } from "../report/event.ts";
 import { metricsOf, renderMetrics } from "../report/metrics.ts";
 import { CONFIG_ENV, DEFAULT_CONFIG_PATH } from "../settings/table.ts";
-import { checkWritable, hostname, settingsCommand, settingsFrom } from "./options.ts";
+import {
+  checkWritable,
+  hostname,
+  settingsCommand,
+  settingsFrom,
+  settingSource,
+} from "./options.ts";
 import type { Output } from "./output.ts";
 
 /** The host adapters `agent` drives; tests pass fakes. */
@@ -114,6 +120,7 @@ export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
         {
           repo: resolved.repo!,
           rev: resolved.rev!,
+          revFrom: settingSource(resolved, "rev"),
           host: resolved.host ?? hostname(),
           dirs: resolved.dirs,
           stateDir: resolved.stateDir,
@@ -129,6 +136,8 @@ export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
           configRoots: resolved.configRoots,
           ageIdentity: resolved.ageIdentity,
           retryNow: flags.retryNow === true,
+          adopt: resolved.adopt,
+          keepGenerations: resolved.keepGenerations,
         },
         ports,
         {
@@ -136,6 +145,7 @@ export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
           onReport: (report) => out.stdout(applySummary(report)),
           // The message already starts with "core-ops: ".
           onBackoff: (message) => out.stderr(`${message}\n`),
+          onPaused: (message) => out.stdout(`${message}\n`),
         },
       );
       if (code !== 0) throw new RunFailed(code);

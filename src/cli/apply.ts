@@ -24,6 +24,7 @@ import {
 } from "./options.ts";
 import { readOptionsOf, sourceOf } from "./source.ts";
 import type { Output } from "./output.ts";
+import { pauseJson, pauseLine } from "./pause.ts";
 
 /** The host adapters `apply` drives; tests pass fakes. */
 export interface ApplyAdapters {
@@ -67,12 +68,22 @@ export function applyCommand(out: Output, adapters: ApplyAdapters = REAL) {
     json: boolean,
     flags: { adopt?: boolean; diff?: boolean },
   ) {
+    const store = new StateStore(settings.stateDir, adapters.files);
+    // A hand apply works while the agent is paused (SPEC §10), and says so.
+    const paused = (await store.readState()).paused;
+    if (paused !== null && !json) {
+      out.stderr(
+        `core-ops: note: the agent is ${pauseLine(paused)}; this apply runs anyway and the ` +
+          "agent stays paused\n",
+      );
+    }
     const report = await applyRevision({
       source: sourceOf(common, settings, "mirror"),
       read: readOptionsOf(settings),
       retry: null,
       dirs: settings.dirs,
-      store: new StateStore(settings.stateDir, adapters.files),
+      store,
+      keepGenerations: settings.keepGenerations,
       files: adapters.files,
       systemd: adapters.systemd,
       generator: adapters.generator,
@@ -94,7 +105,7 @@ export function applyCommand(out: Output, adapters: ApplyAdapters = REAL) {
         if (!json) out.stdout(stepLine(phase, step));
       },
     });
-    out.stdout(json ? applyJson(report) : applySummary(report));
+    out.stdout(json ? applyJson(report, { paused: pauseJson(paused) }) : applySummary(report));
     if (report.exitCode !== 0) throw new RunFailed(report.exitCode);
   }
 }

@@ -13,9 +13,10 @@ import { type Files, realFiles } from "../host/files.ts";
 import { realSystemd, type Systemd, type UnitProperties } from "../host/systemd.ts";
 import { isTemplateUnit } from "../model.ts";
 import type { ManifestEntry } from "../state/manifest.ts";
-import { type RunState, StateStore } from "../state/store.ts";
+import { type FailedUnit, type RunState, StateStore } from "../state/store.ts";
 import { options, settingsCommand, settingsFrom } from "./options.ts";
 import type { Output } from "./output.ts";
+import { pauseJson, pauseLine } from "./pause.ts";
 
 const LIVE_PROPS = [
   "LoadState",
@@ -31,7 +32,7 @@ type Step = NonNullable<RunState["last_change"]>["steps"][number];
 
 /** What `explain` found about an owned object. */
 export interface ObjectExplanation {
-  kind: "unit" | "file" | "service";
+  kind: "unit" | "file" | "service" | "source";
   name: string;
   files: ManifestEntry[];
   /** What the last run that executed anything did to these files and units. */
@@ -39,7 +40,14 @@ export interface ObjectExplanation {
     | { run_id: string; revision: string; outcome: string; finished: string; steps: Step[] }
     | null;
   live: Record<string, UnitProperties>;
+  /**
+   * Why `live` is empty when it is: `systemd-unavailable` when systemd cannot
+   * be asked here, `no-units` for config files only; `read` otherwise.
+   */
+  live_state: "read" | "systemd-unavailable" | "no-units";
   journal: Record<string, string[]>;
+  /** The recorded failure of these units in the last failed run, with its journal lines. */
+  last_failure: { class: string; reason: string; units: FailedUnit[] } | null;
 }
 
 /** Finds what `target` names among the owned files: a unit, a file or a service. */
@@ -58,6 +66,18 @@ export function resolveTarget(
   if (byUnit.length > 0) return { kind: "unit", entries: byUnit };
   const byService = files.filter((f) => f.service === target);
   if (byService.length > 0) return { kind: "service", entries: byService };
+  // What the operator wrote in the repository: its path, or just the file's name.
+  const bySource = files.filter((f) => f.source === target);
+  const byName = bySource.length > 0
+    ? bySource
+    : files.filter((f) => f.source !== undefined && f.source.split("/").at(-1) === target);
+  if (byName.length > 0) {
+    const units = new Set(byName.flatMap((f) => f.unit === null ? [] : [f.unit]));
+    return {
+      kind: "source",
+      entries: files.filter((f) => byName.includes(f) || (f.unit !== null && units.has(f.unit))),
+    };
+  }
   return null;
 }
 
@@ -71,17 +91,23 @@ export async function explainObject(
   const found = resolveTarget(target, files);
   if (found === null) {
     throw usage(
-      `"${target}" is not a unit, file or service core-ops owns here`,
-      "core-ops status lists the owned units; files are named by absolute path",
+      `"${target}" is not a unit, file, service or repository file core-ops owns here`,
+      "name a unit (web.service), a deployed file (/etc/...), a service id, a repository " +
+        "file (web.container, services/web/quadlet/web.container) or last; core-ops status " +
+        "lists what is owned",
     );
   }
   const units = [...new Set(found.entries.flatMap((f) => f.unit ? [f.unit] : []))]
     .filter((u) => !isTemplateUnit(u));
   const targets = new Set<string>([...units, ...found.entries.map((f) => f.path)]);
   const change = state.last_change;
-  const live = units.length > 0 && (await systemd.available())
+  const reachable = units.length > 0 && (await systemd.available());
+  const live = reachable
     ? await systemd.show(units, LIVE_PROPS)
     : new Map<string, UnitProperties>();
+  const failed = state.status === "failed" && state.failure !== null
+    ? state.failure.units.filter((u) => units.includes(u.unit))
+    : [];
   const journal: Record<string, string[]> = {};
   for (const unit of live.keys()) journal[unit] = await systemd.journal(unit, 10);
   return {
@@ -96,7 +122,11 @@ export async function explainObject(
       steps: change.steps.filter((s) => targets.has(s.target)),
     },
     live: Object.fromEntries(live),
+    live_state: units.length === 0 ? "no-units" : reachable ? "read" : "systemd-unavailable",
     journal,
+    last_failure: failed.length === 0 || state.failure === null
+      ? null
+      : { class: state.failure.class, reason: state.failure.reason, units: failed },
   };
 }
 
@@ -132,14 +162,34 @@ export function objectText(e: ObjectExplanation): string {
     );
     for (const j of e.journal[unit] ?? []) lines.push(`  | ${j}`);
   }
+  if (e.live_state === "systemd-unavailable") {
+    lines.push("live: unknown — systemd cannot be reached here (run explain on the host itself)");
+  }
+  if (e.last_failure !== null) {
+    lines.push(`last failure (${e.last_failure.class}): ${e.last_failure.reason}`);
+    for (const u of e.last_failure.units) {
+      lines.push(`  ${u.unit}: ${u.reason}${failedWhy(u)}`);
+      for (const j of u.journal) lines.push(`    | ${j}`);
+    }
+  }
   return lines.join("\n") + "\n";
+}
+
+function failedWhy(u: FailedUnit): string {
+  const why = [u.result && `Result=${u.result}`, u.exit_status && `ExecMainStatus=${u.exit_status}`]
+    .filter(Boolean).join(", ");
+  return why ? ` (${why})` : "";
 }
 
 /** The human explanation of the last run. */
 export function lastText(state: RunState): string {
   const run = state.last_run;
-  if (run === null) return "no run recorded yet\n";
+  const paused = state.paused === null
+    ? []
+    : [`PAUSED: the agent is ${pauseLine(state.paused)}; core-ops resume returns to tracking`];
+  if (run === null) return [...paused, "no run recorded yet"].join("\n") + "\n";
   const lines = [
+    ...paused,
     `last run ${run.id}: ${run.outcome} at ${run.finished} (${
       (run.duration_ms / 1000).toFixed(1)
     } s), revision ${run.revision ?? "unknown"}`,
@@ -149,12 +199,7 @@ export function lastText(state: RunState): string {
     const f = state.failure;
     lines.push(`failure (${f.class}): ${f.reason}`);
     for (const u of f.units) {
-      const why = [
-        u.result && `Result=${u.result}`,
-        u.exit_status && `ExecMainStatus=${u.exit_status}`,
-      ]
-        .filter(Boolean).join(", ");
-      lines.push(`  ${u.unit}: ${u.reason}${why ? ` (${why})` : ""}`);
+      lines.push(`  ${u.unit}: ${u.reason}${failedWhy(u)}`);
       for (const j of u.journal) lines.push(`    | ${j}`);
     }
     lines.push(
@@ -177,7 +222,11 @@ export function lastText(state: RunState): string {
 export function explainCommand(out: Output, files: Files = realFiles, systemd = realSystemd) {
   return settingsCommand("explain")
     .description("why a unit, file or service is as it is; `last` for the last run")
-    .argument("<target>", "a unit (web.service), a file (/etc/...), a service id, or last")
+    .argument(
+      "<target>",
+      "a unit (web.service), a file (/etc/...), a service id, a repository file " +
+        "(web.container, services/web/quadlet/web.container), or last",
+    )
     .addOption(options.json())
     .action(async (target, flags) => {
       const settings = await settingsFrom(flags);
@@ -191,6 +240,7 @@ export function explainCommand(out: Output, files: Files = realFiles, systemd = 
                 last_run: state.last_run,
                 failure: state.failure,
                 retry: state.retry,
+                paused: pauseJson(state.paused),
                 last_change: state.last_change,
               },
               null,

@@ -134,8 +134,8 @@ export function checkWritable(
   );
 }
 
-/** Where a setting came from, as an operator would change it: `--quadlet-dir`, a variable … */
-function settingSource(settings: Settings, name: SettingName): string {
+/** Where a setting came from, as an operator would change it: `--rev`, a variable, agent.toml. */
+export function settingSource(settings: Settings, name: SettingName): string {
   switch (settings.origins[name]) {
     case "flag":
       return `--${name}`;

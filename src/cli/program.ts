@@ -5,6 +5,7 @@
  * @module
  */
 import { CoreOpsError, Exit, renderDiagnostics, RunFailed } from "../errors.ts";
+import { removedVariableWarnings } from "../settings.ts";
 import { VERSION } from "../version.ts";
 import { versionText } from "./version.ts";
 import { type Output, processOutput } from "./output.ts";
@@ -23,6 +24,9 @@ const COMMANDS: Record<string, (out: Output) => Promise<Command<unknown[], unkno
   status: async (out) => (await import("./status.ts")).statusCommand(out),
   explain: async (out) => (await import("./explain.ts")).explainCommand(out),
   validate: async (out) => (await import("./validate.ts")).validateCommand(out),
+  pause: async (out) => (await import("./pause.ts")).pauseCommand(out),
+  resume: async (out) => (await import("./pause.ts")).resumeCommand(out),
+  rollback: async (out) => (await import("./rollback.ts")).rollbackCommand(out),
 };
 
 /**
@@ -40,6 +44,11 @@ export function commandsFor(args: readonly string[]): string[] {
 
 /** Runs core-ops with `args`; resolves to the process exit code. */
 export async function run(args: string[], out: Output = processOutput): Promise<number> {
+  // Settings of the original core-ops that are gone: said once per run, never silently ignored.
+  for (const warning of removedVariableWarnings((name) => Deno.env.get(name))) {
+    out.stderr(`core-ops: warning: ${warning}
+`);
+  }
   try {
     const commands = await Promise.all(commandsFor(args).map((name) => COMMANDS[name](out)));
     // Only --version asks where the build came from (a checkout asks git).

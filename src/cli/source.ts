@@ -12,7 +12,7 @@ import { hostSources } from "../host/sources.ts";
 import type { ReadOptions } from "../run/read.ts";
 import type { RunSource } from "../run/run.ts";
 import type { Settings } from "../settings.ts";
-import { type CommonFlags, hostname } from "./options.ts";
+import { type CommonFlags, hostname, settingSource } from "./options.ts";
 
 /**
  * The run source of a command. The commands that write (`apply`) fetch into
@@ -47,6 +47,7 @@ export function sourceOf(
       kind: "remote",
       url: settings.repo,
       rev: settings.rev,
+      revFrom: settingSource(settings, "rev"),
       into,
       stateDir: settings.stateDir,
       fetchTimeoutSeconds: settings.fetchTimeoutSeconds,

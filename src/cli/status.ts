@@ -10,8 +10,10 @@ import { realSystemd, type Systemd, type UnitProperties } from "../host/systemd.
 import { isTemplateUnit } from "../model.ts";
 import { newSecretKey, observeDigests } from "../state/keyed.ts";
 import type { OwnershipManifest } from "../state/manifest.ts";
+import { readGenerations } from "../state/generations.ts";
 import { type RunState, StateStore } from "../state/store.ts";
 import { options, settingsCommand, settingsFrom } from "./options.ts";
+import { pauseJson, pauseLine } from "./pause.ts";
 import type { Output } from "./output.ts";
 
 /** An owned file whose content is no longer what core-ops wrote. */
@@ -31,6 +33,8 @@ export interface StatusReport {
   units: Map<string, UnitProperties>;
   /** When core-ops.timer fires next (systemd's words), or `null` when it is not active. */
   nextRun: string | null;
+  /** The applied generations kept for `core-ops rollback`, oldest first. */
+  generations: { generation: number; revision: string; applied: string; files: number }[];
 }
 
 const UNIT_PROPS = ["LoadState", "ActiveState", "SubState", "Result", "NRestarts"];
@@ -50,13 +54,20 @@ export async function gatherStatus(
   const secretPaths = new Set(owned.filter((f) => f.secret).map((f) => f.path));
   // A secret's drift compares keyed digests (SPEC §6): the key is the state dir's.
   const key = secretPaths.size === 0 ? null : await store.secretKey(false);
-  const [digests, shown] = await Promise.all([
+  const [digests, shown, kept] = await Promise.all([
     observeDigests(files, owned.map((f) => f.path), {
       paths: secretPaths,
       key: key ?? newSecretKey(),
     }),
     ownedUnits(manifest, systemd),
+    readGenerations(stateDir, files),
   ]);
+  const generations = kept.map((r) => ({
+    generation: r.generation,
+    revision: r.revision,
+    applied: r.applied,
+    files: r.artifacts.length,
+  }));
   const timer = shown.get(AGENT_TIMER);
   shown.delete(AGENT_TIMER);
   const units = shown;
@@ -66,7 +77,15 @@ export async function gatherStatus(
     const actual = digests.get(f.path) ?? null;
     return actual === f.sha256 ? [] : [{ path: f.path, unit: f.unit, expected: f.sha256, actual }];
   });
-  return { stateDir, state, files: manifest?.files.length ?? 0, drift, units, nextRun };
+  return {
+    stateDir,
+    state,
+    files: manifest?.files.length ?? 0,
+    drift,
+    units,
+    nextRun,
+    generations,
+  };
 }
 
 async function ownedUnits(
@@ -113,6 +132,8 @@ export function statusJson(report: StatusReport): string {
       last_run: state.last_run,
       failure: state.failure,
       retry: state.retry,
+      paused: pauseJson(state.paused),
+      generations: report.generations,
       next_run: report.nextRun,
       interrupted_run: state.in_progress,
       owned_files: report.files,
@@ -128,6 +149,9 @@ export function statusJson(report: StatusReport): string {
 export function statusText(report: StatusReport): string {
   const { state } = report;
   const lines: string[] = [];
+  if (state.paused !== null) {
+    lines.push(`PAUSED:    ${pauseLine(state.paused)}; core-ops resume returns to tracking`);
+  }
   const run = state.last_run;
   if (run === null) {
     lines.push(`last run:  never (state ${report.stateDir})`);
@@ -171,6 +195,13 @@ export function statusText(report: StatusReport): string {
   );
   for (const d of report.drift) {
     lines.push(`  ${d.path}  ${d.actual === null ? "deleted" : "modified"}`);
+  }
+  if (report.generations.length > 0) {
+    lines.push("generations (core-ops rollback --to N):");
+    for (const g of report.generations.toReversed()) {
+      const now = g.generation === state.generation ? "  (applied)" : "";
+      lines.push(`  ${g.generation}  ${g.revision}  ${g.applied}  ${g.files} files${now}`);
+    }
   }
   if (report.units.size > 0) {
     lines.push("units:");

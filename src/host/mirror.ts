@@ -13,6 +13,7 @@
 import { CoreOpsError, Exit } from "../errors.ts";
 import { git, type GitResult, SAFE_CONFIG } from "./git.ts";
 import { redactText, redactUrl, repoUrlKind, sshCommand } from "./remote.ts";
+import { parseRev } from "./revspec.ts";
 
 /** The agent's persistent bare mirror in the state dir. */
 export function mirrorPath(stateDir: string): string {
@@ -26,8 +27,10 @@ export const TRACKED_REF = "refs/core-ops/tracked";
 export interface FetchRequest {
   /** Repository URL; may carry credentials, which never leave this module. */
   url: string;
-  /** Branch, tag, full ref or full commit id. */
+  /** What git takes for a commit: branch, tag, full ref, full or short id, `main~1` … */
   rev: string;
+  /** Where the rev came from, for hints: `--rev`, `CORE_OPS_REV (environment)`, … */
+  revFrom?: string;
   /** The mirror lives in `<stateDir>/mirror.git`. */
   stateDir: string;
   timeoutSeconds: number;
@@ -57,49 +60,163 @@ export const gitMirror: GitMirror = { fetch: fetchIntoMirror };
 
 const FULL_COMMIT = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 
-/** See {@link GitMirror.fetch}. */
+/** Where every branch and tag goes when an abbreviated id must be found among them. */
+const ALL_REFS = "refs/core-ops/all";
+/** git's "whole history" depth (its INFINITE_DEPTH): unshallows, and is fine on a full mirror. */
+const FULL_HISTORY = "--depth=2147483647";
+
+/**
+ * See {@link GitMirror.fetch}. A branch, tag or full id is one shallow fetch
+ * of that ref; a walk from one (`main~2`) fetches just deep enough for it; an
+ * abbreviated id fetches every branch and tag with their history, once, to
+ * find it among them. A rev git would not take is 64 and never reaches the
+ * remote; one that names nothing in the fetched history is 66.
+ */
 export async function fetchIntoMirror(request: FetchRequest): Promise<Fetched> {
   const { url, rev } = request;
+  const from = request.revFrom ?? "--rev, CORE_OPS_REV or rev in agent.toml";
+  const spec = parseRev(rev);
+  if (spec.kind === "malformed") {
+    throw new CoreOpsError(Exit.usage, "usage", [{
+      message: `"${rev}" (${from}) is not something git takes for a commit: ${spec.why}`,
+      hint: "give a branch, a tag, a full or abbreviated commit id, or e.g. main~1",
+    }]);
+  }
   const kind = repoUrlKind(url);
   const mirror = mirrorPath(request.stateDir);
   await ensureMirror(mirror);
   const env: Record<string, string> = {};
   if (kind === "ssh") env.GIT_SSH_COMMAND = sshCommand(request.sshKey, request.timeoutSeconds);
-  // A full commit id is fetched as itself (protocol v2 serves any reachable
-  // commit); anything else is a ref name git resolves the way `git fetch`
-  // does (refs/<rev>, refs/tags/<rev>, refs/heads/<rev>, …). The forced
-  // refspec follows moved refs, force-pushes and re-pointed tags.
-  const fetched = await git([
-    "--git-dir",
-    mirror,
-    ...SAFE_CONFIG,
-    "fetch",
-    "--quiet",
-    "--no-tags",
-    "--no-write-fetch-head",
-    "--no-recurse-submodules",
-    "--depth=1",
-    "--",
-    url,
-    `+${rev}:${TRACKED_REF}`,
-  ], { env, timeoutMs: request.timeoutSeconds * 1000 });
-  if (!fetched.ok) throw fetchFailure(url, rev, fetched, request.timeoutSeconds);
-  const resolved = await git([
+  const fetch = async (options: string[], refspecs: string[], shown: string) => {
+    // The forced refspecs follow moved refs, force-pushes and re-pointed tags.
+    const fetched = await git([
+      "--git-dir",
+      mirror,
+      ...SAFE_CONFIG,
+      "fetch",
+      "--quiet",
+      "--no-tags",
+      "--no-write-fetch-head",
+      "--no-recurse-submodules",
+      ...options,
+      "--",
+      url,
+      ...refspecs,
+    ], { env, timeoutMs: request.timeoutSeconds * 1000 });
+    if (!fetched.ok) throw fetchFailure(url, shown, fetched, request.timeoutSeconds, from);
+  };
+  const base = spec.kind === "relative" ? spec.base : spec;
+  const walk = spec.kind === "relative" ? spec.walk : "";
+  let start: string;
+  if (base.kind === "abbrev") {
+    await fetch(
+      ["--prune", FULL_HISTORY],
+      [`+refs/heads/*:${ALL_REFS}/heads/*`, `+refs/tags/*:${ALL_REFS}/tags/*`],
+      rev,
+    );
+    start = await abbreviated(mirror, base.prefix, rev, url, from);
+  } else {
+    // A full commit id is fetched as itself (protocol v2 serves any reachable
+    // commit); a name the way `git fetch` resolves it (refs/<rev>,
+    // refs/tags/<rev>, refs/heads/<rev>, …).
+    const depth = spec.kind === "relative" ? spec.depth + 1 : 1;
+    const name = base.kind === "commit" ? base.id : base.name;
+    await fetch([`--depth=${depth}`], [`+${name}:${TRACKED_REF}`], name);
+    start = TRACKED_REF;
+  }
+  const resolved = await revParse(mirror, `${start}${walk}^{commit}`);
+  if (resolved === null) {
+    if (walk !== "") {
+      throw new CoreOpsError(Exit.noInput, "source", [{
+        message: `${rev} (${from}) names no commit in the history of ${redactUrl(url)}`,
+        hint: "the history is shorter, or that commit has fewer parents; git log shows it",
+      }]);
+    }
+    throw new CoreOpsError(Exit.dataErr, "validation", [{
+      message: `${rev} of ${redactUrl(url)} is not a commit (e.g. a tag of a tree or blob)`,
+      hint: "track a branch, a tag of a commit, or a commit",
+    }]);
+  }
+  if (start !== TRACKED_REF || walk !== "") {
+    // The commit the rev named is what the mirror keeps as the tracked one.
+    const pinned = await git([
+      "--git-dir",
+      mirror,
+      ...SAFE_CONFIG,
+      "update-ref",
+      TRACKED_REF,
+      resolved,
+    ]);
+    if (!pinned.ok) throw gitFailure("git update-ref", pinned);
+  }
+  return { commit: resolved, mirror };
+}
+
+/**
+ * An abbreviated id among every branch and tag just fetched: a branch or tag
+ * of that name wins (as in git), else the one commit of their history it
+ * abbreviates — 66 when none does, 64 when it is ambiguous.
+ */
+async function abbreviated(
+  mirror: string,
+  prefix: string,
+  rev: string,
+  url: string,
+  from: string,
+): Promise<string> {
+  for (const ref of [`${ALL_REFS}/heads/${prefix}`, `${ALL_REFS}/tags/${prefix}`]) {
+    if (await revParse(mirror, ref) !== null) return ref;
+  }
+  const found = await git([
     "--git-dir",
     mirror,
     ...SAFE_CONFIG,
     "rev-parse",
     "--verify",
     "--end-of-options",
-    `${TRACKED_REF}^{commit}`,
+    `${prefix}^{commit}`,
   ]);
-  if (!resolved.ok) {
-    throw new CoreOpsError(Exit.dataErr, "validation", [{
-      message: `${rev} of ${redactUrl(url)} is not a commit (e.g. a tag of a tree or blob)`,
-      hint: "track a branch, a tag of a commit, or a commit",
+  if (!found.ok && /ambiguous/i.test(found.stderr)) {
+    throw new CoreOpsError(Exit.usage, "usage", [{
+      message: `${rev} (${from}) is ambiguous: more than one object of ${
+        redactUrl(url)
+      } starts with it`,
+      hint: "give more characters of the commit id",
     }]);
   }
-  return { commit: resolved.stdout.trim(), mirror };
+  const commit = found.ok ? found.stdout.trim() : null;
+  // Objects of earlier fetches stay in the mirror: only a commit of the remote's refs counts.
+  const reachable = commit === null ? "" : (await git([
+    "--git-dir",
+    mirror,
+    ...SAFE_CONFIG,
+    "for-each-ref",
+    "--count=1",
+    `--contains=${commit}`,
+    ALL_REFS,
+  ])).stdout.trim();
+  if (commit === null || reachable === "") {
+    throw new CoreOpsError(Exit.noInput, "source", [{
+      message: `${rev} (${from}) names no commit of any branch or tag of ${redactUrl(url)}`,
+      hint: "check the id against git log of the repository",
+    }]);
+  }
+  return commit;
+}
+
+/** The commit `expr` names in the mirror, or `null`. */
+async function revParse(mirror: string, expr: string): Promise<string | null> {
+  const result = await git([
+    "--git-dir",
+    mirror,
+    ...SAFE_CONFIG,
+    "rev-parse",
+    "--verify",
+    "--quiet",
+    "--end-of-options",
+    expr,
+  ]);
+  return result.ok ? result.stdout.trim() : null;
 }
 
 /** Creates the bare mirror once; an existing one is reused as it is. */
@@ -139,6 +256,7 @@ export function fetchFailure(
   rev: string,
   result: { stderr: string; timedOut: boolean },
   timeoutSeconds: number,
+  from = "--rev, CORE_OPS_REV or rev in agent.toml",
 ): CoreOpsError {
   const shown = redactUrl(url);
   const said = redactText(result.stderr, url).trim().split("\n").filter((l) => l.trim() !== "")
@@ -153,14 +271,11 @@ export function fetchFailure(
   }
   const stderr = result.stderr;
   if (/couldn't find remote ref|no such remote ref|not our ref|unadvertised object/i.test(stderr)) {
-    const abbreviated = /^[0-9a-f]{4,39}$/i.test(rev);
     return new CoreOpsError(Exit.noInput, "source", [{
       message: FULL_COMMIT.test(rev)
         ? `commit ${rev} is not in ${shown}`
         : `${shown} has no branch or tag "${rev}"`,
-      hint: abbreviated
-        ? "an abbreviated commit id cannot be fetched; give the full 40-character id"
-        : "check rev (CORE_OPS_REV, --rev) against the remote's branches and tags",
+      hint: `check ${from} against the remote's branches and tags`,
     }]);
   }
   if (

@@ -50,6 +50,8 @@ export interface Drift {
 export interface Conflict {
   path: string;
   source: string;
+  /** Adoption was asked for, but only of matching files, and this one differs. */
+  differs?: boolean;
 }
 
 /** The planner's input. */
@@ -57,8 +59,13 @@ export interface PlanInput {
   desired: DesiredState;
   manifest: OwnershipManifest | null;
   observed: Observed;
-  /** Take ownership of unowned files at destinations instead of reporting conflicts. */
-  adopt: boolean;
+  /**
+   * Take ownership of unowned files at destinations instead of reporting
+   * conflicts: `true` takes every one (rewriting what differs; `apply
+   * --adopt`), `"matching"` only files that already hold what the revision
+   * deploys (agent.toml `adopt`) — a file that differs stays a conflict.
+   */
+  adopt: boolean | "matching";
   /**
    * The artifacts of the last applied revision, when known: their
    * dependencies order the tear-down of removed units (the reverse of their
@@ -131,6 +138,8 @@ export function plan(input: PlanInput): Plan {
   const drift: Drift[] = [];
   const conflicts: Conflict[] = [];
   const writes: Action[] = [];
+  /** Unowned files taken over as they are (they already hold what the revision deploys). */
+  const adoptedAsIs: Artifact[] = [];
 
   for (const a of desired.artifacts) {
     const disk = observed.files.get(a.destination) ?? null;
@@ -144,10 +153,14 @@ export function plan(input: PlanInput): Plan {
       writes.push({ op: "write", target: a.destination, reason });
     } else if (disk === null) {
       writes.push({ op: "write", target: a.destination, reason: "new" });
-    } else if (!input.adopt) {
-      conflicts.push({ path: a.destination, source: a.source });
+    } else if (input.adopt === false || (input.adopt === "matching" && disk !== a.sha256)) {
+      const conflict: Conflict = { path: a.destination, source: a.source };
+      if (input.adopt === "matching") conflict.differs = true;
+      conflicts.push(conflict);
     } else if (disk !== a.sha256) {
       writes.push({ op: "write", target: a.destination, reason: "adopt" });
+    } else {
+      adoptedAsIs.push(a);
     }
   }
   const desiredPaths = new Set(desired.artifacts.map((a) => a.destination));
@@ -212,8 +225,19 @@ export function plan(input: PlanInput): Plan {
     const kind = kindAt.get(target) ?? owned.get(target)?.kind;
     return kind !== undefined && kind !== "config";
   });
+  // Files another tool placed without telling systemd: nothing is written, but systemd
+  // must read them before their units can start.
+  const adoptedUnloaded = adoptedAsIs.some((a) =>
+    a.kind !== "config" && a.unit !== null && observed.units?.get(a.unit)?.load === "not-found"
+  );
   const reload: Action[] = unitFileTouched
     ? [{ op: "reload", target: "daemon-reload", reason: "unit files changed" }]
+    : adoptedUnloaded
+    ? [{
+      op: "reload",
+      target: "daemon-reload",
+      reason: "adopted unit files systemd has not loaded",
+    }]
     : [];
 
   const removedPaths = new Set([...removes.map((r) => r.target), ...resumedRemoves]);

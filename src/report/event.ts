@@ -10,6 +10,7 @@ import { type RunReport, summarize, summaryText } from "./run_report.ts";
 import type { CoreOpsError, FailureClass } from "../errors.ts";
 import type { Op } from "../model.ts";
 import type { AuditEvent } from "../host/journal.ts";
+import type { PauseRecord, RunState } from "../state/store.ts";
 
 /** What one run amounts to, whatever its outcome. */
 export interface RunEvent {
@@ -33,6 +34,8 @@ export interface RunEvent {
   durationMs: number;
   /** The one-line human summary (`MESSAGE`). */
   message: string;
+  /** An agent tick that found the host paused (SPEC §10): `CORE_OPS_PAUSED=1`. */
+  paused?: boolean;
 }
 
 /** The event of a run that reached the plan. */
@@ -89,6 +92,31 @@ export function eventFromError(
   };
 }
 
+/** The event of an agent tick that found the host paused (SPEC §10): a noop, `CORE_OPS_PAUSED=1`. */
+export function pausedEvent(
+  state: RunState,
+  pause: PauseRecord,
+  fields: { runId: string; durationMs: number },
+): RunEvent {
+  const why = pause.reason === null ? "" : `: ${pause.reason}`;
+  return {
+    ...fields,
+    status: "noop",
+    revision: state.last_applied_revision,
+    generation: state.generation,
+    planSummary: "none",
+    actions: [],
+    counts: {},
+    failedArtifacts: [],
+    failureClass: null,
+    failureReason: null,
+    drift: [],
+    paused: true,
+    message: `core-ops: paused by ${pause.by} since ${pause.since}${why}; applied nothing ` +
+      `(core-ops resume returns to tracking ${state.ref ?? "the ref"})`,
+  };
+}
+
 /** The journal entry of an event (SPEC §4): the message, its priority and the `CORE_OPS_*` fields. */
 export function auditEvent(event: RunEvent): AuditEvent {
   return {
@@ -106,6 +134,7 @@ export function auditEvent(event: RunEvent): AuditEvent {
       CORE_OPS_FAILURE_REASON: event.failureReason ?? "",
       CORE_OPS_DRIFT: event.drift.join("\n"),
       CORE_OPS_DURATION_MS: String(Math.round(event.durationMs)),
+      ...(event.paused === true ? { CORE_OPS_PAUSED: "1" } : {}),
     },
   };
 }

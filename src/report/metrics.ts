@@ -41,6 +41,8 @@ export interface RunMetrics {
   actions: Partial<Record<Op, number>>;
   /** Failed runs in a row, this one included (a tick waiting out a backoff is no new run); 0 after a success. */
   consecutiveFailures: number;
+  /** Whether `core-ops pause` holds the host still (SPEC §10). */
+  paused: boolean;
 }
 
 /** The metrics of the run `event` reports, with `state` as recorded after it. Pure. */
@@ -53,6 +55,7 @@ export function metricsOf(event: RunEvent, state: RunState, finishedAtMs: number
     driftFiles: event.drift.length,
     actions: event.counts,
     consecutiveFailures: event.status === "failure" ? Math.max(1, state.consecutive_failures) : 0,
+    paused: state.paused !== null,
   };
 }
 
@@ -97,6 +100,11 @@ export function renderMetrics(m: RunMetrics): string {
     "core_ops_consecutive_failures",
     "core-ops agent runs that failed in a row; ticks waiting out a backoff do not count (0 after a success).",
     [["", m.consecutiveFailures]],
+  );
+  gauge(
+    "core_ops_paused",
+    "Whether core-ops is paused (1): the agent applies nothing until core-ops resume.",
+    [["", m.paused ? 1 : 0]],
   );
   return out.join("\n") + "\n";
 }

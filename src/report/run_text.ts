@@ -81,7 +81,7 @@ function verdictJson(v: UnitVerdict) {
 }
 
 /** The `apply --json` document. */
-export function applyJson(report: RunReport): string {
+export function applyJson(report: RunReport, extra: Record<string, unknown> = {}): string {
   const doc = {
     ...planDocument(report),
     run_id: report.runId,
@@ -98,6 +98,7 @@ export function applyJson(report: RunReport): string {
       error: report.rollback.error,
     },
     failure: report.failure,
+    ...extra,
   };
   return JSON.stringify(doc, null, 2) + "\n";
 }

@@ -3,9 +3,13 @@
  * stage of a tick and one function per transition, so what the agent does
  * next is always one visible decision.
  *
- *   start → locked → fetched → applying → applied → done
- *                            ↘ backing-off → done
+ *   start → locked → ready → fetched → applying → applied → done
+ *                         ↘ paused → done   ↘ backing-off → done
  *   (any) → failed → done
+ *
+ * `paused` (SPEC §10): `core-ops pause` holds the host still — the tick takes
+ * the lock, records a run that applied nothing and reports it, without
+ * fetching (a rollback with the remote gone pauses too).
  *
  * Every run — success, no-op, failure, and failures before planning (lock,
  * fetch, signature) — leaves exactly one audit event and, when asked for, the
@@ -20,12 +24,12 @@ import { redactUrl } from "../host/remote.ts";
 import type { QuadletGenerator } from "../plan/dryrun.ts";
 import type { Systemd } from "../host/systemd.ts";
 import type { TargetDirs } from "../model.ts";
-import { eventFromError, eventFromReport, type RunEvent } from "../report/event.ts";
+import { eventFromError, eventFromReport, pausedEvent, type RunEvent } from "../report/event.ts";
 import type { RunReport } from "../report/run_report.ts";
 import { decide, type RetryDecision } from "../state/retry.ts";
-import { type RunState, StateStore } from "../state/store.ts";
+import { type PauseRecord, type RunState, StateStore } from "../state/store.ts";
 import { type PrefetchedStates, prefetchStates } from "./prefetch.ts";
-import { recordRefusal } from "./record.ts";
+import { recordHeld, recordRefusal } from "./record.ts";
 import type { Resolved, SourcePorts } from "./resolve.ts";
 import { resolve } from "./resolve.ts";
 import { applyRevision, type ApplyRunContext } from "./run.ts";
@@ -58,6 +62,8 @@ export interface AgentPorts {
 export interface AgentSettings {
   repo: string;
   rev: string;
+  /** Where the rev came from, for hints (`--rev`, `CORE_OPS_REV`, `rev in agent.toml`). */
+  revFrom?: string;
   host: string | null;
   dirs: TargetDirs;
   stateDir: string;
@@ -75,6 +81,10 @@ export interface AgentSettings {
   /** The host's age identity file (setting age-identity); absent: its default. */
   ageIdentity?: string;
   retryNow: boolean;
+  /** Take over unowned files that already match the revision (agent.toml `adopt`). */
+  adopt: boolean;
+  /** Applied generations kept for rollback. */
+  keepGenerations: number;
 }
 
 /** What the agent shows as it runs (its stdout lands in the unit's journal). */
@@ -82,12 +92,15 @@ export interface AgentOutput {
   onStep?: ApplyRunContext["onStep"];
   onReport?: (report: RunReport) => void;
   onBackoff?: (message: string) => void;
+  onPaused?: (message: string) => void;
 }
 
 /** Where a tick is. */
 type AgentState =
   | { at: "start" }
   | { at: "locked"; lock: HeldLock }
+  | { at: "ready"; lock: HeldLock; state: RunState }
+  | { at: "paused"; lock: HeldLock; state: RunState; pause: PauseRecord }
   | { at: "fetched"; lock: HeldLock; state: RunState; source: Resolved }
   | {
     at: "backing-off";
@@ -153,7 +166,11 @@ class Tick {
         case "start":
           return await this.lock();
         case "locked":
+          return await this.readState(at);
+        case "ready":
           return await this.fetch(at);
+        case "paused":
+          return await this.hold(at);
         case "fetched":
           return this.decide(at);
         case "backing-off":
@@ -184,26 +201,51 @@ class Tick {
     return { at: "locked", lock: this.#lock };
   }
 
+  /** locked → ready, or paused when `core-ops pause` holds the host still. */
+  async readState(at: Extract<AgentState, { at: "locked" }>): Promise<AgentState> {
+    const state = await this.#store.readState();
+    if (state.paused !== null) return { at: "paused", lock: at.lock, state, pause: state.paused };
+    return { at: "ready", lock: at.lock, state };
+  }
+
+  /** paused → done: a run that applied nothing, recorded and reported (status noop, exit 0). */
+  async hold(at: Extract<AgentState, { at: "paused" }>): Promise<AgentState> {
+    const finished = this.#clock();
+    const recorded = await recordHeld(this.#store, at.state, {
+      runId: this.#runId,
+      started: new Date(this.#started).toISOString(),
+      durationMs: finished - this.#started,
+    });
+    const event = pausedEvent(recorded, at.pause, {
+      runId: this.#runId,
+      durationMs: finished - this.#started,
+    });
+    this.show.onPaused?.(event.message);
+    await this.ports.emit(event);
+    await this.ports.writeMetrics(event, recorded);
+    return { at: "done", exitCode: Exit.ok, error: null };
+  }
+
   /**
-   * locked → fetched: the ref resolved to a commit (signature checked). git
-   * fetches while the state dir is read and the owned units' states are asked
+   * ready → fetched: the ref resolved to a commit (signature checked). git
+   * fetches while the manifest is read and the owned units' states are asked
    * for (a no-change tick plans with exactly those): the processes overlap.
    */
-  async fetch(at: Extract<AgentState, { at: "locked" }>): Promise<AgentState> {
+  async fetch(at: Extract<AgentState, { at: "ready" }>): Promise<AgentState> {
     const s = this.settings;
     const fetching = settled(resolve({
       kind: "remote",
       url: s.repo,
       rev: s.rev,
+      revFrom: s.revFrom,
       into: "mirror",
       stateDir: s.stateDir,
       fetchTimeoutSeconds: s.fetchTimeoutSeconds,
       sshKey: s.sshKey,
       allowedSigners: s.requireSigned ? s.allowedSigners ?? "" : null,
     }, this.ports.source));
-    let state: RunState;
+    const state = at.state;
     try {
-      state = await this.#store.readState();
       const manifest = await this.#store.readManifest();
       if (manifest !== null) {
         this.#prefetch = prefetchStates(
@@ -212,7 +254,7 @@ class Tick {
         );
       }
     } catch (error) {
-      // A corrupt state dir is this host's problem, not the revision's: reported, never
+      // A corrupt manifest is this host's problem, not the revision's: reported, never
       // written over. git still writes the mirror, which the lock guards: it finishes first.
       await fetching;
       throw error;
@@ -271,7 +313,8 @@ class Tick {
         files: this.ports.files,
         systemd: this.#prefetch?.systemd ?? this.ports.systemd,
         generator: this.ports.generator,
-        adopt: false,
+        adopt: s.adopt ? "matching" : false,
+        keepGenerations: s.keepGenerations,
         secrets: s.ageIdentity === undefined ? undefined : { identity: s.ageIdentity },
         verifyTimeoutMs: s.verifyTimeoutMs,
         verifySettleMs: s.verifySettleMs,

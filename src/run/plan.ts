@@ -39,7 +39,7 @@ export interface Planned {
 export interface PlanContext {
   files: Files;
   systemd: Systemd;
-  adopt: boolean;
+  adopt: boolean | "matching";
   /** The key of the secrets' keyed digests (decrypt.ts); needed when there are secrets. */
   secretKey?: () => Promise<Uint8Array>;
 }
@@ -92,9 +92,14 @@ export async function plan(
       Exit.dataErr,
       "plan",
       planned.conflicts.map((c): Diagnostic => ({
-        message: `${c.path} exists and is not owned by core-ops (source ${c.source})`,
+        message: c.differs
+          ? `${c.path} exists, is not owned by core-ops and differs from ${c.source}`
+          : `${c.path} exists and is not owned by core-ops (source ${c.source})`,
         location: { file: c.path },
-        hint: "move it away, or pass --adopt to take ownership of it",
+        hint: c.differs
+          ? "adopt takes over only files that match the revision: move it away, make it " +
+            "match, or run core-ops apply --adopt once to take it and write the revision's"
+          : "move it away, or pass --adopt to take ownership of it",
       })),
     );
   }

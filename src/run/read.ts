@@ -28,6 +28,8 @@ export interface ReadOptions {
 
 /** Reads the source's tree and loads this host's desired state from it. */
 export async function read(source: Resolved, options: ReadOptions): Promise<DesiredState> {
+  // A kept generation was loaded and judged when it was first applied.
+  if (source.desired !== undefined) return await source.desired();
   const load = async () => {
     // The loader (and the yaml parser it needs) is only evaluated when it runs.
     const { loadDesiredState } = await import("../source/layout.ts");

@@ -15,6 +15,12 @@ import { type RunReport, summarize } from "../report/run_report.ts";
 import type { ManifestEntry, OwnershipManifest } from "../state/manifest.ts";
 import { type ChangeStep, nextState, type RecordPolicy, type RunStamp } from "../state/next.ts";
 import type { RunState, StateStore } from "../state/store.ts";
+import {
+  generationRecord,
+  keepGeneration,
+  neededObjects,
+  readGenerations,
+} from "../state/generations.ts";
 
 /** Records that the run is about to change the host, converging to `next`. */
 export async function recordStart(
@@ -41,7 +47,9 @@ export async function recordRun(
   manifest: OwnershipManifest | null,
   report: RunReport,
   policy: RecordPolicy,
+  keepGenerations: number,
 ): Promise<RunState> {
+  const generation = previous.generation + (report.outcome === "success" ? 1 : 0);
   if (manifest !== null) {
     if (report.outcome !== "failure") {
       // A re-encrypted secret changes no file but the age file rollback decrypts: keep it.
@@ -50,7 +58,27 @@ export async function recordRun(
       }
       await store.writeManifest(manifest);
     }
-    await store.pruneObjects(new Set(manifest.files.map((f) => f.secret?.ciphertext ?? f.sha256)));
+    // A new generation is kept for rollback; the objects of every kept one stay.
+    const kept = report.outcome === "success"
+      ? await keepGeneration(
+        store.dir,
+        store.files,
+        generationRecord(report.desired, {
+          generation,
+          revision: report.revision,
+          applied: new Date(Date.parse(report.startedAt) + report.durationMs).toISOString(),
+          repository: policy.source.repository,
+          ref: policy.source.ref,
+        }),
+        keepGenerations,
+      )
+      : await readGenerations(store.dir, store.files);
+    await store.pruneObjects(
+      new Set([
+        ...manifest.files.map((f) => f.secret?.ciphertext ?? f.sha256),
+        ...neededObjects(kept),
+      ]),
+    );
   }
   const next = nextState(previous, {
     kind: "ran",
@@ -85,6 +113,20 @@ export async function recordRefusal(
     revision: run.revision,
     error,
   }, policy);
+  await store.writeState(next);
+  return next;
+}
+
+/** Records an agent tick that found the host paused: a run that applied nothing (SPEC §10). */
+export async function recordHeld(
+  store: StateStore,
+  previous: RunState,
+  run: { runId: string; started: string; durationMs: number },
+): Promise<RunState> {
+  const next = nextState(previous, {
+    kind: "held",
+    stamp: stampOf(run.runId, run.started, run.durationMs),
+  }, { source: { repository: previous.repository, ref: previous.ref }, retry: null });
   await store.writeState(next);
   return next;
 }

@@ -16,6 +16,7 @@
  */
 import { CoreOpsError } from "../errors.ts";
 import { redactUrl } from "../host/remote.ts";
+import type { DesiredState } from "../model.ts";
 import type { RepoTree } from "../tree.ts";
 
 /** The source a run reads. */
@@ -25,6 +26,8 @@ export type SourceSpec =
     kind: "remote";
     url: string;
     rev: string;
+    /** Where the rev came from, for hints (`--rev`, `CORE_OPS_REV`, `rev in agent.toml`). */
+    revFrom?: string;
     /** The persistent mirror in `stateDir` (apply, agent) or a temporary one (plan, validate). */
     into: "mirror" | "temp";
     stateDir: string;
@@ -43,6 +46,11 @@ export interface Resolved {
   ref: string | null;
   /** Reads the revision's tree (exit 65 for what the readers refuse, 66 when unreadable). */
   read(): Promise<RepoTree>;
+  /**
+   * A source that is already a desired state — an applied generation kept in
+   * the state dir (`core-ops rollback`) — gives it here instead of a tree.
+   */
+  desired?: () => Promise<DesiredState>;
   /** Removes what resolving left behind (a temporary mirror). */
   dispose(): Promise<void>;
 }
@@ -57,6 +65,7 @@ export interface SourcePorts {
   fetch(request: {
     url: string;
     rev: string;
+    revFrom?: string;
     stateDir: string;
     timeoutSeconds: number;
     sshKey: string | null;
@@ -93,6 +102,7 @@ export async function resolve(spec: SourceSpec, ports: SourcePorts): Promise<Res
     const { commit, mirror } = await ports.fetch({
       url: spec.url,
       rev: spec.rev,
+      revFrom: spec.revFrom,
       stateDir,
       timeoutSeconds: spec.fetchTimeoutSeconds,
       sshKey: spec.sshKey,

@@ -51,7 +51,8 @@ export interface PlanRunContext extends ReadContext {
   store: StateStore;
   files: Files;
   systemd: Systemd;
-  adopt: boolean;
+  /** See the planner's `adopt`: `"matching"` is the agent's `adopt = true`. */
+  adopt: boolean | "matching";
   /** Off-host naming when the generator is not installed (`plan --podman-version`). */
   podmanVersion?: string;
   /** The host's age identity for secrets (default: the setting's default path). */
@@ -75,6 +76,8 @@ export interface ApplyRunContext extends PlanRunContext {
   pause?: (point: PausePoint) => Promise<void>;
   /** The run's id, when the caller (the agent) already reports under one. */
   runId?: string;
+  /** Applied generations kept for rollback (`keep-generations`, default 5). */
+  keepGenerations?: number;
 }
 
 /** `validate`: resolve → read → validate. */
@@ -162,6 +165,7 @@ export async function applyRevision(ctx: ApplyRunContext): Promise<RunReport> {
   }
   const { revision } = source;
   const policy = policyOf(ctx, source);
+  const keep = ctx.keepGenerations ?? DEFAULT_KEEP_GENERATIONS;
   const { desired, manifest, plan: actions } = planned;
   await ctx.onPlan?.(revision, desired, actions);
   const report = (outcome: Partial<RunReport>): RunReport => ({
@@ -184,7 +188,14 @@ export async function applyRevision(ctx: ApplyRunContext): Promise<RunReport> {
   const next = nextManifest(desired, manifest, revision);
   if (actions.actions.length === 0) {
     const done = report({ outcome: "noop" });
-    await recordRun(store, state, sameOwnership(next, manifestOnDisk) ? null : next, done, policy);
+    await recordRun(
+      store,
+      state,
+      sameOwnership(next, manifestOnDisk) ? null : next,
+      done,
+      policy,
+      keep,
+    );
     return done;
   }
 
@@ -220,7 +231,7 @@ export async function applyRevision(ctx: ApplyRunContext): Promise<RunReport> {
     if (steps.every((s) => s.status !== "failed") && verification.every((v) => v.status === "ok")) {
       const done = report({ steps, verification });
       await pause("before-commit");
-      await recordRun(store, state, next, done, policy);
+      await recordRun(store, state, next, done, policy, keep);
       return done;
     }
   } catch (error) {
@@ -256,9 +267,12 @@ export async function applyRevision(ctx: ApplyRunContext): Promise<RunReport> {
   await recordRun(store, state, manifest, done, {
     ...policy,
     retry: thrown !== null && thrown.blame !== "revision" ? null : policy.retry,
-  });
+  }, keep);
   return done;
 }
+
+/** `keep-generations` when the caller does not say (SPEC §4). */
+const DEFAULT_KEEP_GENERATIONS = 5;
 
 /** Runs `body` with the resolved source, and removes what resolving left behind. */
 async function withSource<T>(

@@ -104,6 +104,26 @@ export function duration(
   };
 }
 
+/** A whole number from `min` to `max` (a TOML integer, or digits elsewhere). */
+export function count(min: number, max: number, what: string) {
+  const schema = z.union([
+    z.number(),
+    z.string().regex(/^[0-9]+$/, "must be a whole number").transform(Number),
+  ], { error: "must be a whole number" }).pipe(
+    z.number().int("must be a whole number").min(min, `must be at least ${min}${what}`).max(
+      max,
+      `must be at most ${max}`,
+    ),
+  );
+  const kind: Kind<typeof schema, "", "n"> = {
+    schema,
+    toml: z.union([z.number(), z.string()]),
+    arg: "n",
+    unit: "",
+  };
+  return kind;
+}
+
 /** A switch: true/false in agent.toml, also yes/no and 1/0 in the environment. */
 export const flag: Kind<typeof booleanSchema, "", null> = {
   schema: booleanSchema,

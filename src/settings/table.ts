@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { IDENTIFIER } from "../model.ts";
-import { duration, flag, type Kind, path, roots, text } from "./kinds.ts";
+import { count, duration, flag, type Kind, path, roots, text } from "./kinds.ts";
 
 /** Default agent config path. */
 export const DEFAULT_CONFIG_PATH = "/etc/core-ops/agent.toml";
@@ -16,7 +16,16 @@ export const DEFAULT_CONFIG_PATH = "/etc/core-ops/agent.toml";
 export const CONFIG_ENV = "CORE_OPS_CONFIG";
 
 /** The commands that take settings as flags. */
-export type CommandName = "plan" | "apply" | "agent" | "validate" | "status" | "explain";
+export type CommandName =
+  | "plan"
+  | "apply"
+  | "agent"
+  | "validate"
+  | "status"
+  | "explain"
+  | "pause"
+  | "resume"
+  | "rollback";
 
 /**
  * One setting: its name (the agent.toml key, and `--name` as a flag), its
@@ -52,6 +61,8 @@ function setting<
 
 const SOURCE_COMMANDS = ["plan", "apply", "agent", "validate"] as const;
 const RUN_COMMANDS = ["apply", "agent"] as const;
+/** What a rollback takes: where files go and how units are verified, as an apply. */
+const TARGET_COMMANDS = [...SOURCE_COMMANDS, "rollback"] as const;
 
 /**
  * Every setting (SPEC §3, §4), in the order `--help` lists them. Adding a
@@ -84,42 +95,42 @@ export const SETTINGS = [
     kind: text("id", z.string().regex(IDENTIFIER, "must match ^[A-Za-z0-9][A-Za-z0-9@._-]*$")),
     help: "the host id (default: the hostname)",
     default: null,
-    commands: SOURCE_COMMANDS,
+    commands: TARGET_COMMANDS,
   }),
   setting({
     name: "quadlet-dir",
     kind: path("dir"),
     help: "where quadlet files go",
     default: "/etc/containers/systemd",
-    commands: SOURCE_COMMANDS,
+    commands: TARGET_COMMANDS,
   }),
   setting({
     name: "systemd-unit-dir",
     kind: path("dir"),
     help: "where native units go",
     default: "/etc/systemd/system",
-    commands: SOURCE_COMMANDS,
+    commands: TARGET_COMMANDS,
   }),
   setting({
     name: "config-dir",
     kind: path("dir"),
     help: "where service config roots go",
     default: "/etc",
-    commands: SOURCE_COMMANDS,
+    commands: TARGET_COMMANDS,
   }),
   setting({
     name: "state-dir",
     kind: path("dir"),
     help: "core-ops state (ownership manifest)",
     default: "/var/lib/core-ops",
-    commands: ["plan", "apply", "agent", "status", "explain"],
+    commands: ["plan", "apply", "agent", "status", "explain", "pause", "resume", "rollback"],
   }),
   setting({
     name: "lock-path",
     kind: path("path"),
     help: "the run lock",
     default: "/run/core-ops/lock",
-    commands: ["plan", "apply", "agent"],
+    commands: ["plan", "apply", "agent", "pause", "resume", "rollback"],
   }),
   setting({
     name: "require-signed",
@@ -154,14 +165,14 @@ export const SETTINGS = [
     kind: duration(1),
     help: "deadline for units to become healthy",
     default: 60,
-    commands: RUN_COMMANDS,
+    commands: [...RUN_COMMANDS, "rollback"],
   }),
   setting({
     name: "verify-settle",
     kind: duration(0),
     help: "how long a unit must stay healthy to pass",
     default: 3,
-    commands: RUN_COMMANDS,
+    commands: [...RUN_COMMANDS, "rollback"],
   }),
   setting({
     name: "retry-initial",
@@ -185,11 +196,25 @@ export const SETTINGS = [
     commands: ["agent"],
   }),
   setting({
+    name: "keep-generations",
+    kind: count(1, 100, " (the applied one)"),
+    help: "how many applied generations the state dir keeps for rollback",
+    default: 5,
+    commands: ["apply", "agent", "rollback"],
+  }),
+  setting({
+    name: "adopt",
+    kind: flag,
+    help: "take over files at destinations that already match the revision",
+    default: false,
+    commands: ["agent"],
+  }),
+  setting({
     name: "age-identity",
     kind: path("path"),
     help: "age identity file that decrypts the repository's secrets",
     default: "/etc/core-ops/age.key",
-    commands: ["plan", "apply", "agent"],
+    commands: ["plan", "apply", "agent", "rollback"],
   }),
   setting({
     name: "config-roots",

@@ -39,7 +39,13 @@ export type StateEvent =
     steps: ChangeStep[];
   }
   /** The run ended before it changed anything (settings, lock, fetch, layout, generator …). */
-  | { kind: "refused"; stamp: RunStamp; revision: string | null; error: CoreOpsError };
+  | { kind: "refused"; stamp: RunStamp; revision: string | null; error: CoreOpsError }
+  /** `core-ops pause` (SPEC §10): the agent holds still from now on. */
+  | { kind: "paused"; at: string; by: string; reason: string | null }
+  /** `core-ops resume`: the agent tracks the ref again. */
+  | { kind: "resumed" }
+  /** An agent tick that found the host paused: recorded as a run that applied nothing. */
+  | { kind: "held"; stamp: RunStamp };
 
 /** Where the run took its source from, and how failed revisions back off (agent only). */
 export interface RecordPolicy {
@@ -69,6 +75,24 @@ export function nextState(previous: RunState, event: StateEvent, policy: RecordP
       return ran(previous, event, policy);
     case "refused":
       return refused(previous, event, policy);
+    case "paused":
+      // Pausing a paused host keeps the first record: who paused it, and since when.
+      return previous.paused !== null ? previous : {
+        ...previous,
+        paused: {
+          reason: event.reason,
+          since: event.at,
+          by: event.by,
+          revision: previous.last_applied_revision,
+        },
+      };
+    case "resumed":
+      return { ...previous, paused: null };
+    case "held":
+      return {
+        ...previous,
+        last_run: lastRun(event.stamp, "paused", previous.last_applied_revision, {}, 0),
+      };
   }
 }
 

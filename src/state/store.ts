@@ -53,7 +53,8 @@ const failure = z.strictObject({
 
 const lastRun = z.strictObject({
   id: z.string(),
-  outcome: z.enum(["success", "noop", "failure"]),
+  /** `paused`: an agent tick that found the host paused and applied nothing. */
+  outcome: z.enum(["success", "noop", "failure", "paused"]),
   revision: z.string().nullable(),
   started: z.string().datetime(),
   finished: z.string().datetime(),
@@ -99,6 +100,15 @@ const stateSchema = z.strictObject({
     failures: z.number().int().positive(),
     next_attempt: z.string().datetime(),
   }).nullable().default(null),
+  /** Set by `core-ops pause` (SPEC §10): the agent applies nothing until `resume`. */
+  paused: z.strictObject({
+    reason: z.string().nullable(),
+    since: z.string().datetime(),
+    /** The login (SUDO_USER, LOGNAME, USER) or `uid <n>` of who paused. */
+    by: z.string(),
+    /** The revision applied when the host was paused. */
+    revision: z.string().nullable(),
+  }).nullable().default(null),
   /**
    * Set while a run changes the host: the manifest it is converging to, so a
    * run killed mid-way leaves behind which files on disk are core-ops' own.
@@ -119,6 +129,8 @@ export type FailureRecord = z.infer<typeof failure>;
 export type FailedUnit = z.infer<typeof failedUnit>;
 /** The last run's record. */
 export type LastRun = z.infer<typeof lastRun>;
+/** Why and since when the agent holds still. */
+export type PauseRecord = NonNullable<RunState["paused"]>;
 
 /** The state of a host core-ops has never run on. */
 export function initialState(): RunState {
@@ -137,6 +149,7 @@ export function initialState(): RunState {
     failure: null,
     last_change: null,
     retry: null,
+    paused: null,
     in_progress: null,
   };
 }

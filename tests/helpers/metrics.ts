@@ -1,6 +1,6 @@
 /**
  * Sample agent runs for the metrics textfile tests: a success, a failure, and
- * a revision label with quotes, a backslash and a newline.
+ * a revision label with quotes, a backslash and a newline (on a paused host).
  *
  * @module
  */
@@ -16,6 +16,7 @@ export const METRICS_RUNS: RunMetrics[] = [
     driftFiles: 0,
     actions: { write: 5, reload: 1, start: 3 },
     consecutiveFailures: 0,
+    paused: false,
   },
   {
     finishedAt: 1764115260.5,
@@ -25,6 +26,7 @@ export const METRICS_RUNS: RunMetrics[] = [
     driftFiles: 3,
     actions: {},
     consecutiveFailures: 7,
+    paused: false,
   },
   {
     finishedAt: 1764115320,
@@ -34,5 +36,6 @@ export const METRICS_RUNS: RunMetrics[] = [
     driftFiles: 0,
     actions: {},
     consecutiveFailures: 0,
+    paused: true,
   },
 ];

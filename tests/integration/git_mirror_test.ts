@@ -103,17 +103,20 @@ Deno.test("force-push, tags (lightweight, annotated, moved) and full commit ids"
   assert.equal((await fetchIntoMirror(request(url, old, r.state))).commit, old);
 });
 
-Deno.test("a ref or commit the reachable remote lacks is 66 naming it; abbreviated ids get a hint", async () => {
+Deno.test("a ref or commit the reachable remote lacks is 66 naming it and where rev came from", async () => {
   const r = await remote();
-  const head = await r.commit({ "a.txt": "1\n" });
+  await r.commit({ "a.txt": "1\n" });
   const url = `file://${r.bare}`;
   await assert.rejects(
-    fetchIntoMirror(request(url, "nonexist", r.state)),
-    expectError(66, /has no branch or tag "nonexist"/),
+    fetchIntoMirror({ ...request(url, "nonexist", r.state), revFrom: "CORE_OPS_REV" }),
+    expectError(66, /has no branch or tag "nonexist"[^]*check CORE_OPS_REV against/),
   );
   await assert.rejects(
-    fetchIntoMirror(request(url, head.slice(0, 12), r.state)),
-    expectError(66, /give the full 40-character id/),
+    fetchIntoMirror(request(url, "0123abcd", r.state)),
+    expectError(
+      66,
+      /0123abcd \(--rev, CORE_OPS_REV or rev in agent\.toml\) names no commit of any branch or tag/,
+    ),
   );
   await assert.rejects(
     fetchIntoMirror(request(url, "0".repeat(40), r.state)),
@@ -254,5 +257,69 @@ Deno.test("git config injected through the environment does not reach the fetch"
   } finally {
     for (const name of Object.keys(injected)) Deno.env.delete(name);
     await server.close();
+  }
+});
+
+Deno.test("--rev as git takes it: short ids, main~N, tag^, HEAD~1; malformed 64, nothing 66, never 75", async () => {
+  const r = await remote();
+  const c1 = await r.commit({ "a.txt": "1\n" });
+  const c2 = await r.commit({ "a.txt": "2\n" });
+  await git(r.work, "tag", "-a", "-m", "release", "v2", c2);
+  await git(r.work, "push", "--quiet", r.bare, "v2");
+  const c3 = await r.commit({ "a.txt": "3\n" });
+  // A side branch whose history the main branch does not hold.
+  await git(r.work, "checkout", "--quiet", "-b", "side", c1);
+  const side = await r.commit({ "b.txt": "side\n" });
+  await git(r.work, "push", "--quiet", r.bare, "HEAD:refs/heads/side");
+  await git(r.work, "push", "--quiet", "--force", r.bare, `${c3}:refs/heads/main`);
+  await git(r.bare, "symbolic-ref", "HEAD", "refs/heads/main");
+  const url = `file://${r.bare}`;
+
+  // The common case stays one shallow fetch of the branch.
+  assert.equal((await fetchIntoMirror(request(url, "main", r.state))).commit, c3);
+  assert.equal(
+    await git(`${r.state}/mirror.git`, "rev-list", "--count", "refs/core-ops/tracked"),
+    "1",
+  );
+  const cases: [string, string][] = [
+    ["main~1", c2],
+    ["main~2", c1],
+    ["main^", c2],
+    ["main^^", c1],
+    ["HEAD~1", c2],
+    ["v2", c2],
+    ["v2~1", c1],
+    ["refs/heads/main~2", c1],
+    [c2.slice(0, 7), c2],
+    [side.slice(0, 10), side],
+    [`${c3.slice(0, 8)}~2`, c1],
+    [`${c3}~1`, c2],
+    ["main", c3],
+  ];
+  for (const [rev, expected] of cases) {
+    const got = await fetchIntoMirror(request(url, rev, r.state));
+    assert.equal(got.commit, expected, rev);
+    // The commit's tree is there to read.
+    await readGitTree(got.mirror, got.commit);
+  }
+  // A fresh (temporary) mirror resolves them too.
+  assert.equal((await fetchIntoMirror(request(url, "main~2", `${r.root}/fresh`))).commit, c1);
+
+  const refused: [string, number, RegExp][] = [
+    ["main~3", 66, /main~3 \(--rev\) names no commit in the history of file:/],
+    ["main^2", 66, /names no commit/],
+    ["main..side", 64, /"main\.\.side" \(--rev\) is not something git takes for a commit/],
+    ["main@{1}", 64, /reflog/],
+    ["~1", 64, /no branch, tag or commit before/],
+    ["a:b", 64, /not something git takes/],
+    ["feature/.hidden", 64, /starts with "\."/],
+    ["nope~1", 66, /has no branch or tag "nope"[^]*check --rev/],
+  ];
+  for (const [rev, code, pattern] of refused) {
+    await assert.rejects(
+      fetchIntoMirror({ ...request(url, rev, r.state), revFrom: "--rev" }),
+      expectError(code, pattern),
+      rev,
+    );
   }
 });

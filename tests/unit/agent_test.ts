@@ -35,6 +35,8 @@ const SETTINGS: AgentSettings = {
   retryMaxSeconds: 3600,
   configRoots: null,
   retryNow: false,
+  adopt: false,
+  keepGenerations: 5,
 };
 
 /** A fake remote: commits by id, the ref's current commit, and what every run left. */
@@ -353,4 +355,68 @@ Deno.test("agent: a host fault (no systemd, an internal error) never backs the r
   assert.equal(state.retry, null);
   assert.equal(state.in_progress, null, "the run's record is complete");
   assert.equal(w.events.length, 2, "one event per run");
+});
+
+Deno.test("agent: paused — takes the lock, records a paused run, fetches and applies nothing", async () => {
+  const w = new World();
+  assert.equal(await w.run(), 0);
+  const store = new StateStore(SETTINGS.stateDir, w.files);
+  const applied = await store.readState();
+  await store.writeState({
+    ...applied,
+    paused: {
+      reason: "incident 7",
+      since: "2026-11-26T01:00:00.000Z",
+      by: "alice",
+      revision: "c1",
+    },
+  });
+  w.commits.set("c2", {
+    "services/web/quadlet/web.container": "[Container]\nImage=y\n[Install]\nWantedBy=a\n",
+  });
+  w.head = "c2";
+  w.fetchFails = true; // a paused tick never asks the remote
+  w.systemd.calls.length = 0;
+  w.files.calls.length = 0;
+  const metricsBefore = w.metrics;
+  assert.equal(await w.run(), 0);
+  assert.deepEqual(w.systemd.calls, []);
+  assert.deepEqual(w.files.calls, []);
+  const event = w.events.at(-1)!;
+  assert.equal(event.status, "noop");
+  assert.equal(event.paused, true);
+  assert.equal(event.revision, "c1");
+  assert.match(event.message, /paused by alice since .*: incident 7; applied nothing/);
+  assert.equal(w.metrics, metricsBefore + 1);
+  const state = await w.state();
+  assert.equal(state.last_run?.outcome, "paused");
+  assert.equal(state.last_applied_revision, "c1");
+  assert.equal(state.paused?.by, "alice");
+
+  // The lock is still one writer at a time: a held lock is 75, paused or not.
+  w.lockHeld = true;
+  assert.equal(await w.run(), 75);
+  w.lockHeld = false;
+
+  // Resumed: the tip applies at the next tick.
+  await store.writeState({ ...(await w.state()), paused: null });
+  w.fetchFails = false;
+  assert.equal(await w.run(), 0);
+  assert.equal(w.events.at(-1)!.status, "success");
+  assert.equal((await w.state()).last_applied_revision, "c2");
+});
+
+Deno.test("agent: adopt = true takes over files that match; files that differ stay conflicts", async () => {
+  const w = new World();
+  const content = new TextEncoder().encode(GOOD["services/web/quadlet/web.container"]);
+  await w.files.write("/q/web.container", new TextEncoder().encode("by hand\n"), 0o644);
+  assert.equal(await w.run({ adopt: true }), 65, "a differing file stays a conflict");
+  assert.match(w.events.at(-1)!.failureReason ?? "", /differs from services\/web\/quadlet/);
+  await w.files.write("/q/web.container", content, 0o644);
+  assert.equal(await w.run({ retryNow: true }), 65, "without adopt every unowned file conflicts");
+  w.files.calls.length = 0;
+  assert.equal(await w.run({ adopt: true, retryNow: true }), 0);
+  assert.deepEqual(w.files.calls, [], "a matching file is taken over, not rewritten");
+  const manifest = await new StateStore(SETTINGS.stateDir, w.files).readManifest();
+  assert.deepEqual(manifest?.files.map((f) => f.path), ["/q/web.container"]);
 });

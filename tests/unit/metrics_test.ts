@@ -10,6 +10,7 @@ const run: RunMetrics = {
   driftFiles: 2,
   actions: { write: 3, restart: 1 },
   consecutiveFailures: 4,
+  paused: false,
 };
 
 Deno.test("every metric has HELP and TYPE; every op has a sample, zeros included", () => {
@@ -22,6 +23,7 @@ Deno.test("every metric has HELP and TYPE; every op has a sample, zeros included
     "core_ops_drift_files",
     "core_ops_actions",
     "core_ops_consecutive_failures",
+    "core_ops_paused",
   ];
   for (const name of names) {
     assert.match(text, new RegExp(`^# HELP ${name} \\S`, "m"));
@@ -48,4 +50,9 @@ Deno.test("no applied revision yet: the info metric has no sample", () => {
   const text = renderMetrics({ ...run, appliedRevision: null, success: true });
   assert.doesNotMatch(text, /^core_ops_applied_revision_info\{/m);
   assert.match(text, /^core_ops_last_run_success 1$/m);
+});
+
+Deno.test("core_ops_paused is 1 while core-ops pause holds the host, 0 otherwise", () => {
+  assert.match(renderMetrics(run), /^core_ops_paused 0$/m);
+  assert.match(renderMetrics({ ...run, paused: true }), /^core_ops_paused 1$/m);
 });

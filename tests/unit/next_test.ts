@@ -229,3 +229,64 @@ Deno.test("nextState: the backoff doubles per failure of one revision and restar
   assert.equal(state.retry?.failures, 1);
   assert.equal(state.retry?.revision, "r6");
 });
+
+Deno.test("nextState: pause, resume and a paused tick, as a table", () => {
+  const PAUSE: StateEvent = { kind: "paused", at: T0, by: "alice", reason: "incident 7" };
+  const PAUSED: RunState = {
+    ...APPLIED,
+    paused: { reason: "first", since: "2026-11-30T00:00:00.000Z", by: "bob", revision: "r1" },
+  };
+  const cases: [string, RunState, StateEvent, Partial<RunState>][] = [
+    [
+      "pause records who, when, why and the applied revision",
+      APPLIED,
+      PAUSE,
+      { paused: { reason: "incident 7", since: T0, by: "alice", revision: "r1" } },
+    ],
+    ["pausing a paused host keeps the first pause", PAUSED, PAUSE, { paused: PAUSED.paused }],
+    ["resume clears it", PAUSED, { kind: "resumed" }, { paused: null }],
+    ["resuming a running host changes nothing", APPLIED, { kind: "resumed" }, { paused: null }],
+    [
+      "a paused tick is a run that applied nothing, at the applied revision",
+      PAUSED,
+      { kind: "held", stamp },
+      {
+        paused: PAUSED.paused,
+        status: "success",
+        generation: 3,
+        consecutive_failures: 0,
+        retry: APPLIED.retry,
+        last_run: {
+          id: "run-2",
+          outcome: "paused",
+          revision: "r1",
+          started: T0,
+          finished: T1,
+          duration_ms: 5000,
+          plan_summary: "none",
+          actions: {},
+          drift: 0,
+        },
+      },
+    ],
+  ];
+  for (const [what, previous, event, expected] of cases) {
+    const next = nextState(previous, event, AGENT);
+    for (const [key, value] of Object.entries(expected)) {
+      assert.deepEqual(next[key as keyof RunState], value, `${what}: ${key}`);
+    }
+    // Nothing else moves.
+    const untouched = Object.keys(previous).filter((k) => !(k in expected));
+    for (const key of untouched) {
+      assert.deepEqual(
+        next[key as keyof RunState],
+        previous[key as keyof RunState],
+        `${what}: ${key}`,
+      );
+    }
+  }
+  // A run recorded while paused (a hand apply) keeps the pause.
+  const applied = nextState(PAUSED, ran("success"), HAND);
+  assert.deepEqual(applied.paused, PAUSED.paused);
+  assert.equal(applied.last_applied_revision, "r2");
+});

@@ -24,16 +24,22 @@ async function commands(out: Output): Promise<Record<CommandName, Command<unknow
     validate: (await import("../../src/cli/validate.ts")).validateCommand(out),
     status: (await import("../../src/cli/status.ts")).statusCommand(out),
     explain: (await import("../../src/cli/explain.ts")).explainCommand(out),
+    pause: (await import("../../src/cli/pause.ts")).pauseCommand(out),
+    resume: (await import("../../src/cli/pause.ts")).resumeCommand(out),
+    rollback: (await import("../../src/cli/rollback.ts")).rollbackCommand(out),
   };
 }
 
 Deno.test("each command takes exactly the settings whose row names it, and no other", async () => {
   const built = await commands(capture());
-  const settingFlags = new Set(SETTINGS.map((row) => `--${row.name}`));
+  // A setting's flag says its variable in its help; a command's own flag of the same name
+  // (apply's and plan's --adopt, which takes over any unowned file) is not the setting.
+  const isSetting = (o: { long: string; description: string }) =>
+    SETTINGS.some((row) => o.long === `--${row.name}` && o.description.includes(`[${envOf(row)}`));
   for (
     const [name, command] of Object.entries(built) as [CommandName, Command<unknown[], unknown>][]
   ) {
-    const taken = command.options.map((o) => o.long).filter((l) => settingFlags.has(l ?? ""));
+    const taken = command.options.filter(isSetting).map((o) => o.long);
     const rows = SETTINGS.filter((row) => (row.commands as readonly string[]).includes(name));
     assert.deepEqual(taken, rows.map((row) => `--${row.name}`), name);
   }

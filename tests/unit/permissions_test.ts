@@ -76,7 +76,8 @@ Deno.test("production flags: writes only the target, state, lock and staging dir
   for (const path of write) {
     assert.ok(path.startsWith("/") && path !== "/", `write grant ${path} is not a narrow path`);
   }
-  assert.deepEqual(listOf(toFlags(PRODUCTION), "--allow-sys"), ["hostname"]);
+  // uid: who paused the agent when no login name is known (core-ops pause).
+  assert.deepEqual(listOf(toFlags(PRODUCTION), "--allow-sys"), ["hostname", "uid"]);
 });
 
 Deno.test("production flags: the pause variable is not readable, so pause points are inert", () => {

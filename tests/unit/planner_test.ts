@@ -293,6 +293,63 @@ Deno.test("an unowned file at a destination is a conflict unless adopted", () =>
   assert.equal(adopted.actions.find((a) => a.target === "/q/web.container")?.reason, "adopt");
 });
 
+Deno.test("adopt = matching (agent.toml): takes over files that match, differing ones stay conflicts", () => {
+  const state = desired(baseRepo());
+  const web = state.artifacts.find((a) => a.destination === "/q/web.container")!;
+  const cases: [string, string | null, string[], string[]][] = [
+    // [what is on disk, digest, conflicts, writes of web.container]
+    ["the same bytes", web.sha256, [], []],
+    ["other bytes", sha256("hand-placed"), ["/q/web.container"], []],
+    ["nothing", null, [], ["new"]],
+  ];
+  for (const [what, digest, conflicts, writes] of cases) {
+    const files = new Map<string, string | null>(
+      state.artifacts.map((a) => [a.destination, a.sha256]),
+    );
+    files.set("/q/web.container", digest);
+    const planned = plan({
+      desired: state,
+      manifest: null,
+      observed: { files, units: null },
+      adopt: "matching",
+    });
+    assert.deepEqual(planned.conflicts.map((c) => c.path), conflicts, what);
+    assert.ok(planned.conflicts.every((c) => c.differs === true), what);
+    assert.deepEqual(
+      planned.actions.filter((a) => a.target === "/q/web.container").map((a) => a.reason),
+      writes,
+      what,
+    );
+  }
+  // Matching files placed without a daemon-reload: systemd does not know their units yet.
+  const files = new Map<string, string | null>(
+    state.artifacts.map((a) => [a.destination, a.sha256]),
+  );
+  const unloaded = new Map(
+    state.artifacts.flatMap((a) =>
+      a.unit === null ? [] : [[a.unit, { load: "not-found", active: "inactive" }] as const]
+    ),
+  );
+  const taken = plan({
+    desired: state,
+    manifest: null,
+    observed: { files, units: unloaded },
+    adopt: "matching",
+  });
+  assert.deepEqual(taken.actions.filter((a) => a.op === "write"), []);
+  assert.deepEqual(taken.actions.filter((a) => a.op === "reload").map((a) => a.reason), [
+    "adopted unit files systemd has not loaded",
+  ]);
+  assert.ok(taken.actions.some((a) => a.op === "start" && a.target === "web.service"));
+  // Loaded already (the other tool reloaded): no reload.
+  const loaded = new Map([...unloaded].map(([u]) => [u, { load: "loaded", active: "active" }]));
+  assert.deepEqual(
+    plan({ desired: state, manifest: null, observed: { files, units: loaded }, adopt: "matching" })
+      .actions,
+    [],
+  );
+});
+
 Deno.test("files core-ops does not own and never deployed are not touched", () => {
   const state = desired(baseRepo());
   const host = converged(state);

@@ -66,7 +66,12 @@ Deno.test("fetch failures: missing ref 66, auth and host key 66, the rest transi
   const url = "https://u:tok@h/r.git";
   const cases: [string, string, number, RegExp][] = [
     ["main", "fatal: couldn't find remote ref main\n", 66, /has no branch or tag "main"/],
-    ["abc1234", "fatal: couldn't find remote ref abc1234\n", 66, /full 40-character id/],
+    [
+      "v9",
+      "fatal: couldn't find remote ref v9\n",
+      66,
+      /check --rev, CORE_OPS_REV or rev in agent\.toml against/,
+    ],
     ["a".repeat(40), "fatal: remote error: upload-pack: not our ref aaaa\n", 66, /commit a{40}/],
     [
       "main",

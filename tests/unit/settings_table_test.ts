@@ -89,6 +89,8 @@ function samples(row: Row): [string, string, unknown] {
       return ["f", "e", "t"];
     case "id":
       return ["f", "e", "t"];
+    case "n":
+      return ["7", "8", 9];
     default:
       return ["/f", "/e", "/t"];
   }

@@ -1,7 +1,13 @@
 /** Settings: flag > environment > agent.toml > default, every value validated. */
 import assert from "node:assert/strict";
 import { CoreOpsError } from "../../src/errors.ts";
-import { type AgentToml, parseAgentToml, resolveSettings } from "../../src/settings.ts";
+import {
+  type AgentToml,
+  parseAgentToml,
+  REMOVED_VARIABLES,
+  removedVariableWarnings,
+  resolveSettings,
+} from "../../src/settings.ts";
 import { ENV_NAMES } from "../../src/settings/table.ts";
 import { PRODUCTION } from "../../tools/permissions.ts";
 
@@ -44,6 +50,8 @@ Deno.test("flag beats environment beats agent.toml beats default", () => {
     "retry-initial": "default",
     "retry-max": "default",
     "age-identity": "default",
+    "keep-generations": "default",
+    adopt: "default",
   });
 });
 
@@ -251,6 +259,8 @@ Deno.test("agent.toml: every SPEC §4 key is known; wrong TOML types are refused
     "metrics-file",
     "config-roots",
     "age-identity",
+    "keep-generations",
+    "adopt",
   ];
   for (const key of keys) {
     assert.throws(
@@ -270,5 +280,76 @@ Deno.test("agent.toml: every SPEC §4 key is known; wrong TOML types are refused
 Deno.test("the release permission set may read every setting's environment variable", () => {
   for (const name of Object.values(ENV_NAMES)) {
     assert.ok(PRODUCTION.env.includes(name), `${name} missing from tools/permissions.ts`);
+  }
+});
+
+Deno.test("keep-generations: a whole number from 1 to 100, 5 by default", () => {
+  const cases: [Record<string, string>, Record<string, unknown>, number | RegExp][] = [
+    [{}, {}, 5],
+    [{}, { "keep-generations": 3 }, 3],
+    [{ CORE_OPS_KEEP_GENERATIONS: "12" }, { "keep-generations": 3 }, 12],
+    [{}, { "keep-generations": 0 }, /keep-generations in \/a\.toml: "0" must be at least 1/],
+    [{}, { "keep-generations": 2.5 }, /keep-generations in \/a\.toml: "2\.5" must be a whole/],
+    [{ CORE_OPS_KEEP_GENERATIONS: "five" }, {}, /CORE_OPS_KEEP_GENERATIONS \(environment\)/],
+    [{}, { "keep-generations": 1000 }, /must be at most 100/],
+  ];
+  for (const [envValues, tomlValues, expected] of cases) {
+    const resolve = () =>
+      resolveSettings({
+        flags: {},
+        env: (n) => envValues[n],
+        toml: { path: "/a.toml", values: tomlValues as AgentToml },
+      });
+    if (typeof expected === "number") {
+      assert.equal(resolve().keepGenerations, expected);
+    } else {
+      assert.throws(resolve, (e: unknown) => e instanceof CoreOpsError && expected.test(e.message));
+    }
+  }
+});
+
+Deno.test("adopt: false by default; agent.toml boolean, environment yes/no/1/0", () => {
+  const cases: [Record<string, string>, Record<string, unknown>, boolean | RegExp][] = [
+    [{}, {}, false],
+    [{}, { adopt: true }, true],
+    [{ CORE_OPS_ADOPT: "no" }, { adopt: true }, false],
+    [{ CORE_OPS_ADOPT: "1" }, {}, true],
+    [{ CORE_OPS_ADOPT: "sure" }, {}, /CORE_OPS_ADOPT \(environment\): "sure" must be true or/],
+  ];
+  for (const [envValues, tomlValues, expected] of cases) {
+    const resolve = () =>
+      resolveSettings({
+        flags: {},
+        env: (n) => envValues[n],
+        toml: { path: "/a.toml", values: tomlValues as AgentToml },
+      });
+    if (typeof expected === "boolean") {
+      assert.equal(resolve().adopt, expected);
+    } else {
+      assert.throws(resolve, (e: unknown) => e instanceof CoreOpsError && expected.test(e.message));
+    }
+  }
+  assert.throws(
+    () => parseAgentToml("/a.toml", 'adopt = "yes"\n'),
+    (e: unknown) => e instanceof CoreOpsError && /adopt/.test(e.message),
+  );
+});
+
+Deno.test("the original core-ops' removed variables are warned about, naming the replacement", () => {
+  assert.deepEqual(removedVariableWarnings(noEnv), []);
+  const env = (n: string) =>
+    ({ CORE_OPS_STATE_FILE: "/var/lib/core-ops/status.json", CORE_OPS_AUDIT_DIR: "" } as Record<
+      string,
+      string
+    >)[n];
+  const warnings = removedVariableWarnings(env);
+  assert.equal(warnings.length, 2, "set, even to an empty value, is warned about");
+  assert.match(
+    warnings[0],
+    /^CORE_OPS_STATE_FILE is no longer read .*state-dir, CORE_OPS_STATE_DIR/,
+  );
+  assert.match(warnings[1], /^CORE_OPS_AUDIT_DIR is no longer read .*journald/);
+  for (const name of Object.keys(REMOVED_VARIABLES)) {
+    assert.ok(PRODUCTION.env.includes(name), `${name} must be readable to be warned about`);
   }
 });

@@ -32,14 +32,14 @@ import { installShippedUnits } from "./units.ts";
 
 /** The bare repository the agent fetches from, and the dir the HTTP server serves. */
 const REMOTES = "/srv/git";
-const REMOTE = `${REMOTES}/core-ops.git`;
-const FILE_URL = `file://${REMOTE}`;
+export const REMOTE = `${REMOTES}/core-ops.git`;
+export const FILE_URL = `file://${REMOTE}`;
 const HTTP_PORT = 8418;
 const HTTP_URL = `http://127.0.0.1:${HTTP_PORT}/core-ops.git`;
-const CONFIG = "/etc/core-ops/agent.toml";
-const STATE_DIR = "/var/lib/core-ops";
+export const CONFIG = "/etc/core-ops/agent.toml";
+export const STATE_DIR = "/var/lib/core-ops";
 /** In the state dir: the release permission set lets the agent write there. */
-const METRICS = `${STATE_DIR}/metrics.prom`;
+export const METRICS = `${STATE_DIR}/metrics.prom`;
 const LOCK = "/run/core-ops/lock";
 /** What an unattended run may change on the host. */
 const TARGET_DIRS = ["/etc/containers/systemd", "/etc/systemd/system"];
@@ -91,7 +91,7 @@ function agentToml(repo: string, extra: Record<string, Setting> = {}): string {
 }
 
 /** Commits `files` in the work repository and pushes the commit to the remote's main. */
-async function publish(
+export async function publish(
   t: ScenarioContext,
   files: Files,
   opts: { replace?: boolean; message?: string } = {},
@@ -109,7 +109,7 @@ async function pushMain(t: ScenarioContext): Promise<void> {
  * A bare remote holding `files` at main, the shipped units installed and
  * agent.toml pointing at `repo`; returns the published commit.
  */
-async function setUpAgent(
+export async function setUpAgent(
   t: ScenarioContext,
   files: Files,
   repo = FILE_URL,
@@ -126,7 +126,7 @@ async function setUpAgent(
   return sha;
 }
 
-async function configure(
+export async function configure(
   t: ScenarioContext,
   repo: string,
   settings: Record<string, Setting> = {},
@@ -149,7 +149,7 @@ interface ServiceRun {
 }
 
 /** `systemctl start core-ops.service` (it is Type=oneshot: returns after the run). */
-async function runService(t: ScenarioContext): Promise<ServiceRun> {
+export async function runService(t: ScenarioContext): Promise<ServiceRun> {
   const before = (await runEvents(t)).length;
   const previous = (await t.unit("core-ops.service", ["InvocationID"])).InvocationID;
   const start = await t.exec(["systemctl", "start", "core-ops.service"], { timeoutMs: 240_000 });
@@ -178,13 +178,13 @@ async function runService(t: ScenarioContext): Promise<ServiceRun> {
 }
 
 /** Asserts the run left exactly one event and returns it. */
-function oneEvent(run: ServiceRun | { events: JournalEntry[] }): JournalEntry {
+export function oneEvent(run: ServiceRun | { events: JournalEntry[] }): JournalEntry {
   assert.equal(run.events.length, 1, `events: ${JSON.stringify(run.events, null, 1)}`);
   return run.events[0];
 }
 
 /** A `CORE_OPS_*` field's value, decoded as `explain` decodes it; the field must be there. */
-function field(event: JournalEntry, name: (typeof EVENT_FIELDS)[number]): string {
+export function field(event: JournalEntry, name: (typeof EVENT_FIELDS)[number]): string {
   const value = event[name];
   assert.equal(typeof value, "string", `${name} missing in ${JSON.stringify(event)}`);
   return decodeFieldValue(value as string);
@@ -212,11 +212,11 @@ async function invocations(t: ScenarioContext, units: string[]): Promise<Record<
   return out;
 }
 
-async function statusJson(t: ScenarioContext): Promise<Record<string, unknown>> {
+export async function statusJson(t: ScenarioContext): Promise<Record<string, unknown>> {
   return await t.coreOpsJson(["status", "--json"]);
 }
 
-async function assertActive(t: ScenarioContext, units: string[]): Promise<void> {
+export async function assertActive(t: ScenarioContext, units: string[]): Promise<void> {
   for (const unit of units) {
     await t.assertUnit(unit, { LoadState: "loaded", ActiveState: "active" });
   }
@@ -226,7 +226,7 @@ async function assertActive(t: ScenarioContext, units: string[]): Promise<void> 
  * The metrics textfile, copied out of the guest and checked with the CI
  * host's `promtool check metrics` (no findings); returns sample → value.
  */
-async function checkedMetrics(t: ScenarioContext): Promise<Map<string, number>> {
+export async function checkedMetrics(t: ScenarioContext): Promise<Map<string, number>> {
   const text = await Deno.readTextFile(`${t.guest.root}${METRICS}`);
   const check = await run("promtool", ["check", "metrics"], { stdin: text });
   assert.equal(check.code, 0, `${describe(["promtool", "check", "metrics"], check)}\n${text}`);
@@ -258,7 +258,7 @@ function assertMetrics(
 }
 
 /** Runs `core-ops agent` directly (not through the unit), as root. */
-function agentNow(t: ScenarioContext, args: string[] = []) {
+export function agentNow(t: ScenarioContext, args: string[] = []) {
   return t.coreOps(["agent", ...args], { timeoutMs: 180_000 });
 }
 

@@ -15,6 +15,7 @@ import { harnessScenarios } from "./harness.ts";
 import { helperScenarios } from "./helpers.ts";
 import { metricsScenarios } from "./metrics.ts";
 import { namingScenarios } from "./naming.ts";
+import { operatorScenarios } from "./operator.ts";
 import { planScenarios } from "./plan.ts";
 import { secretScenarios } from "./secrets.ts";
 import { crashScenarios, validateScenarios } from "./validate.ts";
@@ -40,4 +41,5 @@ export const SCENARIOS: Scenario[] = [
   ...agentScenarios,
   ...faultScenarios,
   ...secretScenarios,
+  ...operatorScenarios,
 ];
