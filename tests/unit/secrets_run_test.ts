@@ -270,3 +270,21 @@ Deno.test("a config file that becomes a secret (and back): no false drift, writt
     "restart web.service",
   ]);
 });
+
+Deno.test("rollback to a kept generation decrypts its age file again; no generation holds a plaintext", async () => {
+  const { generationSource } = await import("../../src/run/generation.ts");
+  const h = newHost();
+  assert.equal((await applyRevision(context(h, await repo(PLAIN_1), "r1"))).outcome, "success");
+  assert.equal((await applyRevision(context(h, await repo(PLAIN_2), "r2"))).outcome, "success");
+  assert.equal(h.files.text(SECRET), PLAIN_2);
+  assert.doesNotMatch(stateText(h), new RegExp(`${PLAIN_1}|${PLAIN_2}`));
+
+  const store = new StateStore(STATE, h.files);
+  const { record, resolved } = await generationSource(store, "1");
+  assert.equal(record.revision, "r1");
+  const back = await applyRevision({ ...context(h, {}, "r1"), source: { resolved } });
+  assert.equal(back.outcome, "success", back.failure?.reason);
+  assert.equal(h.files.text(SECRET), PLAIN_1, "the previous plaintext is back");
+  assert.equal(h.files.files.get(SECRET)?.mode, 0o600);
+  assert.doesNotMatch(stateText(h), new RegExp(`${PLAIN_1}|${PLAIN_2}`));
+});
