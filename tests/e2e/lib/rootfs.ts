@@ -102,10 +102,11 @@ async function exists(path: string): Promise<boolean> {
 /**
  * Makes sure an unpacked pristine rootfs of the run's suite exists and
  * returns its paths: bootstraps it (cold, one to two minutes), or unpacks the
- * cached tarball, or reuses the pristine tree as is (warm). Runs that need
- * the same key serialise on its lock while it is built; afterwards this run
- * holds the lock shared until it exits, which keeps the tree from being
- * rebuilt or deleted by another run while guests boot from it.
+ * cached tarball, or reuses the pristine tree as is (warm). This run holds
+ * the key's lock shared until it exits, which keeps the tree from being
+ * rebuilt or deleted by another run while guests boot from it; building or
+ * unpacking takes it exclusively, so runs that find the same key cold wait
+ * for one build.
  */
 export async function ensureRootfs(cfg: E2eConfig, timings: Timings): Promise<RootfsPaths> {
   await Deno.mkdir(cfg.cacheDir, { recursive: true });
@@ -118,36 +119,44 @@ export async function ensureRootfs(cfg: E2eConfig, timings: Timings): Promise<Ro
   const complete = `${paths.pristine}.complete`;
   const lock = await Deno.open(`${base}.lock`, { create: true, write: true });
   try {
-    await lock.lock(true);
+    // Shared first: a warm cache is used as is, beside other runs that use it.
+    await lock.lock(false);
     // The lock file's mtime is when the key was last used: the clean-up of other runs reads it.
     const now = new Date();
     await lock.utime(now, now);
-    if (cfg.rebuild || !await exists(paths.tarball)) {
-      await Deno.remove(complete).catch(() => {});
-      await build(cfg, base, paths, timings);
-      await Deno.writeTextFile(complete, `${key}\n`);
-    } else if (!await exists(complete)) {
-      await timings.measure("unpack", async () => {
-        await removeTree(paths.pristine);
-        await Deno.mkdir(paths.pristine, { recursive: true });
-        await mustPipe(
-          ["zstd", "-q", "-d", "-c", paths.tarball],
-          [
-            "tar",
-            "--numeric-owner",
-            "--xattrs",
-            "--xattrs-include=*",
-            "-C",
-            paths.pristine,
-            "-xf",
-            "-",
-          ],
-        );
+    if (cfg.rebuild || !await exists(paths.tarball) || !await exists(complete)) {
+      // Exclusive to build or unpack: waits until no other run boots guests from this key.
+      await lock.unlock();
+      await lock.lock(true);
+      if (cfg.rebuild || !await exists(paths.tarball)) {
+        await Deno.remove(complete).catch(() => {});
+        await build(cfg, base, paths, timings);
         await Deno.writeTextFile(complete, `${key}\n`);
-      });
+      } else if (!await exists(complete)) {
+        await timings.measure("unpack", async () => {
+          await removeTree(paths.pristine);
+          await Deno.mkdir(paths.pristine, { recursive: true });
+          await mustPipe(
+            ["zstd", "-q", "-d", "-c", paths.tarball],
+            [
+              "tar",
+              "--numeric-owner",
+              "--xattrs",
+              "--xattrs-include=*",
+              "-C",
+              paths.pristine,
+              "-xf",
+              "-",
+            ],
+          );
+          await Deno.writeTextFile(complete, `${key}\n`);
+        });
+      }
+      // Back to shared (another run may build in between: it only ever finishes the tree).
+      await lock.unlock();
+      await lock.lock(false);
     }
-    // Shared from here on; deliberately never closed: the lock goes when this process does.
-    await lock.lock(false);
+    // Deliberately never closed: the shared lock goes when this process does.
   } catch (error) {
     lock.close();
     throw error;
