@@ -156,7 +156,7 @@ async function runScenario(
     const all = await guest.exec(["journalctl", "--no-pager", "-q", "-o", "cat"], {
       timeoutMs: 10_000,
     }).catch(() => undefined);
-    const flake = hostFlakeIn(env.cfg.suite.name, all?.stdout ?? "");
+    const flake = hostFlakeIn(all?.stdout ?? "");
     throw flake ? new FlakedRun(flake, error) : error;
   } finally {
     await guest.shutdown();

@@ -14,8 +14,6 @@ export interface HostFlake {
   pattern: RegExp;
   /** What it is, with the upstream report. */
   what: string;
-  /** The suites it has been seen on; elsewhere the same line is never a reason to retry. */
-  suites: readonly string[];
 }
 
 export const HOST_FLAKES: readonly HostFlake[] = [
@@ -26,26 +24,10 @@ export const HOST_FLAKES: readonly HostFlake[] = [
     pattern:
       /unable to create pod cgroup for pod \S+: creating cgroup \S+: Unit \S+\.slice was already loaded or has a fragment file/,
     what: "Podman: pod start races the pod's cgroup slice (containers/podman#24010)",
-    suites: ["sid"],
-  },
-  {
-    // Seen with systemd 262 (Debian sid) as guest of this harness only, on a loaded machine
-    // whose host mixes cgroup v1 and v2: now and then PID 1 cannot spawn its executor for a
-    // unit being started ("Failed to spawn executor: No such file or directory"), and in the
-    // same runs a unit's main process is SIGKILLed the moment it starts, with no sender in the
-    // guest's journal or the kernel log. Never seen on trixie (systemd 257).
-    pattern: /: Failed to spawn executor: No such file or directory$/m,
-    what: "systemd 262 in nspawn: PID 1 failed to spawn sd-executor (ENOENT)",
-    suites: ["sid"],
-  },
-  {
-    pattern: /^core-ops\.service: Main process exited, code=killed, status=9\/KILL$/m,
-    what: "systemd 262 in nspawn: core-ops.service SIGKILLed by no one at start",
-    suites: ["sid"],
   },
 ];
 
-/** The first known flake of `suite` whose line is in `journal`, if any. */
-export function hostFlakeIn(suite: string, journal: string): HostFlake | undefined {
-  return HOST_FLAKES.find((f) => f.suites.includes(suite) && f.pattern.test(journal));
+/** The first known flake whose line is in `journal`, if any. */
+export function hostFlakeIn(journal: string): HostFlake | undefined {
+  return HOST_FLAKES.find((f) => f.pattern.test(journal));
 }
