@@ -22,7 +22,6 @@
  */
 import { type E2eConfig, loadConfig } from "./lib/config.ts";
 import { Guest, installInterruptTeardown, interrupted, reapStale } from "./lib/guest.ts";
-import { type HostFlake, hostFlakeIn } from "./lib/flakes.ts";
 import { ensureHostPackages } from "./lib/hostdeps.ts";
 import { since } from "./lib/proc.ts";
 import { ensureRootfs } from "./lib/rootfs.ts";
@@ -108,13 +107,6 @@ async function withTimeout(ms: number, fn: () => Promise<void>): Promise<void> {
   }
 }
 
-/** A scenario failure whose guest journal shows a known flake of the host's software. */
-class FlakedRun extends Error {
-  constructor(readonly flake: HostFlake, readonly failure: unknown) {
-    super(flake.what);
-  }
-}
-
 async function runScenario(
   env: HarnessEnv,
   scenario: Scenario,
@@ -153,11 +145,7 @@ async function runScenario(
       error.message += `\n${detail}`;
       if (error.stack) error.stack += `\n${detail}`;
     }
-    const all = await guest.exec(["journalctl", "--no-pager", "-q", "-o", "cat"], {
-      timeoutMs: 10_000,
-    }).catch(() => undefined);
-    const flake = hostFlakeIn(all?.stdout ?? "");
-    throw flake ? new FlakedRun(flake, error) : error;
+    throw error;
   } finally {
     await guest.shutdown();
   }
@@ -215,34 +203,17 @@ async function main(): Promise<void> {
   );
 
   const counts: Counts = { passed: 0, failed: 0 };
-  let retried = 0;
   for (const [index, scenario] of selected.entries()) {
     if (interrupted()) break;
     const start = performance.now();
-    let note = "";
     try {
-      try {
-        await runScenario(env, scenario, index);
-      } catch (error) {
-        // Once, in a fresh guest, and only for a flake of the host's software named in flakes.ts.
-        if (!(error instanceof FlakedRun) || interrupted()) throw error;
-        console.log(
-          `RETRY ${since(start).toFixed(1).padStart(4)}s  ${scenario.name}: known host flake: ` +
-            `${error.flake.what}\n${message(error.failure)}`,
-        );
-        note = ` (retried after: ${error.flake.what})`;
-        retried++;
-        await runScenario(env, scenario, index);
-      }
+      await runScenario(env, scenario, index);
       counts.passed++;
-      console.log(`PASS ${since(start).toFixed(1).padStart(5)}s  ${scenario.name}${note}`);
+      console.log(`PASS ${since(start).toFixed(1).padStart(5)}s  ${scenario.name}`);
     } catch (error) {
       counts.failed++;
-      const failure = error instanceof FlakedRun ? error.failure : error;
       console.log(
-        `FAIL ${since(start).toFixed(1).padStart(5)}s  ${scenario.name}${note}\n${
-          message(failure)
-        }`,
+        `FAIL ${since(start).toFixed(1).padStart(5)}s  ${scenario.name}\n${message(error)}`,
       );
     }
   }
@@ -254,7 +225,6 @@ async function main(): Promise<void> {
   await removeRunRoot();
   console.log(timings.render());
   console.log(`e2e: total ${since(started).toFixed(1)}s on ${cfg.suite.name}`);
-  if (retried > 0) console.log(`e2e: ${retried} scenario(s) retried after a known host flake`);
   await finish(cfg, counts);
 }
 
