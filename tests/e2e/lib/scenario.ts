@@ -29,7 +29,7 @@ export type Tag = typeof TAGS[number][0];
 export interface Scenario {
   /** Shown in the report; unique. */
   name: string;
-  /** See {@link TAGS}; scenarios.ts tags whole groups with {@link tagged}. */
+  /** See {@link TAGS}; scenarios/mod.ts tags whole groups with {@link tagged}. */
   tags?: readonly Tag[];
   /**
    * Whether the runner boots a fresh guest for it (default true). Harness
