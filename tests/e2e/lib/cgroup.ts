@@ -53,8 +53,22 @@ export async function spawnInCgroup<T>(dir: string, spawn: () => T): Promise<T> 
   }
 }
 
-/** Removes a guest's cgroup tree once nothing runs in it, deepest first; best effort. */
+/** Whether any process still runs in `dir` or below (`populated 1` in its cgroup.events). */
+async function populated(dir: string): Promise<boolean> {
+  const events = await Deno.readTextFile(`${dir}/cgroup.events`).catch(() => "populated 0");
+  return /^populated 1$/m.test(events);
+}
+
+/**
+ * Removes a guest's cgroup tree once nothing runs in it (processes of a big
+ * guest may still be exiting after nspawn did: waits up to 10 s), deepest
+ * first; best effort.
+ */
 export async function removeCgroup(dir: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (await populated(dir) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   const dirs: string[] = [];
   const walk = async (d: string): Promise<void> => {
     dirs.push(d);
