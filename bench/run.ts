@@ -12,16 +12,20 @@
  *    `deno run` of an empty script — here (4a) and, as root, inside the test
  *    host from its read-only package mount (4b).
  *
- * Usage: `deno task bench [--runs N] [--only plan,startup,nochange,apply] [--out FILE]`
- * (`--out` also writes the table as markdown to FILE; `--only host` means
- * `startup,nochange,apply`). Parts 2, 3 and 4b boot
- * ONE test host with the e2e harness and need root; without root they are
- * reported as skipped. Performance is judged here, never in the test suite.
+ * Usage: `deno task bench [--runs N] [--only plan,startup,nochange,apply]
+ * [--suites trixie,sid] [--out FILE]` (`--out` also writes the table as
+ * markdown to FILE; `--only host` means `startup,nochange,apply`). Parts 2, 3
+ * and 4b boot ONE test host per Debian suite of `--suites` (default: every
+ * suite the e2e harness knows, trixie and sid) one after the other, with the
+ * e2e harness, and need root; without root they are reported as skipped. The
+ * table's host column says where each figure comes from. Performance is judged
+ * here, never in the test suite.
  *
  * @module
  */
 import { buildPackage } from "../tools/package.ts";
 import { hostBench } from "./lib/host.ts";
+import { describeHost, SUITES } from "../tests/e2e/lib/suites.ts";
 import { ensureGnuTime, measure, repeat } from "./lib/measure.ts";
 import { BENCH_GIT_IDENTITY, BENCH_HOST, generateRepo, writeFiles } from "./lib/repo.ts";
 import { renderTable, type Row, sampleRow, summarize, verdict } from "./lib/stats.ts";
@@ -29,13 +33,22 @@ import { renderTable, type Row, sampleRow, summarize, verdict } from "./lib/stat
 const PARTS = ["plan", "startup", "nochange", "apply"] as const;
 type Part = typeof PARTS[number];
 
-function parseArgs(args: string[]): { runs: number; only: Set<Part>; out: string | undefined } {
+interface Args {
+  runs: number;
+  only: Set<Part>;
+  suites: string[];
+  out: string | undefined;
+}
+
+function parseArgs(args: string[]): Args {
   let runs = 5;
   let only = new Set<Part>(PARTS);
+  let suites = SUITES.map((s) => s.name);
   let out: string | undefined;
   const fail = (why: string): never => {
     console.error(
-      `bench: ${why}\nusage: deno task bench [--runs N] [--only ${PARTS.join(",")}] [--out FILE]`,
+      `bench: ${why}\nusage: deno task bench [--runs N] [--only ${PARTS.join(",")}] ` +
+        `[--suites ${suites.join(",")}] [--out FILE]`,
     );
     Deno.exit(64);
   };
@@ -51,10 +64,13 @@ function parseArgs(args: string[]): { runs: number; only: Set<Part>; out: string
       );
       for (const n of names) if (!PARTS.includes(n as Part)) fail(`unknown part ${n}`);
       only = new Set(names as Part[]);
+    } else if (args[i] === "--suites") {
+      suites = value().split(",");
+      for (const n of suites) if (!SUITES.some((s) => s.name === n)) fail(`unknown suite ${n}`);
     } else if (args[i] === "--out") out = value();
     else fail(`unknown argument ${args[i]}`);
   }
-  return { runs, only, out };
+  return { runs, only, suites, out };
 }
 
 function say(line: string): void {
@@ -197,13 +213,14 @@ async function machine(): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  const { runs, only, out } = parseArgs(Deno.args);
+  const { runs, only, suites, out } = parseArgs(Deno.args);
   await ensureGnuTime();
   const started = new Date();
   const machineLine = await machine();
   const tmp = await Deno.makeTempDir({ prefix: "core-ops-bench-" });
   const rows: Row[] = [];
   const notes: string[] = [];
+  const hosts: string[] = [];
   try {
     if (only.has("plan") || only.has("startup")) {
       say("bench: building the offline package (tools/package.ts)");
@@ -215,14 +232,16 @@ async function main(): Promise<void> {
       if (Deno.uid() !== 0) {
         notes.push("parts 2, 3 and 4b skipped: they boot a test host and need root");
       } else {
-        rows.push(
-          ...await hostBench({
+        for (const suite of suites) {
+          const result = await hostBench(suite, {
             noChange: only.has("nochange") ? runs : 0,
             apply: only.has("apply") ? Math.max(2, Math.ceil(runs / 2)) : 0,
             applyDefaultSettle: only.has("apply") ? 2 : 0,
             startup: only.has("startup") ? Math.max(runs, 10) : 0,
-          }, say),
-        );
+          }, say);
+          rows.push(...result.rows);
+          hosts.push(`- ${suite}: ${describeHost(result.host)}, booted with systemd-nspawn`);
+        }
       }
     }
   } finally {
@@ -232,6 +251,7 @@ async function main(): Promise<void> {
   const lines = [
     `core-ops bench, ${started.toISOString()}, ${runs} runs per measurement after one warm-up (part 3: fewer, see "n")`,
     `machine: ${machineLine}`,
+    ...(hosts.length > 0 ? ["test hosts (the host column):", ...hosts] : []),
     "",
     renderTable(rows),
     "",

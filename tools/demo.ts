@@ -4,8 +4,8 @@
  * Everywhere: plans `examples/homelab` for host `nas` (or `host`) into fresh
  * temp target dirs, with the production permission flags, and prints the
  * human plan. As root on Linux it goes on to do it for real on a throwaway
- * test host (the e2e harness's Debian trixie guest with systemd 257 and
- * Podman 5.4): `apply` the example there, print `status` and the running
+ * test host (the e2e harness's Debian guest, trixie unless
+ * `CORE_OPS_E2E_SUITE` names another): `apply` the example there, print `status` and the running
  * containers, then change one config file and show the one restart it
  * causes. `--plan-only` stops after the plan.
  *

@@ -1,7 +1,8 @@
 /**
- * The real-host parts of the bench (2: no-change run, 3: first apply), on ONE
- * throwaway test host booted with the e2e harness, exactly as
- * tests/e2e/demo.ts boots one. Every command runs inside the guest under GNU
+ * The real-host parts of the bench (2: no-change run, 3: first apply, 4b:
+ * start-up), on ONE throwaway test host per Debian suite (trixie, sid: see
+ * tests/e2e/lib/suites.ts) booted with the e2e harness, exactly as
+ * tests/e2e/demo.ts boots one. Every row says which host it comes from. Every command runs inside the guest under GNU
  * time (copied in from this machine) for its peak RSS; wall time is taken
  * here around the guest exec, minus the median cost of entering the guest
  * (`nsenter` + `env` + GNU time running `true`), measured in the same session.
@@ -9,6 +10,7 @@
  * @module
  */
 import { loadConfig } from "../../tests/e2e/lib/config.ts";
+import type { HostPackages } from "../../tests/e2e/lib/suites.ts";
 import { Guest, installInterruptTeardown } from "../../tests/e2e/lib/guest.ts";
 import { ensureHostPackages } from "../../tests/e2e/lib/hostdeps.ts";
 import { ensureRootfs, TEST_IMAGE } from "../../tests/e2e/lib/rootfs.ts";
@@ -192,22 +194,42 @@ WantedBy=multi-user.target
   return { files, flat, units };
 }
 
-/** Boots the test host, runs parts 2, 3 and 4b, and tears it down on every way out. */
-export async function hostBench(runs: HostRuns, say: (line: string) => void): Promise<Row[]> {
-  const cfg = await loadConfig();
+let teardownInstalled = false;
+
+/** What one test host measured, and what it is. */
+export interface HostResult {
+  rows: Row[];
+  host: HostPackages;
+}
+
+/**
+ * Boots the test host of Debian `suite`, runs parts 2, 3 and 4b there, and
+ * tears it down on every way out. Each row's `host` is the suite.
+ */
+export async function hostBench(
+  suite: string,
+  runs: HostRuns,
+  say: (line: string) => void,
+): Promise<HostResult> {
+  const cfg = await loadConfig(suite);
   // Not under the e2e runs dir: a concurrent `deno task e2e` reaps every run
   // there whose process is not an e2e harness (tests/e2e/lib/guest.ts reapStale).
   const runRoot = `${cfg.cacheDir}/bench/${Deno.pid}`;
   const timings = new Timings();
-  installInterruptTeardown(
-    () => say("\nbench: interrupted, tearing the test host down"),
-    () => Deno.remove(runRoot, { recursive: true }).catch(() => {}),
-  );
+  if (!teardownInstalled) {
+    // Once per process: every suite's host lives under the same run root.
+    teardownInstalled = true;
+    installInterruptTeardown(
+      () => say("\nbench: interrupted, tearing the test host down"),
+      () => Deno.remove(runRoot, { recursive: true }).catch(() => {}),
+    );
+  }
   await ensureHostPackages();
   const pkg = await buildPackage(`${runRoot}/package`);
-  const { pristine } = await ensureRootfs(cfg, timings);
+  const { pristine, host: packages } = await ensureRootfs(cfg, timings);
+  say(`bench: test host ${suite}: systemd ${packages.systemd}, podman ${packages.podman}`);
   const guest = await Guest.boot({
-    name: `bench-${Deno.pid}`,
+    name: `bench-${suite}-${Deno.pid}`,
     pristine,
     runRoot,
     logDir: cfg.logDir,
@@ -230,7 +252,7 @@ export async function hostBench(runs: HostRuns, say: (line: string) => void): Pr
     if (runs.startup > 0) rows.push(...await startupInGuest(host, runs.startup, say));
     if (runs.apply > 0) rows.push(...await firstApply(host, runs, say));
     if (runs.noChange > 0) rows.push(...await noChange(host, runs.noChange, say));
-    return rows;
+    return { rows: rows.map((r) => ({ ...r, host: suite })), host: packages };
   } finally {
     // A failing teardown must not hide why the bench stopped.
     await guest.shutdown().catch((error) => say(`bench: test host teardown failed: ${error}`));

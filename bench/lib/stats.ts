@@ -26,6 +26,8 @@ export function summarize(samples: readonly number[]): Summary {
 export interface Row {
   /** Which part of the bench (1–4). */
   part: string;
+  /** The test host (Debian suite) it was measured in; absent: on the bench machine itself. */
+  host?: string;
   name: string;
   /** Wall time in milliseconds. */
   ms: Summary;
@@ -65,15 +67,15 @@ function mib(s: Summary | undefined): string {
 /** The table as GitHub markdown: one row per measurement. */
 export function renderTable(rows: readonly Row[]): string {
   const header = [
-    "| # | measurement | n | wall, median (min–max) | peak RSS MiB, median (min–max) | ratio | target |",
-    "|---|---|---|---|---|---|---|",
+    "| # | host | measurement | n | wall, median (min–max) | peak RSS MiB, median (min–max) | ratio | target |",
+    "|---|---|---|---|---|---|---|---|",
   ];
   return [
     ...header,
     ...rows.map((r) =>
-      `| ${r.part} | ${r.name} | ${r.ms.n} | ${ms(r.ms)} | ${mib(r.rssMiB)} | ${r.ratio ?? ""} | ${
-        r.target ?? ""
-      } |`
+      `| ${r.part} | ${r.host ?? "bench machine"} | ${r.name} | ${r.ms.n} | ${ms(r.ms)} | ${
+        mib(r.rssMiB)
+      } | ${r.ratio ?? ""} | ${r.target ?? ""} |`
     ),
   ].join("\n");
 }

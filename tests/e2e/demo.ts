@@ -12,6 +12,7 @@ import { Guest, installInterruptTeardown } from "./lib/guest.ts";
 import { ensureHostPackages } from "./lib/hostdeps.ts";
 import { ensureRootfs } from "./lib/rootfs.ts";
 import { ScenarioContext } from "./lib/scenario.ts";
+import { describeHost } from "./lib/suites.ts";
 import { Timings } from "./lib/timings.ts";
 import { exampleOnTestHost, REPO } from "./scenarios/fixtures.ts";
 import { buildPackage } from "../../tools/package.ts";
@@ -28,13 +29,14 @@ export async function demoOnTestHost(host: string): Promise<number> {
   const timings = new Timings();
   installInterruptTeardown(() => say("\ndemo: interrupted, tearing the test host down\n"));
   say(
-    `\n== booting a throwaway test host (Debian trixie, systemd 257, Podman 5.4) with systemd-nspawn
+    `\n== booting a throwaway test host (Debian ${cfg.suite.name}; CORE_OPS_E2E_SUITE picks another) with systemd-nspawn
    the first run installs systemd-container/debootstrap and builds the guest rootfs:
    about 2 minutes and ~100 MB of Debian packages; later runs boot in about a second\n`,
   );
   await ensureHostPackages();
   const pkg = await buildPackage(cfg.packageDir);
-  const { pristine } = await ensureRootfs(cfg, timings);
+  const { pristine, host: packages } = await ensureRootfs(cfg, timings);
+  say(`   test host: ${describeHost(packages)}\n`);
   const guest = await Guest.boot({
     name: `demo-${Deno.pid}`,
     pristine,

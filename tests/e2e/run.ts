@@ -1,14 +1,18 @@
 /**
- * `deno task e2e`: the end-to-end suite on a real systemd 257 + Podman 5.4
- * host. Installs the host packages it needs, builds the offline package,
- * bootstraps (or reuses) the cached Debian trixie rootfs, then runs every
+ * `deno task e2e`: the end-to-end suite on a real systemd + Podman host.
+ * Installs the host packages it needs, builds the offline package,
+ * bootstraps (or reuses) the cached rootfs of the chosen Debian suite
+ * (`--suite`, default trixie; see lib/suites.ts), then runs every selected
  * scenario in a freshly booted guest of its own, one after another.
  *
- * Prints one PASS/FAIL line per scenario with its time, the phase timings,
- * and last a line `e2e: N passed, M failed`; exits 1 if any failed. With
- * `E2E_SUMMARY=<file>` the counts are also written there as JSON.
+ * Prints the host's systemd and Podman versions, one PASS/FAIL line per
+ * scenario with its time, the phase timings, and last a line
+ * `e2e: N passed, M failed`; exits 1 if any failed. With `E2E_SUMMARY=<file>`
+ * the counts (and the suite) are also written there as JSON.
  *
- * Usage: `deno task e2e [--filter TEXT] [--list]`
+ * Usage: `deno task e2e [--suite NAME] [--tag TAG] [--filter TEXT] [--list]`
+ * (`--tag host`: only the scenarios whose outcome depends on the host's
+ * systemd or Podman, which `.ci/run` also runs on sid).
  *
  * Must run as root (overlay mounts, systemd-nspawn); anything else fails.
  * Runs with --allow-all: it drives mount, nsenter and nspawn as root anyway,
@@ -21,7 +25,8 @@ import { Guest, installInterruptTeardown, interrupted, reapStale } from "./lib/g
 import { ensureHostPackages } from "./lib/hostdeps.ts";
 import { since } from "./lib/proc.ts";
 import { ensureRootfs } from "./lib/rootfs.ts";
-import { type HarnessEnv, type Scenario, ScenarioContext } from "./lib/scenario.ts";
+import { type HarnessEnv, type Scenario, ScenarioContext, type Tag, TAGS } from "./lib/scenario.ts";
+import { describeHost, SUITES } from "./lib/suites.ts";
 import { Timings } from "./lib/timings.ts";
 import { SCENARIOS } from "./scenarios/mod.ts";
 import { buildPackage } from "../../tools/package.ts";
@@ -31,20 +36,37 @@ interface Counts {
   failed: number;
 }
 
-function parseArgs(args: string[]): { filter: string | undefined; list: boolean } {
-  let filter: string | undefined;
-  let list = false;
+interface Args {
+  filter: string | undefined;
+  list: boolean;
+  suite: string | undefined;
+  tag: Tag | undefined;
+}
+
+const USAGE = "usage: deno task e2e [--suite NAME] [--tag TAG] [--filter TEXT] [--list]\n" +
+  SUITES.map((s) => `  --suite ${s.name}: ${s.about}`).join("\n") + "\n" +
+  TAGS.map(([t, about]) => `  --tag ${t}: ${about}`).join("\n");
+
+function parseArgs(args: string[]): Args {
+  const parsed: Args = { filter: undefined, list: false, suite: undefined, tag: undefined };
+  const fail = (why: string): never => {
+    console.error(`e2e: ${why}\n${USAGE}`);
+    Deno.exit(64);
+  };
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--filter" && i + 1 < args.length) filter = args[++i];
-    else if (args[i] === "--list") list = true;
-    else {
-      console.error(
-        `e2e: unknown argument ${args[i]}\nusage: deno task e2e [--filter TEXT] [--list]`,
-      );
-      Deno.exit(64);
-    }
+    const value = () => args[++i] ?? fail(`${args[i - 1]} needs a value`);
+    if (args[i] === "--filter") parsed.filter = value();
+    else if (args[i] === "--list") parsed.list = true;
+    else if (args[i] === "--suite") {
+      parsed.suite = value();
+      if (!SUITES.some((s) => s.name === parsed.suite)) fail(`unknown suite ${parsed.suite}`);
+    } else if (args[i] === "--tag") {
+      const tag = value();
+      const known = TAGS.find(([t]) => t === tag);
+      parsed.tag = known ? known[0] : fail(`unknown tag ${tag}`);
+    } else fail(`unknown argument ${args[i]}`);
   }
-  return { filter, list };
+  return parsed;
 }
 
 /** Guest names: short, unique per run, and valid machine names. */
@@ -55,7 +77,8 @@ function guestName(index: number, scenario: Scenario): string {
 
 async function writeSummary(cfg: E2eConfig | undefined, counts: Counts): Promise<void> {
   const file = cfg?.summaryFile ?? (Deno.env.get("E2E_SUMMARY") || undefined);
-  if (file) await Deno.writeTextFile(file, JSON.stringify(counts) + "\n");
+  const suite = cfg?.suite.name ?? null;
+  if (file) await Deno.writeTextFile(file, JSON.stringify({ ...counts, suite }) + "\n");
 }
 
 async function finish(cfg: E2eConfig | undefined, counts: Counts): Promise<never> {
@@ -129,14 +152,16 @@ async function runScenario(
 }
 
 async function main(): Promise<void> {
-  const { filter, list } = parseArgs(Deno.args);
-  const selected = SCENARIOS.filter((s) => !filter || s.name.includes(filter));
+  const { filter, list, suite, tag } = parseArgs(Deno.args);
+  const selected = SCENARIOS.filter((s) =>
+    (!filter || s.name.includes(filter)) && (!tag || (s.tags ?? []).includes(tag))
+  );
   if (list) {
     for (const s of selected) console.log(s.name);
     return;
   }
   if (selected.length === 0) {
-    console.error(`e2e: no scenario matches ${JSON.stringify(filter)}`);
+    console.error(`e2e: no scenario matches ${JSON.stringify({ filter, tag })}`);
     await finish(undefined, { passed: 0, failed: 1 });
   }
   if (Deno.uid() !== 0) {
@@ -149,7 +174,7 @@ async function main(): Promise<void> {
 
   const started = performance.now();
   const timings = new Timings();
-  const cfg = await loadConfig();
+  const cfg = await loadConfig(suite);
   const removeRunRoot = () => Deno.remove(cfg.runRoot, { recursive: true }).catch(() => {});
   installInterruptTeardown((signal) => {
     console.error(`\ne2e: ${signal}: tearing down running guests`);
@@ -162,8 +187,9 @@ async function main(): Promise<void> {
     const installed = await timings.measure("host-packages", ensureHostPackages);
     if (installed.length > 0) console.log(`e2e: installed host packages: ${installed.join(" ")}`);
     const pkg = await timings.measure("package", () => buildPackage(cfg.packageDir));
-    const { pristine } = await ensureRootfs(cfg, timings);
+    const { pristine, host } = await ensureRootfs(cfg, timings);
     env = { cfg, pristine, packageDir: pkg.dir, timings };
+    console.log(`e2e: test host ${describeHost(host)}`);
   } catch (error) {
     console.error(`e2e: setup failed, no scenario could run:\n${message(error)}`);
     console.log(timings.render());
@@ -171,7 +197,10 @@ async function main(): Promise<void> {
     await finish(cfg, { passed: 0, failed: selected.length });
     return;
   }
-  console.log(`e2e: setup done in ${since(started).toFixed(1)}s; cache ${cfg.cacheDir}`);
+  console.log(
+    `e2e: setup done in ${since(started).toFixed(1)}s; cache ${cfg.cacheDir}; ` +
+      `${selected.length} of ${SCENARIOS.length} scenarios selected`,
+  );
 
   const counts: Counts = { passed: 0, failed: 0 };
   for (const [index, scenario] of selected.entries()) {
@@ -195,7 +224,7 @@ async function main(): Promise<void> {
   // Guests are gone by now; what is left is this run's package build.
   await removeRunRoot();
   console.log(timings.render());
-  console.log(`e2e: total ${since(started).toFixed(1)}s`);
+  console.log(`e2e: total ${since(started).toFixed(1)}s on ${cfg.suite.name}`);
   await finish(cfg, counts);
 }
 

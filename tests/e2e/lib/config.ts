@@ -5,6 +5,7 @@
  *
  * Environment:
  * - `CORE_OPS_E2E_CACHE`: cache dir (default `${XDG_CACHE_HOME:-$HOME/.cache}/core-ops-e2e`)
+ * - `CORE_OPS_E2E_SUITE`: Debian suite of the test host (default `trixie`; `--suite` wins)
  * - `CORE_OPS_E2E_MIRROR`: Debian mirror for debootstrap (default: the host's apt source)
  * - `CORE_OPS_E2E_REBUILD=1`: ignore the cached rootfs and bootstrap a new one
  * - `E2E_SUMMARY`: file to receive `{"passed":N,"failed":M}`
@@ -12,9 +13,13 @@
  * @module
  */
 
+import { pickSuite, type SuiteSpec } from "./suites.ts";
+
 /** Resolved harness locations. */
 export interface E2eConfig {
-  /** Rootfs tarball, pristine tree, debootstrap's .deb cache, logs. */
+  /** The Debian suite the guests of this run boot. */
+  suite: SuiteSpec;
+  /** Rootfs tarballs and pristine trees (one per suite and package set), .deb caches, logs. */
   cacheDir: string;
   /** One dir per harness run, named by its pid; stale ones are reaped at start. */
   runsDir: string;
@@ -34,17 +39,20 @@ export interface E2eConfig {
   summaryFile: string | undefined;
 }
 
-/** Reads the configuration from the environment. */
-export async function loadConfig(): Promise<E2eConfig> {
+/** Reads the configuration from the environment; `suite` is the `--suite` flag, if given. */
+export async function loadConfig(suite?: string): Promise<E2eConfig> {
   const home = Deno.env.get("HOME") ?? "/root";
   const xdg = Deno.env.get("XDG_CACHE_HOME") || `${home}/.cache`;
   const cacheDir = Deno.env.get("CORE_OPS_E2E_CACHE") || `${xdg}/core-ops-e2e`;
   const repoDir = new URL("../../..", import.meta.url).pathname.replace(/\/$/, "");
+  const spec = pickSuite(suite);
   return {
+    suite: spec,
     cacheDir,
     runsDir: `${cacheDir}/run`,
     runRoot: `${cacheDir}/run/${Deno.pid}`,
-    logDir: `${cacheDir}/logs`,
+    // Per suite: guests of concurrent runs on two suites have the same names.
+    logDir: `${cacheDir}/logs/${spec.name}`,
     repoDir,
     packageDir: `${cacheDir}/run/${Deno.pid}/package`,
     mirror: Deno.env.get("CORE_OPS_E2E_MIRROR") || await hostMirror(),

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { guestCgroup, reapCgroups, removeCgroup, spawnInCgroup } from "./cgroup.ts";
 import { mustRun, type Result, run } from "./proc.ts";
 import type { Timings } from "./timings.ts";
 
@@ -64,6 +65,7 @@ export class Guest {
   /** The guest's root as seen from the host (the overlay's merged dir). */
   readonly root: string;
   #nspawn: Deno.ChildProcess | undefined;
+  #cgroup: string | undefined;
   #leader = 0;
   #mounted = false;
   #consoleDone: Promise<void> = Promise.resolve();
@@ -171,14 +173,17 @@ export class Guest {
       `--bind=${this.runDir}/storage:/var/lib/containers`,
     ];
     if (opts.packageDir) args.push(`--bind-ro=${opts.packageDir}:${GUEST_PACKAGE_DIR}`);
-    const nspawn = new Deno.Command("systemd-nspawn", {
-      args,
-      // The host mixes cgroup v1 and v2; the guest gets pure cgroup v2.
-      env: { SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    // Its own cgroup: guests sharing one would manage each other's units (see cgroup.ts).
+    this.#cgroup = await guestCgroup(this.name);
+    const nspawn = await spawnInCgroup(this.#cgroup, () =>
+      new Deno.Command("systemd-nspawn", {
+        args,
+        // The host mixes cgroup v1 and v2; the guest gets pure cgroup v2.
+        env: { SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: "1" },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn());
     this.#nspawn = nspawn;
     await Deno.writeTextFile(`${this.runDir}/nspawn.pid`, `${nspawn.pid}\n`);
     this.#consoleDone = captureConsole(nspawn, this.consoleLog);
@@ -275,6 +280,7 @@ export class Guest {
       await status;
       await this.#consoleDone;
     }
+    if (this.#cgroup) await removeCgroup(this.#cgroup);
     if (this.#mounted) {
       const result = await run("umount", [this.root]);
       // A busy mount must still go; lazily detaching it is the last resort.
@@ -424,6 +430,8 @@ export async function reapStale(runsDir: string): Promise<string[]> {
     }
     await reapGuestDir(dir);
   }
+  // Last: only once their guests are down can the cgroups of dead runs go.
+  await reapCgroups(isLiveHarness);
   return reaped;
 }
 

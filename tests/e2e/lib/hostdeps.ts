@@ -24,8 +24,26 @@ export const HOST_PACKAGES = [
   "prometheus",
 ] as const;
 
+/**
+ * Serialises harness runs on this machine while they check and install: two
+ * runs started at once (`.ci/run` runs both suites side by side) would
+ * otherwise race for apt's and dpkg's locks, which make apt-get fail at once.
+ */
+const INSTALL_LOCK = "/run/lock/core-ops-e2e-host-packages.lock";
+
 /** Installs whichever of {@link HOST_PACKAGES} is missing; returns what was installed. */
 export async function ensureHostPackages(): Promise<string[]> {
+  await Deno.mkdir("/run/lock", { recursive: true });
+  const lock = await Deno.open(INSTALL_LOCK, { create: true, write: true });
+  try {
+    await lock.lock(true);
+    return await installMissing();
+  } finally {
+    lock.close();
+  }
+}
+
+async function installMissing(): Promise<string[]> {
   const missing: string[] = [];
   for (const pkg of HOST_PACKAGES) {
     const status = await run("dpkg-query", ["-W", "-f=${Status}", pkg]).catch(() => undefined);

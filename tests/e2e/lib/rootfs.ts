@@ -1,48 +1,25 @@
 /**
- * The guest root filesystem: Debian trixie (systemd 257, Podman 5.4 with its
- * quadlet generator, journald, git) bootstrapped once and cached two ways: a
- * zstd tarball (portable, e.g. for a CI cache) and an unpacked pristine tree
- * that every guest mounts read-only as the lower layer of its own overlay.
+ * The guest root filesystem: a Debian suite (trixie by default, see
+ * suites.ts) with systemd, Podman and its quadlet generator, journald and git,
+ * bootstrapped once and cached two ways: a zstd tarball (portable, e.g. for a
+ * CI cache) and an unpacked pristine tree that every guest mounts read-only as
+ * the lower layer of its own overlay.
  *
- * The cache is keyed by a hash of everything that shapes the tree, so changing
- * the package list or the customisation below rebuilds it instead of silently
- * reusing a stale one.
+ * The cache is keyed by the suite and a hash of everything that shapes the
+ * tree (package list included): `rootfs-<suite>-<key>.*`. Runs with another
+ * suite or package set use other files and never rebuild or delete these.
+ * Each key has a lock file: exclusive while its tree is built or unpacked,
+ * shared for as long as a run boots guests from it, so neither a rebuild
+ * (`CORE_OPS_E2E_REBUILD=1`) nor the clean-up of unused keys can pull a tree
+ * from under a concurrent run.
  *
  * @module
  */
 import type { E2eConfig } from "./config.ts";
 import { leftovers } from "./guest.ts";
 import { mustPipe, mustRun, run } from "./proc.ts";
+import { type HostPackages, hostPackages, type SuiteSpec } from "./suites.ts";
 import type { Timings } from "./timings.ts";
-
-/** Debian release of the guest: the first with systemd ≥ 257 and Podman 5.4. */
-export const SUITE = "trixie";
-
-/**
- * Guest packages on top of debootstrap's minbase: systemd as PID 1 with
- * journald, Podman with the OCI runtime and network stack it needs to run a
- * quadlet, git for source repositories, and openssh-client: Fedora CoreOS
- * ships it, and git needs its ssh-keygen to verify signed commits
- * (`require-signed`) and its ssh for ssh remotes.
- */
-export const GUEST_PACKAGES = [
-  "systemd",
-  "systemd-sysv",
-  "systemd-resolved",
-  "dbus",
-  "git",
-  "openssh-client",
-  "podman",
-  "crun",
-  "conmon",
-  "netavark",
-  "aardvark-dns",
-  "catatonit",
-  "iproute2",
-  "nftables",
-  "iptables",
-  "ca-certificates",
-] as const;
 
 /** Busybox applets linked in the test image; enough for long-running test containers. */
 const IMAGE_APPLETS = [
@@ -82,16 +59,25 @@ const RECIPE_REVISION = 1;
  */
 const CONTAINERS_CONF = "[containers]\npids_limit = 0\n";
 
-/** Where a cached rootfs lives. */
+/** Where a cached rootfs lives, and what it is. */
 export interface RootfsPaths {
   tarball: string;
   pristine: string;
+  /** The suite and the systemd and Podman versions installed in it. */
+  host: HostPackages;
 }
 
-async function cacheKey(): Promise<string> {
+/** Unused rootfs caches of other keys are deleted after this long (each is about 1 GiB). */
+const STALE_AFTER_MS = 7 * 24 * 3600_000;
+
+/**
+ * The key of a suite's rootfs. For trixie it is the key this cache had
+ * before suites existed (same material, same order), so existing caches stay valid.
+ */
+async function cacheKey(suite: SuiteSpec): Promise<string> {
   const material = JSON.stringify({
-    SUITE,
-    GUEST_PACKAGES,
+    SUITE: suite.name,
+    GUEST_PACKAGES: suite.packages,
     IMAGE_APPLETS,
     TEST_IMAGE,
     GUEST_HOSTNAME,
@@ -114,85 +100,113 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /**
- * Makes sure an unpacked pristine rootfs exists and returns its paths:
- * bootstraps it (cold, about a minute), or unpacks the cached tarball, or
- * reuses the pristine tree as is (warm). Concurrent harness runs serialise on
- * a lock file so that they never build the same tree twice at once.
+ * Makes sure an unpacked pristine rootfs of the run's suite exists and
+ * returns its paths: bootstraps it (cold, one to two minutes), or unpacks the
+ * cached tarball, or reuses the pristine tree as is (warm). This run holds
+ * the key's lock shared until it exits, which keeps the tree from being
+ * rebuilt or deleted by another run while guests boot from it; building or
+ * unpacking takes it exclusively, so runs that find the same key cold wait
+ * for one build.
  */
 export async function ensureRootfs(cfg: E2eConfig, timings: Timings): Promise<RootfsPaths> {
   await Deno.mkdir(cfg.cacheDir, { recursive: true });
   await Deno.mkdir(cfg.logDir, { recursive: true });
-  const lock = await Deno.open(`${cfg.cacheDir}/.lock`, { create: true, write: true });
+  const suite = cfg.suite;
+  const key = await cacheKey(suite);
+  const base = `${cfg.cacheDir}/rootfs-${suite.name}-${key}`;
+  const paths = { tarball: `${base}.tar.zst`, pristine: `${base}.pristine` };
+  // The marker sits beside the tree, not in it, so that guests never see it.
+  const complete = `${paths.pristine}.complete`;
+  const lock = await Deno.open(`${base}.lock`, { create: true, write: true });
   try {
-    await lock.lock(true);
-    const key = await cacheKey();
-    const base = `${cfg.cacheDir}/rootfs-${SUITE}-${key}`;
-    const paths = { tarball: `${base}.tar.zst`, pristine: `${base}.pristine` };
-    // The marker sits beside the tree, not in it, so that guests never see it.
-    const complete = `${paths.pristine}.complete`;
-
-    if (cfg.rebuild || !await exists(paths.tarball)) {
-      await Deno.remove(complete).catch(() => {});
-      await build(cfg, base, paths, timings);
-      await Deno.writeTextFile(complete, `${key}\n`);
-      await removeStale(cfg.cacheDir, key);
-    } else if (!await exists(complete)) {
-      await timings.measure("unpack", async () => {
-        await removeTree(paths.pristine);
-        await Deno.mkdir(paths.pristine, { recursive: true });
-        await mustPipe(
-          ["zstd", "-q", "-d", "-c", paths.tarball],
-          [
-            "tar",
-            "--numeric-owner",
-            "--xattrs",
-            "--xattrs-include=*",
-            "-C",
-            paths.pristine,
-            "-xf",
-            "-",
-          ],
-        );
+    // Shared first: a warm cache is used as is, beside other runs that use it.
+    await lock.lock(false);
+    // The lock file's mtime is when the key was last used: the clean-up of other runs reads it.
+    const now = new Date();
+    await lock.utime(now, now);
+    if (cfg.rebuild || !await exists(paths.tarball) || !await exists(complete)) {
+      // Exclusive to build or unpack: waits until no other run boots guests from this key.
+      await lock.unlock();
+      await lock.lock(true);
+      if (cfg.rebuild || !await exists(paths.tarball)) {
+        await Deno.remove(complete).catch(() => {});
+        await build(cfg, base, paths, timings);
         await Deno.writeTextFile(complete, `${key}\n`);
-      });
+      } else if (!await exists(complete)) {
+        await timings.measure("unpack", async () => {
+          await removeTree(paths.pristine);
+          await Deno.mkdir(paths.pristine, { recursive: true });
+          await mustPipe(
+            ["zstd", "-q", "-d", "-c", paths.tarball],
+            [
+              "tar",
+              "--numeric-owner",
+              "--xattrs",
+              "--xattrs-include=*",
+              "-C",
+              paths.pristine,
+              "-xf",
+              "-",
+            ],
+          );
+          await Deno.writeTextFile(complete, `${key}\n`);
+        });
+      }
+      // Back to shared (another run may build in between: it only ever finishes the tree).
+      await lock.unlock();
+      await lock.lock(false);
     }
-    return paths;
-  } finally {
+    // Deliberately never closed: the shared lock goes when this process does.
+  } catch (error) {
     lock.close();
+    throw error;
   }
+  await removeStale(cfg.cacheDir, base);
+  return { ...paths, host: await hostPackages(suite.name, paths.pristine) };
 }
 
 async function build(
   cfg: E2eConfig,
   base: string,
-  paths: RootfsPaths,
+  paths: { tarball: string; pristine: string },
   timings: Timings,
 ): Promise<void> {
+  const suite = cfg.suite;
   const tree = `${base}.build`;
   await removeTree(tree);
-  const debs = `${cfg.cacheDir}/debs`;
+  // One .deb cache per suite (the same file name may differ in content across suites), used by
+  // one debootstrap at a time: two package sets of one suite may build at once.
+  const debs = `${cfg.cacheDir}/debs-${suite.name}`;
   await Deno.mkdir(debs, { recursive: true });
+  const log = `${cfg.logDir}/debootstrap-${base.slice(base.lastIndexOf("/") + 1)}.log`;
 
   await timings.measure("debootstrap", async () => {
-    const result = await run("debootstrap", [
-      "--variant=minbase",
-      `--include=${GUEST_PACKAGES.join(",")}`,
-      `--cache-dir=${debs}`,
-      SUITE,
-      tree,
-      cfg.mirror,
-    ]);
-    await Deno.writeTextFile(`${cfg.logDir}/debootstrap.log`, result.stdout + result.stderr);
+    const debsLock = await Deno.open(`${debs}.lock`, { create: true, write: true });
+    let result;
+    try {
+      await debsLock.lock(true);
+      result = await run("debootstrap", [
+        "--variant=minbase",
+        `--include=${suite.packages.join(",")}`,
+        `--cache-dir=${debs}`,
+        suite.name,
+        tree,
+        cfg.mirror,
+      ]);
+    } finally {
+      debsLock.close();
+    }
+    await Deno.writeTextFile(log, result.stdout + result.stderr);
     if (result.code !== 0) {
       const tail = (result.stdout + result.stderr).trimEnd().split("\n").slice(-20).join("\n");
       throw new Error(
-        `debootstrap ${SUITE} from ${cfg.mirror} failed (exit ${result.code}); ` +
-          `full log: ${cfg.logDir}/debootstrap.log\n${tail}`,
+        `debootstrap ${suite.name} from ${cfg.mirror} failed (exit ${result.code}); ` +
+          `full log: ${log}\n${tail}`,
       );
     }
   });
 
-  await timings.measure("customize", () => customize(cfg, tree));
+  await timings.measure("customize", () => customize(base, tree));
 
   await timings.measure("pack", async () => {
     const partial = `${paths.tarball}.partial`;
@@ -206,7 +220,7 @@ async function build(
   });
 }
 
-async function customize(cfg: E2eConfig, tree: string): Promise<void> {
+async function customize(base: string, tree: string): Promise<void> {
   await Deno.writeTextFile(`${tree}/etc/hostname`, `${GUEST_HOSTNAME}\n`);
   // Empty machine-id: every boot gets a transient one, so guests never share an identity.
   await Deno.writeTextFile(`${tree}/etc/machine-id`, "");
@@ -217,7 +231,7 @@ async function customize(cfg: E2eConfig, tree: string): Promise<void> {
   );
 
   // The test image is built from nothing but busybox-static: no registry is reachable.
-  const image = `${cfg.cacheDir}/image.build`;
+  const image = `${base}.image`;
   await Deno.remove(image, { recursive: true }).catch(() => {});
   for (const dir of ["bin", "tmp", "data"]) {
     await Deno.mkdir(`${image}/${dir}`, { recursive: true });
@@ -244,11 +258,38 @@ async function customize(cfg: E2eConfig, tree: string): Promise<void> {
   await Deno.remove(`${tree}/root/busybox.tar`);
 }
 
-/** Drops rootfs caches of other keys: each is about 1 GiB and will never be used again. */
-async function removeStale(cacheDir: string, key: string): Promise<void> {
+/**
+ * Drops the rootfs caches of other keys (another suite, an older package
+ * list) that no run has used for {@link STALE_AFTER_MS}: each is about 1 GiB.
+ * A key whose lock another run holds (building it, or booting guests from
+ * it) is never touched, however old.
+ */
+async function removeStale(cacheDir: string, keep: string): Promise<void> {
+  const bases = new Map<string, string[]>();
   for await (const entry of Deno.readDir(cacheDir)) {
-    if (entry.name.startsWith("rootfs-") && !entry.name.includes(`-${key}.`)) {
-      await removeTree(`${cacheDir}/${entry.name}`);
+    const match = /^(rootfs-[a-z0-9]+-[0-9a-f]{12})\./.exec(entry.name);
+    if (!match || `${cacheDir}/${match[1]}` === keep) continue;
+    bases.set(match[1], [...bases.get(match[1]) ?? [], entry.name]);
+  }
+  for (const [base, names] of bases) {
+    const lockPath = `${cacheDir}/${base}.lock`;
+    // Caches from before lock files existed have none: their newest file says when they were made.
+    let lastUsed = 0;
+    for (const name of names) {
+      const stat = await Deno.lstat(`${cacheDir}/${name}`).catch(() => undefined);
+      lastUsed = Math.max(lastUsed, stat?.mtime?.getTime() ?? 0);
+    }
+    if (Date.now() - lastUsed < STALE_AFTER_MS) continue;
+    const lock = await Deno.open(lockPath, { create: true, write: true });
+    try {
+      if (!await lock.tryLock(true)) continue; // in use by a concurrent run
+      for (const name of names) {
+        if (`${cacheDir}/${name}` !== lockPath) await removeTree(`${cacheDir}/${name}`);
+      }
+      // Gone last, while held: a run that opens it afterwards finds no tarball and builds afresh.
+      await Deno.remove(lockPath).catch(() => {});
+    } finally {
+      lock.close();
     }
   }
 }

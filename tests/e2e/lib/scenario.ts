@@ -11,10 +11,26 @@ import { type ExecOptions, type Guest, GUEST_CORE_OPS } from "./guest.ts";
 import type { Result } from "./proc.ts";
 import type { Timings } from "./timings.ts";
 
+/**
+ * Tags select scenarios with `deno task e2e --tag TAG`. `host`: the outcome
+ * depends on the host's systemd or Podman behaviour (unit naming, the
+ * generator's validation and crashes, verification, rollback, the agent and
+ * its units, first boot), so a second test host with other versions must run
+ * it too; `.ci/run` runs the whole suite on trixie and `--tag host` on sid.
+ */
+export const TAGS = [
+  ["host", "scenarios whose outcome depends on the host's systemd or Podman"],
+] as const;
+
+/** A tag of {@link TAGS}. */
+export type Tag = typeof TAGS[number][0];
+
 /** One end-to-end check. */
 export interface Scenario {
   /** Shown in the report; unique. */
   name: string;
+  /** See {@link TAGS}; scenarios/mod.ts tags whole groups with {@link tagged}. */
+  tags?: readonly Tag[];
   /**
    * Whether the runner boots a fresh guest for it (default true). Harness
    * self-tests set false and manage their own guests.
@@ -42,6 +58,25 @@ export interface HarnessEnv {
   timings: Timings;
 }
 
+/** `scenarios` with `tag` added to each. */
+export function tagged(tag: Tag, scenarios: readonly Scenario[]): Scenario[] {
+  return scenarios.map((s) => ({ ...s, tags: [...new Set([...s.tags ?? [], tag])] }));
+}
+
+/** What the guest runs, read from the guest itself (never assumed from the suite). */
+export interface HostVersions {
+  /** systemd's major version (`systemctl --version`: `systemd 257 (257.9-1~deb13u1)`). */
+  systemd: number;
+  /** Podman's version (`podman --version`: `podman version 5.4.2`). */
+  podman: string;
+}
+
+/** Whether the dotted version `version` is at least `major.minor`. */
+export function versionAtLeast(version: string, major: number, minor: number): boolean {
+  const [ma, mi] = version.split(".").map((n) => Number.parseInt(n, 10));
+  return ma > major || (ma === major && mi >= minor);
+}
+
 /** A file to write: its content, or content with a mode. */
 export type FileSpec = string | { content: string; mode: number };
 
@@ -64,7 +99,22 @@ export const GIT_IDENTITY = ["-c", "user.name=core-ops e2e", "-c", "user.email=e
 
 /** The handle a scenario gets: the guest plus assertion helpers. */
 export class ScenarioContext {
+  #versions: Promise<HostVersions> | undefined;
+
   constructor(readonly env: HarnessEnv, readonly guestOrNone: Guest | undefined) {}
+
+  /** The guest's systemd and Podman versions, asked once per scenario. */
+  versions(): Promise<HostVersions> {
+    this.#versions ??= (async () => {
+      const systemd = (await this.ok(["systemctl", "--version"])).stdout;
+      const podman = (await this.ok(["podman", "--version"])).stdout;
+      const s = /^systemd (\d+)/.exec(systemd);
+      const p = /^podman version (\d+\.\d+(?:\.\d+)?)/m.exec(podman);
+      assert.ok(s && p, `cannot read versions from:\n${systemd}\n${podman}`);
+      return { systemd: Number(s[1]), podman: p[1] };
+    })();
+    return this.#versions;
+  }
 
   /** The scenario's guest; only scenarios with `guest: false` have none. */
   get guest(): Guest {

@@ -2,9 +2,16 @@
  * Every e2e scenario, in the order the runner executes them: the harness
  * self-tests first, so a broken harness is reported as such.
  *
+ * Groups whose outcome depends on the host's systemd or Podman are tagged
+ * `host` here (a scenario added to such a group is tagged with it): `.ci/run`
+ * runs every scenario on trixie and the `host` ones on sid too. Untagged:
+ * the launcher's version and cache dir, the metrics textfile, and the fault
+ * injection, least-privilege and secrets scenarios (core-ops' own recovery,
+ * permission flags and redaction).
+ *
  * @module
  */
-import type { Scenario } from "../lib/scenario.ts";
+import { type Scenario, tagged } from "../lib/scenario.ts";
 import { adapterScenarios } from "./adapters.ts";
 import { agentScenarios } from "./agent.ts";
 import { applyScenarios } from "./apply.ts";
@@ -18,28 +25,30 @@ import { namingScenarios } from "./naming.ts";
 import { operatorScenarios } from "./operator.ts";
 import { planScenarios } from "./plan.ts";
 import { secretScenarios } from "./secrets.ts";
+import { templateScenarios } from "./templates.ts";
 import { crashScenarios, validateScenarios } from "./validate.ts";
 import { unitScenarios } from "./units.ts";
 import { versionScenarios } from "./version.ts";
 
 /** All scenarios. */
 export const SCENARIOS: Scenario[] = [
-  ...harnessScenarios,
-  ...helperScenarios,
+  ...tagged("host", harnessScenarios),
+  ...tagged("host", helperScenarios),
   ...versionScenarios,
-  ...validateScenarios,
-  ...crashScenarios,
-  ...planScenarios,
-  ...namingScenarios,
-  ...exampleScenarios,
-  ...applyScenarios,
+  ...tagged("host", validateScenarios),
+  ...tagged("host", crashScenarios),
+  ...tagged("host", planScenarios),
+  ...tagged("host", namingScenarios),
+  ...tagged("host", templateScenarios),
+  ...tagged("host", exampleScenarios),
+  ...tagged("host", applyScenarios),
   ...metricsScenarios,
-  ...adapterScenarios,
-  ...unitScenarios,
-  ...firstBootScenarios,
-  ...firstBootAgentScenarios,
-  ...agentScenarios,
+  ...tagged("host", adapterScenarios),
+  ...tagged("host", unitScenarios),
+  ...tagged("host", firstBootScenarios),
+  ...tagged("host", firstBootAgentScenarios),
+  ...tagged("host", agentScenarios),
   ...faultScenarios,
   ...secretScenarios,
-  ...operatorScenarios,
+  ...tagged("host", operatorScenarios),
 ];
