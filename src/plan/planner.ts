@@ -250,15 +250,13 @@ export function plan(input: PlanInput): Plan {
   const writtenMounted = mountIndex(writtenConfig, (c) => c.destination);
   const removedMounted = mountIndex(removedConfig, (c) => c.path);
 
-  const activation: Action[] = [];
-  for (const u of bringUpOrder(units)) {
+  /** What changed of a unit's own files (its file, drop-ins, mounted config). */
+  const changesOf = (u: UnitInfo): string[] => {
     const base = u.artifacts[0];
-    const state = observed.units?.get(u.unit) ?? null;
-    const active = state !== null && ACTIVE.has(state.active);
-    const isNew = created.has(base.destination);
-
     const why: string[] = [];
-    if (!isNew && written.has(base.destination)) why.push(`${u.file} changed`);
+    if (!created.has(base.destination) && written.has(base.destination)) {
+      why.push(`${u.file} changed`);
+    }
     for (const d of u.artifacts.slice(1)) {
       if (written.has(d.destination)) why.push(`drop-in ${basename(d.destination)} changed`);
     }
@@ -268,6 +266,29 @@ export function plan(input: PlanInput): Plan {
     if (u.kind === "container" || u.kind === "kube" || u.kind === "pod") {
       for (const c of writtenMounted(u.configPaths)) why.push(`config ${c.destination} changed`);
       for (const c of removedMounted(u.configPaths)) why.push(`config ${c.path} removed`);
+    }
+    return why;
+  };
+  // A template's file and drop-ins apply to its instances — also to an instance the
+  // repository deploys as a file of its own (`web@a.container` beside `web@.container`).
+  const templateChanges = units.filter((u) => u.template).map((u) => ({
+    unit: u.unit,
+    why: changesOf(u),
+  }));
+
+  const activation: Action[] = [];
+  for (const u of bringUpOrder(units)) {
+    const base = u.artifacts[0];
+    const state = observed.units?.get(u.unit) ?? null;
+    const active = state !== null && ACTIVE.has(state.active);
+    const isNew = created.has(base.destination);
+
+    const why = changesOf(u);
+    if (!u.template) {
+      for (const t of templateChanges) {
+        if (!isInstanceOf(u.unit, t.unit)) continue;
+        for (const w of t.why) why.push(`${w} (template ${t.unit})`);
+      }
     }
 
     if (u.template) {

@@ -313,3 +313,29 @@ Deno.test("a container that binds the whole root does not restart on every confi
     ["web.service"],
   );
 });
+
+Deno.test("a template's changed drop-in restarts an instance the repository deploys as its own file", () => {
+  const files: Files = {
+    "services/a/quadlet/web@.container": C + INSTALL,
+    "services/a/quadlet/web@.container.d/10.conf": "[Container]\nEnvironment=A=1\n",
+    "services/a/quadlet/web@a.container": C + INSTALL,
+    "services/a/quadlet/other.container": C + INSTALL,
+  };
+  const state = desired(files);
+  const host = converged(state);
+  assert.deepEqual(plan({ desired: state, ...host }).actions, [], "unchanged: nothing");
+  const next = desired({
+    ...files,
+    "services/a/quadlet/web@.container.d/10.conf": "[Container]\nEnvironment=A=2\n",
+  });
+  const result = plan({ desired: next, ...host });
+  assert.deepEqual(show(result.actions), [
+    "write /q/web@.container.d/10.conf",
+    "reload daemon-reload",
+    "restart web@a.service",
+  ]);
+  assert.equal(
+    result.actions[2].reason,
+    "drop-in 10.conf changed (template web@.service)",
+  );
+});
