@@ -9,7 +9,7 @@
  */
 import { PAUSE_VARIABLE } from "../src/host/faults.ts";
 import { GENERATOR_PATHS } from "../src/host/quadlet.ts";
-import { REMOVED_VARIABLES } from "../src/settings.ts";
+import { REMOVED_VARIABLES } from "../src/settings/removed.ts";
 import { CONFIG_ENV, envOf, rowOf, SETTINGS } from "../src/settings/table.ts";
 
 /** Default target dirs, state dir and lock dir of a production host (SPEC §1, §3): the table's. */

@@ -5,7 +5,7 @@
  * @module
  */
 import { CoreOpsError, Exit, renderDiagnostics, RunFailed } from "../errors.ts";
-import { removedVariableWarnings } from "../settings.ts";
+import { removedVariableWarnings } from "../settings/removed.ts";
 import { VERSION } from "../version.ts";
 import { versionText } from "./version.ts";
 import { type Output, processOutput } from "./output.ts";

@@ -1,13 +1,8 @@
 /** Settings: flag > environment > agent.toml > default, every value validated. */
 import assert from "node:assert/strict";
 import { CoreOpsError } from "../../src/errors.ts";
-import {
-  type AgentToml,
-  parseAgentToml,
-  REMOVED_VARIABLES,
-  removedVariableWarnings,
-  resolveSettings,
-} from "../../src/settings.ts";
+import { type AgentToml, parseAgentToml, resolveSettings } from "../../src/settings.ts";
+import { REMOVED_VARIABLES, removedVariableWarnings } from "../../src/settings/removed.ts";
 import { ENV_NAMES } from "../../src/settings/table.ts";
 import { PRODUCTION } from "../../tools/permissions.ts";
 
