@@ -18,6 +18,7 @@ import type { QuadletGenerator } from "../plan/dryrun.ts";
 import { podmanGenerator } from "../run/generator.ts";
 import { realSystemd, type Systemd } from "../host/systemd.ts";
 import { hostSources } from "../host/sources.ts";
+import { clearTrigger, triggerPath } from "../host/trigger.ts";
 import { auditEvent, eventFromError, type RunEvent } from "../report/event.ts";
 import { metricsOf, renderMetrics } from "../report/metrics.ts";
 import { checkWritable, hostname, options, settingsFrom } from "./options.ts";
@@ -31,6 +32,7 @@ export interface AgentAdapters {
   generator: QuadletGenerator;
   events: EventSink;
   sources: typeof hostSources;
+  clearTrigger: (path: string) => Promise<void>;
 }
 
 const REAL: AgentAdapters = {
@@ -40,6 +42,7 @@ const REAL: AgentAdapters = {
   generator: podmanGenerator,
   events: journal,
   sources: hostSources,
+  clearTrigger,
 };
 
 /** Builds the `agent` command. */
@@ -100,6 +103,7 @@ export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
           await pausePoint("after-lock");
           return lock;
         },
+        clearTrigger: () => adapters.clearTrigger(triggerPath(resolved.lockPath)),
         source: {
           ...adapters.sources,
           fetch: async (request) => {

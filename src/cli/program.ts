@@ -22,6 +22,7 @@ const COMMANDS: Record<string, (out: Output) => Promise<CommandUnknownOpts>> = {
   status: async (out) => (await import("./status.ts")).statusCommand(out),
   explain: async (out) => (await import("./explain.ts")).explainCommand(out),
   validate: async (out) => (await import("./validate.ts")).validateCommand(out),
+  trigger: async (out) => (await import("./trigger.ts")).triggerCommand(out),
 };
 
 /**

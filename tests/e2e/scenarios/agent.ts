@@ -91,7 +91,7 @@ function agentToml(repo: string, extra: Record<string, Setting> = {}): string {
 }
 
 /** Commits `files` in the work repository and pushes the commit to the remote's main. */
-async function publish(
+export async function publish(
   t: ScenarioContext,
   files: Files,
   opts: { replace?: boolean; message?: string } = {},
@@ -109,7 +109,7 @@ async function pushMain(t: ScenarioContext): Promise<void> {
  * A bare remote holding `files` at main, the shipped units installed and
  * agent.toml pointing at `repo`; returns the published commit.
  */
-async function setUpAgent(
+export async function setUpAgent(
   t: ScenarioContext,
   files: Files,
   repo = FILE_URL,
@@ -135,7 +135,7 @@ async function configure(
 }
 
 /** The run events in the journal, oldest first. */
-async function runEvents(t: ScenarioContext, matches: string[] = []): Promise<JournalEntry[]> {
+export async function runEvents(t: ScenarioContext, matches: string[] = []): Promise<JournalEntry[]> {
   return await t.journal([`MESSAGE_ID=${MESSAGE_ID}`, ...matches]);
 }
 

@@ -142,6 +142,9 @@ async function testConfig(p: Provision): Promise<ButaneConfig> {
   return config;
 }
 
+/** What starts core-ops.service on a provisioned host: the timer and the trigger's path unit. */
+const TRIGGERED_BY = ["core-ops-trigger.path", "core-ops.timer"];
+
 /** Translates and validates with the real ignition-validate. */
 async function ignitionOf(config: ButaneConfig, filesDir = CHECKOUT): Promise<IgnitionConfig> {
   const ignition = await translate(config, filesDir);
@@ -223,6 +226,12 @@ async function assertFirstBootEnabledTimer(t: ScenarioContext): Promise<void> {
   const link = await t.ok(["readlink", "/etc/systemd/system/timers.target.wants/core-ops.timer"]);
   assert.equal(link.stdout.trim(), "/etc/systemd/system/core-ops.timer");
   await t.assertUnit("core-ops.timer", { LoadState: "loaded", ActiveState: "active" });
+  // The trigger's path unit is enabled the same way, and waits for /run/core-ops/trigger.
+  assert.equal(
+    (await t.exec(["systemctl", "is-enabled", "core-ops-trigger.path"])).stdout.trim(),
+    "enabled",
+  );
+  await t.assertUnit("core-ops-trigger.path", { LoadState: "loaded", ActiveState: "active" });
 }
 
 /** First-boot scenarios that need nothing but the shipped files. */
@@ -313,7 +322,7 @@ export const firstBootScenarios: Scenario[] = [
         const r = await serviceRuns(t);
         return r.ExecMainStartTimestampMonotonic !== "0" && r.ExecMainCode !== "0" ? r : undefined;
       });
-      assert.equal(runs.TriggeredBy, "core-ops.timer");
+      assert.deepEqual(runs.TriggeredBy.split(" ").sort(), TRIGGERED_BY);
       // 1 = CLD_EXITED; 200-243 are systemd's own codes for a sandbox or exec it could not set up.
       assert.equal(runs.ExecMainCode, "1", JSON.stringify(runs));
       const status = Number(runs.ExecMainStatus);
@@ -354,7 +363,7 @@ export const firstBootAgentScenarios: Scenario[] = [
 
       // Run by the timer, under the shipped sandbox, and it succeeded.
       const runs = await serviceRuns(t);
-      assert.equal(runs.TriggeredBy, "core-ops.timer");
+      assert.deepEqual(runs.TriggeredBy.split(" ").sort(), TRIGGERED_BY);
       assert.equal(runs.Result, "success", JSON.stringify(runs));
       assert.equal(runs.ExecMainStatus, "0", JSON.stringify(runs));
 

@@ -17,6 +17,7 @@ import { metricsScenarios } from "./metrics.ts";
 import { namingScenarios } from "./naming.ts";
 import { planScenarios } from "./plan.ts";
 import { crashScenarios, validateScenarios } from "./validate.ts";
+import { triggerScenarios } from "./triggers.ts";
 import { unitScenarios } from "./units.ts";
 import { versionScenarios } from "./version.ts";
 
@@ -37,5 +38,6 @@ export const SCENARIOS: Scenario[] = [
   ...firstBootScenarios,
   ...firstBootAgentScenarios,
   ...agentScenarios,
+  ...triggerScenarios,
   ...faultScenarios,
 ];

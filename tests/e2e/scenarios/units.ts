@@ -20,7 +20,9 @@ import { container, REPO, webService } from "./fixtures.ts";
 const UNITS_DIR = new URL("../../../systemd/", import.meta.url).pathname;
 
 /** The shipped unit file `name` from systemd/. */
-export function shippedUnit(name: "core-ops.service" | "core-ops.timer"): Promise<string> {
+export function shippedUnit(
+  name: "core-ops.service" | "core-ops.timer" | "core-ops-trigger.path",
+): Promise<string> {
   return Deno.readTextFile(`${UNITS_DIR}${name}`);
 }
 
@@ -112,7 +114,11 @@ export const unitScenarios: Scenario[] = [
     name: "units: systemd-analyze verify is clean; security exposure ≤ 2.0",
     async run(t) {
       await installShippedUnits(t);
-      await assertVerifyClean(t, ["core-ops.service", "core-ops.timer"]);
+      await t.writeFile(
+        "/etc/systemd/system/core-ops-trigger.path",
+        await shippedUnit("core-ops-trigger.path"),
+      );
+      await assertVerifyClean(t, ["core-ops.service", "core-ops.timer", "core-ops-trigger.path"]);
       await t.ok(["systemctl", "daemon-reload"]);
       await t.assertUnit("core-ops.timer", { LoadState: "loaded", UnitFileState: "disabled" });
       const level = await exposure(t, "core-ops.service");
