@@ -54,7 +54,8 @@ export type SettingName =
   | "retry-initial"
   | "retry-max"
   | "metrics-file"
-  | "config-roots";
+  | "config-roots"
+  | "webhook-secret-file";
 
 /** The `CORE_OPS_*` environment variable of each setting. */
 export const ENV_NAMES: Record<SettingName, string> = {
@@ -76,6 +77,7 @@ export const ENV_NAMES: Record<SettingName, string> = {
   "retry-max": "CORE_OPS_RETRY_MAX",
   "metrics-file": "CORE_OPS_METRICS_FILE",
   "config-roots": "CORE_OPS_CONFIG_ROOTS",
+  "webhook-secret-file": "CORE_OPS_WEBHOOK_SECRET_FILE",
 };
 
 const absolutePath = z.string().regex(
@@ -157,6 +159,7 @@ const VALIDATORS = {
   "retry-max": duration(1),
   "metrics-file": absolutePath,
   "config-roots": configRoots,
+  "webhook-secret-file": absolutePath,
 } satisfies Record<SettingName, z.ZodType>;
 
 type Value<N extends SettingName> = z.output<(typeof VALIDATORS)[N]>;
@@ -182,6 +185,7 @@ const agentTomlSchema = z.strictObject({
   "retry-max": tomlDuration,
   "metrics-file": z.string().optional(),
   "config-roots": z.array(z.string()).optional(),
+  "webhook-secret-file": z.string().optional(),
 });
 
 /** The parsed contents of agent.toml. */
@@ -222,6 +226,8 @@ export interface Settings {
   metricsFile: string | null;
   /** Allowed config roots, or `null` for "all but the built-in deny-list" (SPEC §4). */
   configRoots: readonly string[] | null;
+  /** The shared secret `core-ops webhook` checks requests against (SPEC §8), or `null`. */
+  webhookSecretFile: string | null;
   origins: Partial<Record<SettingName, Origin>>;
 }
 
@@ -285,6 +291,7 @@ export function resolveSettings(input: SettingsInput): Settings {
     retryMaxSeconds: get("retry-max") ?? DEFAULTS["retry-max"],
     metricsFile: get("metrics-file"),
     configRoots: get("config-roots"),
+    webhookSecretFile: get("webhook-secret-file"),
     origins,
   };
   // Rules between settings, checked only when both sides are valid on their own.

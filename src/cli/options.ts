@@ -56,6 +56,8 @@ export const options = {
     new Option("--metrics-file <path>", "Prometheus textfile written after each run"),
   configRoots: () =>
     new Option("--config-roots <list>", "comma-separated config roots a repo may write"),
+  webhookSecretFile: () =>
+    new Option("--webhook-secret-file <path>", "the webhook's shared secret (a file)"),
 };
 
 /**
@@ -95,6 +97,7 @@ export interface CommonFlags {
   retryMax?: string;
   metricsFile?: string;
   configRoots?: string;
+  webhookSecretFile?: string;
 }
 
 /** Resolves settings from flags, the environment and agent.toml. */
@@ -120,6 +123,7 @@ export async function settingsFrom(flags: CommonFlags, configPath?: string): Pro
     "retry-max": flags.retryMax,
     "metrics-file": flags.metricsFile,
     "config-roots": flags.configRoots,
+    "webhook-secret-file": flags.webhookSecretFile,
   };
   for (const key of Object.keys(named) as SettingName[]) {
     if (named[key] === undefined) delete named[key];

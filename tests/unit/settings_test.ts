@@ -104,6 +104,7 @@ Deno.test("agent settings default as SPEC §4 says", () => {
   assert.equal(s.retryMaxSeconds, 3600);
   assert.equal(s.metricsFile, null);
   assert.equal(s.configRoots, null);
+  assert.equal(s.webhookSecretFile, null);
 });
 
 Deno.test("agent settings from agent.toml: typed values, durations with units", () => {
@@ -120,6 +121,7 @@ Deno.test("agent settings from agent.toml: typed values, durations with units", 
     'retry-max = "1h"',
     'metrics-file = "/var/lib/node_exporter/textfile/core-ops.prom"',
     'config-roots = ["web", "grafana", "web"]',
+    'webhook-secret-file = "/etc/core-ops/webhook-secret"',
     "",
   ].join("\n");
   const toml = { path: "/etc/core-ops/agent.toml", values: parseAgentToml("/a.toml", text) };
@@ -134,6 +136,7 @@ Deno.test("agent settings from agent.toml: typed values, durations with units", 
   assert.equal(s.retryMaxSeconds, 3600);
   assert.equal(s.metricsFile, "/var/lib/node_exporter/textfile/core-ops.prom");
   assert.deepEqual(s.configRoots, ["web", "grafana"]);
+  assert.equal(s.webhookSecretFile, "/etc/core-ops/webhook-secret");
   assert.equal(s.origins["verify-timeout"], "agent.toml");
 });
 
@@ -244,6 +247,7 @@ Deno.test("agent.toml: every SPEC §4 key is known; wrong TOML types are refused
     "retry-max",
     "metrics-file",
     "config-roots",
+    "webhook-secret-file",
   ];
   for (const key of keys) {
     assert.throws(
