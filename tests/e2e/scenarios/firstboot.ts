@@ -39,7 +39,7 @@ import { mustRun } from "../lib/proc.ts";
 import { GIT_IDENTITY, type Scenario, type ScenarioContext } from "../lib/scenario.ts";
 import { EXAMPLE_NAS_UNITS, exampleOnTestHost, REPO } from "./fixtures.ts";
 import { agentEvents, serviceRuns, waitFor } from "./service.ts";
-import { shippedUnit } from "./units.ts";
+import { SHIPPED_UNITS, shippedUnit } from "./units.ts";
 
 const CHECKOUT = new URL("../../..", import.meta.url).pathname.replace(/\/$/, "");
 const BUTANE = `${CHECKOUT}/butane/core-ops.bu`;
@@ -247,7 +247,7 @@ export const firstBootScenarios: Scenario[] = [
         // The private example reads its secrets from the files dir, as the README says.
         await Deno.mkdir(`${files}/systemd`);
         await Deno.mkdir(`${files}/secrets`);
-        for (const unit of ["core-ops.service", "core-ops.timer"] as const) {
+        for (const unit of SHIPPED_UNITS) {
           await Deno.writeTextFile(`${files}/systemd/${unit}`, await shippedUnit(unit));
         }
         await mustRun("ssh-keygen", [

@@ -19,10 +19,15 @@ import { container, REPO, webService } from "./fixtures.ts";
 
 const UNITS_DIR = new URL("../../../systemd/", import.meta.url).pathname;
 
+/** Every unit file in systemd/. */
+export const SHIPPED_UNITS = [
+  "core-ops.service",
+  "core-ops.timer",
+  "core-ops-trigger.path",
+] as const;
+
 /** The shipped unit file `name` from systemd/. */
-export function shippedUnit(
-  name: "core-ops.service" | "core-ops.timer" | "core-ops-trigger.path",
-): Promise<string> {
+export function shippedUnit(name: (typeof SHIPPED_UNITS)[number]): Promise<string> {
   return Deno.readTextFile(`${UNITS_DIR}${name}`);
 }
 
