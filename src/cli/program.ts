@@ -23,6 +23,7 @@ const COMMANDS: Record<string, (out: Output) => Promise<CommandUnknownOpts>> = {
   explain: async (out) => (await import("./explain.ts")).explainCommand(out),
   validate: async (out) => (await import("./validate.ts")).validateCommand(out),
   trigger: async (out) => (await import("./trigger.ts")).triggerCommand(out),
+  webhook: async (out) => (await import("./webhook.ts")).webhookCommand(out),
 };
 
 /**

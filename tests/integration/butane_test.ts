@@ -65,7 +65,15 @@ Deno.test("butane: the shipped core-ops.bu installs the binary, agent.toml, the 
   assert.equal(binary?.mode, 0o755);
   assert.match(binary?.contents?.source ?? "", /^https:\/\//);
   assert.match(binary?.contents?.verification?.hash ?? "", /^sha512-[0-9a-f]{128}$/);
-  for (const unit of ["core-ops.service", "core-ops.timer", "core-ops-trigger.path"]) {
+  for (
+    const unit of [
+      "core-ops.service",
+      "core-ops.timer",
+      "core-ops-trigger.path",
+      "core-ops-webhook.socket",
+      "core-ops-webhook@.service",
+    ]
+  ) {
     const file = files.get(`/etc/systemd/system/${unit}`);
     assert.equal(file?.mode, 0o644);
     assert.equal(

@@ -17,7 +17,7 @@ import { metricsScenarios } from "./metrics.ts";
 import { namingScenarios } from "./naming.ts";
 import { planScenarios } from "./plan.ts";
 import { crashScenarios, validateScenarios } from "./validate.ts";
-import { triggerScenarios } from "./triggers.ts";
+import { triggerScenarios, webhookScenarios } from "./triggers.ts";
 import { unitScenarios } from "./units.ts";
 import { versionScenarios } from "./version.ts";
 
@@ -39,5 +39,6 @@ export const SCENARIOS: Scenario[] = [
   ...firstBootAgentScenarios,
   ...agentScenarios,
   ...triggerScenarios,
+  ...webhookScenarios,
   ...faultScenarios,
 ];

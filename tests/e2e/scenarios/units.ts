@@ -24,6 +24,8 @@ export const SHIPPED_UNITS = [
   "core-ops.service",
   "core-ops.timer",
   "core-ops-trigger.path",
+  "core-ops-webhook.socket",
+  "core-ops-webhook@.service",
 ] as const;
 
 /** The shipped unit file `name` from systemd/. */
