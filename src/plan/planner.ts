@@ -18,6 +18,7 @@ import {
 } from "../model.ts";
 import type { ManifestEntry, OwnershipManifest } from "../state/manifest.ts";
 import { compare } from "../tree.ts";
+import { healthWarnings } from "./health.ts";
 import { mountIndex } from "./mounts.ts";
 import { bringUpOrder, describeUnits, tearDownOrder, type UnitInfo } from "./units.ts";
 
@@ -164,6 +165,7 @@ export function plan(input: PlanInput): Plan {
 
   const units = describeUnits(desired.artifacts);
   const desiredUnits = new Set(units.map((u) => u.unit));
+  warnings.push(...healthWarnings(units));
 
   // Units whose files all left the repository: stopped and reset before their files go.
   const goneUnits = new Map<string, UnitKind>();

@@ -12,6 +12,7 @@ import { exampleScenarios } from "./example.ts";
 import { faultScenarios } from "./faults.ts";
 import { firstBootAgentScenarios, firstBootScenarios } from "./firstboot.ts";
 import { harnessScenarios } from "./harness.ts";
+import { healthScenarios } from "./health.ts";
 import { helperScenarios } from "./helpers.ts";
 import { metricsScenarios } from "./metrics.ts";
 import { namingScenarios } from "./naming.ts";
@@ -40,5 +41,6 @@ export const SCENARIOS: Scenario[] = [
   ...agentScenarios,
   ...triggerScenarios,
   ...webhookScenarios,
+  ...healthScenarios,
   ...faultScenarios,
 ];
