@@ -4,7 +4,7 @@
  * where it came from.
  *
  * Durations (`fetch-timeout`, `verify-timeout`, `verify-settle`,
- * `retry-initial`, `retry-max`) are whole seconds: an integer, or a string of
+ * `retry-initial`, `retry-max`, `pull-timeout`) are whole seconds: an integer, or a string of
  * digits with an optional unit `s`, `m` or `h` (`"90s"`, `"5m"`, `"1h"`), the
  * same in agent.toml, environment and flags. Fractions and other units are
  * refused. Booleans from the environment or a flag are true/false, yes/no, 1/0.
@@ -33,6 +33,7 @@ export const DEFAULTS = {
   "verify-settle": 3,
   "retry-initial": 60,
   "retry-max": 3600,
+  "pull-timeout": 900,
 } as const;
 
 /** A setting's name as spelled in agent.toml and (with `--`) as a flag. */
@@ -55,7 +56,8 @@ export type SettingName =
   | "retry-max"
   | "metrics-file"
   | "config-roots"
-  | "webhook-secret-file";
+  | "webhook-secret-file"
+  | "pull-timeout";
 
 /** The `CORE_OPS_*` environment variable of each setting. */
 export const ENV_NAMES: Record<SettingName, string> = {
@@ -78,6 +80,7 @@ export const ENV_NAMES: Record<SettingName, string> = {
   "metrics-file": "CORE_OPS_METRICS_FILE",
   "config-roots": "CORE_OPS_CONFIG_ROOTS",
   "webhook-secret-file": "CORE_OPS_WEBHOOK_SECRET_FILE",
+  "pull-timeout": "CORE_OPS_PULL_TIMEOUT",
 };
 
 const absolutePath = z.string().regex(
@@ -160,6 +163,7 @@ const VALIDATORS = {
   "metrics-file": absolutePath,
   "config-roots": configRoots,
   "webhook-secret-file": absolutePath,
+  "pull-timeout": duration(1),
 } satisfies Record<SettingName, z.ZodType>;
 
 type Value<N extends SettingName> = z.output<(typeof VALIDATORS)[N]>;
@@ -186,6 +190,7 @@ const agentTomlSchema = z.strictObject({
   "metrics-file": z.string().optional(),
   "config-roots": z.array(z.string()).optional(),
   "webhook-secret-file": z.string().optional(),
+  "pull-timeout": tomlDuration,
 });
 
 /** The parsed contents of agent.toml. */
@@ -228,6 +233,8 @@ export interface Settings {
   configRoots: readonly string[] | null;
   /** The shared secret `core-ops webhook` checks requests against (SPEC §8), or `null`. */
   webhookSecretFile: string | null;
+  /** Longest one image pull before a container is replaced may take (SPEC §9). */
+  pullTimeoutSeconds: number;
   origins: Partial<Record<SettingName, Origin>>;
 }
 
@@ -292,6 +299,7 @@ export function resolveSettings(input: SettingsInput): Settings {
     metricsFile: get("metrics-file"),
     configRoots: get("config-roots"),
     webhookSecretFile: get("webhook-secret-file"),
+    pullTimeoutSeconds: get("pull-timeout") ?? DEFAULTS["pull-timeout"],
     origins,
   };
   // Rules between settings, checked only when both sides are valid on their own.

@@ -52,6 +52,7 @@ const ENV = [
   "CORE_OPS_METRICS_FILE",
   "CORE_OPS_CONFIG_ROOTS",
   "CORE_OPS_WEBHOOK_SECRET_FILE",
+  "CORE_OPS_PULL_TIMEOUT",
   // Read by the `yaml` and `commander` packages at run time.
   "LOG_TOKENS",
   "LOG_STREAM",

@@ -56,6 +56,8 @@ export const options = {
     new Option("--metrics-file <path>", "Prometheus textfile written after each run"),
   configRoots: () =>
     new Option("--config-roots <list>", "comma-separated config roots a repo may write"),
+  pullTimeout: () =>
+    new Option("--pull-timeout <duration>", "longest one image pull may take (default 15m)"),
   webhookSecretFile: () =>
     new Option("--webhook-secret-file <path>", "the webhook's shared secret (a file)"),
 };
@@ -98,6 +100,7 @@ export interface CommonFlags {
   metricsFile?: string;
   configRoots?: string;
   webhookSecretFile?: string;
+  pullTimeout?: string;
 }
 
 /** Resolves settings from flags, the environment and agent.toml. */
@@ -124,6 +127,7 @@ export async function settingsFrom(flags: CommonFlags, configPath?: string): Pro
     "metrics-file": flags.metricsFile,
     "config-roots": flags.configRoots,
     "webhook-secret-file": flags.webhookSecretFile,
+    "pull-timeout": flags.pullTimeout,
   };
   for (const key of Object.keys(named) as SettingName[]) {
     if (named[key] === undefined) delete named[key];

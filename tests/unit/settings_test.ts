@@ -42,6 +42,7 @@ Deno.test("flag beats environment beats agent.toml beats default", () => {
     "verify-settle": "default",
     "retry-initial": "default",
     "retry-max": "default",
+    "pull-timeout": "default",
   });
 });
 
@@ -105,6 +106,7 @@ Deno.test("agent settings default as SPEC §4 says", () => {
   assert.equal(s.metricsFile, null);
   assert.equal(s.configRoots, null);
   assert.equal(s.webhookSecretFile, null);
+  assert.equal(s.pullTimeoutSeconds, 900);
 });
 
 Deno.test("agent settings from agent.toml: typed values, durations with units", () => {
@@ -122,6 +124,7 @@ Deno.test("agent settings from agent.toml: typed values, durations with units", 
     'metrics-file = "/var/lib/node_exporter/textfile/core-ops.prom"',
     'config-roots = ["web", "grafana", "web"]',
     'webhook-secret-file = "/etc/core-ops/webhook-secret"',
+    'pull-timeout = "30m"',
     "",
   ].join("\n");
   const toml = { path: "/etc/core-ops/agent.toml", values: parseAgentToml("/a.toml", text) };
@@ -137,6 +140,7 @@ Deno.test("agent settings from agent.toml: typed values, durations with units", 
   assert.equal(s.metricsFile, "/var/lib/node_exporter/textfile/core-ops.prom");
   assert.deepEqual(s.configRoots, ["web", "grafana"]);
   assert.equal(s.webhookSecretFile, "/etc/core-ops/webhook-secret");
+  assert.equal(s.pullTimeoutSeconds, 1800);
   assert.equal(s.origins["verify-timeout"], "agent.toml");
 });
 
@@ -248,6 +252,7 @@ Deno.test("agent.toml: every SPEC §4 key is known; wrong TOML types are refused
     "metrics-file",
     "config-roots",
     "webhook-secret-file",
+    "pull-timeout",
   ];
   for (const key of keys) {
     assert.throws(
