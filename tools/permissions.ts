@@ -76,7 +76,7 @@ export const PRODUCTION: PermissionSet = {
     DEFAULT_DIRS.lockDir,
     "/tmp",
   ],
-  run: ["git", "timeout", "systemctl", "journalctl", "logger", ...GENERATOR_PATHS],
+  run: ["git", "timeout", "systemctl", "systemd-run", "journalctl", "logger", ...GENERATOR_PATHS],
   env: ENV,
   sys: ["hostname"],
 };

@@ -67,6 +67,7 @@ export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
     .addOption(options.verifySettle())
     .addOption(options.retryInitial())
     .addOption(options.retryMax())
+    .addOption(options.pullTimeout())
     .addOption(options.metricsFile())
     .addOption(options.configRoots())
     .action(async (flags) => {
@@ -146,6 +147,7 @@ export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
           fetchTimeoutSeconds: resolved.fetchTimeoutSeconds,
           verifyTimeoutMs: resolved.verifyTimeoutSeconds * 1000,
           verifySettleMs: resolved.verifySettleSeconds * 1000,
+          pullTimeoutSeconds: resolved.pullTimeoutSeconds,
           retryInitialSeconds: resolved.retryInitialSeconds,
           retryMaxSeconds: resolved.retryMaxSeconds,
           configRoots: resolved.configRoots,

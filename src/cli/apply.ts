@@ -51,6 +51,7 @@ export function applyCommand(out: Output, adapters: ApplyAdapters = REAL) {
     .option("--adopt", "take ownership of unowned files at destinations")
     .addOption(options.verifyTimeout())
     .addOption(options.verifySettle())
+    .addOption(options.pullTimeout())
     .addOption(options.requireSigned())
     .addOption(options.allowedSigners())
     .addOption(options.sshKey())
@@ -88,6 +89,7 @@ export function applyCommand(out: Output, adapters: ApplyAdapters = REAL) {
       adopt: flags.adopt === true,
       verifyTimeoutMs: settings.verifyTimeoutSeconds * 1000,
       verifySettleMs: settings.verifySettleSeconds * 1000,
+      pullTimeoutSeconds: settings.pullTimeoutSeconds,
       onPlan: async (revision, desired, plan) => {
         if (json) return;
         const host = desired.host === null ? "" : `host ${desired.host}, `;

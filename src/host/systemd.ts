@@ -11,7 +11,7 @@
 import { z } from "zod";
 import { CoreOpsError, Exit } from "../errors.ts";
 import { isTemplateUnit } from "../model.ts";
-import type { UnitState } from "../model.ts";
+import type { PullPolicy, UnitState } from "../model.ts";
 
 /** The jobs a run asks systemd for; each call names every unit of one batch. */
 export type JobOp = "start" | "restart" | "stop" | "reset-failed";
@@ -68,6 +68,14 @@ export interface Systemd {
   job(op: JobOp, units: readonly string[]): Promise<JobOutcome>;
   /** The last `lines` journal lines of `unit` (for failure reports). */
   journal(unit: string, lines: number): Promise<string[]>;
+  /**
+   * Pulls `image` through systemd (SPEC §9): `podman pull --policy=<policy>`
+   * in a transient unit (`systemd-run --wait --collect`) that may run at most
+   * `timeoutSeconds`, so the pull is accounted, logged and bounded like any
+   * unit, and survives nothing. On failure the message ends with the unit's
+   * last journal lines.
+   */
+  pull(image: string, policy: PullPolicy, timeoutSeconds: number): Promise<JobOutcome>;
 }
 
 const listUnitsSchema = z.array(z.object({
@@ -207,6 +215,35 @@ export const realSystemd: Systemd = {
   async job(op, units) {
     const output = await systemctl([op, "--", ...units]);
     return { ok: output.success, message: decoder.decode(output.stderr).trim() };
+  },
+
+  async pull(image, policy, timeoutSeconds) {
+    const unit = `core-ops-pull-${crypto.randomUUID().slice(0, 8)}.service`;
+    const output = await new Deno.Command("systemd-run", {
+      args: [
+        "--wait",
+        "--collect",
+        "--quiet",
+        "--no-ask-password",
+        `--unit=${unit}`,
+        `--description=core-ops: pull ${image}`,
+        `--property=RuntimeMaxSec=${timeoutSeconds}`,
+        "--",
+        "podman",
+        "pull",
+        "--quiet",
+        `--policy=${policy}`,
+        image,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { SYSTEMD_PAGER: "", LC_ALL: "C" },
+    }).output();
+    if (output.success) return { ok: true, message: "" };
+    const said = decoder.decode(output.stderr).trim();
+    const log = (await this.journal(unit, 5)).map((l) => l.replace(/^\S+ \S+ /, ""));
+    return { ok: false, message: [said, ...log].filter((l) => l !== "").join(" | ") };
   },
 
   async journal(unit, lines) {

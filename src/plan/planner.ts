@@ -19,6 +19,7 @@ import {
 import type { ManifestEntry, OwnershipManifest } from "../state/manifest.ts";
 import { compare } from "../tree.ts";
 import { healthWarnings } from "./health.ts";
+import { pullActions } from "./images.ts";
 import { mountIndex } from "./mounts.ts";
 import { bringUpOrder, describeUnits, tearDownOrder, type UnitInfo } from "./units.ts";
 
@@ -35,6 +36,12 @@ export interface Observed {
    * removed one stops them.
    */
   instances?: ReadonlyMap<string, UnitState> | null;
+  /**
+   * The image each container's files on the host name now (`null`: no file),
+   * for the containers whose files this plan rewrites; absent when unknown
+   * (off-host), and then nothing is pre-pulled (SPEC §9).
+   */
+  images?: ReadonlyMap<string, string | null>;
 }
 
 /** An owned file that was changed by hand since core-ops wrote it. */
@@ -308,9 +315,12 @@ export function plan(input: PlanInput): Plan {
     }
   }
 
+  // Images first: the old containers keep serving while they pull, and a failed pull stops
+  // the run before anything changed.
+  const pulls = observed.images ? pullActions(units, activation, observed.images) : [];
   const actions = conflicts.length > 0
     ? []
-    : [...stops, ...resets, ...removes, ...writes, ...reload, ...activation];
+    : [...pulls, ...stops, ...resets, ...removes, ...writes, ...reload, ...activation];
   return { actions, warnings, drift, conflicts, units };
 }
 

@@ -70,6 +70,8 @@ export interface AgentSettings {
   fetchTimeoutSeconds: number;
   verifyTimeoutMs: number;
   verifySettleMs: number;
+  /** Longest one image pull may take (SPEC §9); default 15 min. */
+  pullTimeoutSeconds?: number;
   retryInitialSeconds: number;
   retryMaxSeconds: number;
   /** Allowed config roots, or `null` for all but the built-in deny-list. */
@@ -286,6 +288,7 @@ class Tick {
         adopt: false,
         verifyTimeoutMs: s.verifyTimeoutMs,
         verifySettleMs: s.verifySettleMs,
+        pullTimeoutSeconds: s.pullTimeoutSeconds,
         retry: { initialSeconds: s.retryInitialSeconds, maxSeconds: s.retryMaxSeconds },
         now: this.ports.now,
         sleep: this.ports.sleep,
