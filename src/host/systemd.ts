@@ -69,7 +69,8 @@ export interface Systemd {
   /** The last `lines` journal lines of `unit` (for failure reports). */
   journal(unit: string, lines: number): Promise<string[]>;
   /**
-   * Pulls `image` through systemd (SPEC §9): `podman pull --policy=<policy>`
+   * Pulls `image` through systemd (SPEC §9) as its container's `Pull=` policy
+   * says (`missing`: only when `podman image exists` says no): `podman pull`
    * in a transient unit (`systemd-run --wait --collect`) that may run at most
    * `timeoutSeconds`, so the pull is accounted, logged and bounded like any
    * unit, and survives nothing. On failure the message ends with the unit's
@@ -159,6 +160,32 @@ async function listUnits(patterns: readonly string[]): Promise<Map<string, UnitS
   return parseListUnits(decoder.decode(output.stdout) || "[]");
 }
 
+/** Runs `command` in a transient unit (`systemd-run --wait --collect`) of at most `seconds`. */
+async function transient(
+  command: readonly string[],
+  seconds: number,
+): Promise<{ unit: string; output: Deno.CommandOutput }> {
+  const unit = `core-ops-pull-${crypto.randomUUID().slice(0, 8)}.service`;
+  const output = await new Deno.Command("systemd-run", {
+    args: [
+      "--wait",
+      "--collect",
+      "--quiet",
+      "--no-ask-password",
+      `--unit=${unit}`,
+      `--description=core-ops: ${command.join(" ")}`,
+      `--property=RuntimeMaxSec=${seconds}`,
+      "--",
+      ...command,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { SYSTEMD_PAGER: "", LC_ALL: "C" },
+  }).output();
+  return { unit, output };
+}
+
 /** The real systemd of this host. */
 export const realSystemd: Systemd = {
   async available() {
@@ -218,31 +245,18 @@ export const realSystemd: Systemd = {
   },
 
   async pull(image, policy, timeoutSeconds) {
-    const unit = `core-ops-pull-${crypto.randomUUID().slice(0, 8)}.service`;
-    const output = await new Deno.Command("systemd-run", {
-      args: [
-        "--wait",
-        "--collect",
-        "--quiet",
-        "--no-ask-password",
-        `--unit=${unit}`,
-        `--description=core-ops: pull ${image}`,
-        `--property=RuntimeMaxSec=${timeoutSeconds}`,
-        "--",
-        "podman",
-        "pull",
-        "--quiet",
-        `--policy=${policy}`,
-        image,
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      env: { SYSTEMD_PAGER: "", LC_ALL: "C" },
-    }).output();
-    if (output.success) return { ok: true, message: "" };
-    const said = decoder.decode(output.stderr).trim();
-    const log = (await this.journal(unit, 5)).map((l) => l.replace(/^\S+ \S+ /, ""));
+    // Podman 5.4's `pull` has no --policy: "missing" is checked first, in a unit of its own
+    // (podman needs its storage locks, which the agent's sandbox does not grant).
+    if (policy === "missing") {
+      const exists = await transient(["podman", "image", "exists", "--", image], 60);
+      if (exists.output.success) return { ok: true, message: "already present" };
+    }
+    const pulled = await transient(["podman", "pull", "--quiet", "--", image], timeoutSeconds);
+    if (pulled.output.success) return { ok: true, message: "" };
+    const said = decoder.decode(pulled.output.stderr).trim();
+    // The command's own lines; systemd's ("Started …", "Failed with result …") say less.
+    const log = (await this.journal(pulled.unit, 8)).map((l) => l.replace(/^\S+ \S+ /, ""))
+      .filter((l) => !l.startsWith("systemd["));
     return { ok: false, message: [said, ...log].filter((l) => l !== "").join(" | ") };
   },
 

@@ -17,6 +17,7 @@ import { helperScenarios } from "./helpers.ts";
 import { metricsScenarios } from "./metrics.ts";
 import { namingScenarios } from "./naming.ts";
 import { planScenarios } from "./plan.ts";
+import { pullScenarios } from "./pull.ts";
 import { crashScenarios, validateScenarios } from "./validate.ts";
 import { triggerScenarios, webhookScenarios } from "./triggers.ts";
 import { unitScenarios } from "./units.ts";
@@ -42,5 +43,6 @@ export const SCENARIOS: Scenario[] = [
   ...triggerScenarios,
   ...webhookScenarios,
   ...healthScenarios,
+  ...pullScenarios,
   ...faultScenarios,
 ];
