@@ -11,10 +11,12 @@
  * 4. start-up of the shipped launcher (`core-ops --version`) against a bare
  *    `deno run` of an empty script — here (4a) and, as root, inside the test
  *    host from its read-only package mount (4b).
+ * 5. (root) downtime of an image change seen from outside: with pre-pull,
+ *    as before it, and a plain restart as the floor (lib/pull.ts).
  *
- * Usage: `deno task bench [--runs N] [--only plan,startup,nochange,apply] [--out FILE]`
+ * Usage: `deno task bench [--runs N] [--only plan,startup,nochange,apply,pull] [--out FILE]`
  * (`--out` also writes the table as markdown to FILE; `--only host` means
- * `startup,nochange,apply`). Parts 2, 3 and 4b boot
+ * `startup,nochange,apply,pull`). Parts 2, 3, 4b and 5 boot
  * ONE test host with the e2e harness and need root; without root they are
  * reported as skipped. Performance is judged here, never in the test suite.
  *
@@ -26,7 +28,7 @@ import { ensureGnuTime, measure, repeat } from "./lib/measure.ts";
 import { BENCH_GIT_IDENTITY, BENCH_HOST, generateRepo, writeFiles } from "./lib/repo.ts";
 import { renderTable, type Row, sampleRow, summarize, verdict } from "./lib/stats.ts";
 
-const PARTS = ["plan", "startup", "nochange", "apply"] as const;
+const PARTS = ["plan", "startup", "nochange", "apply", "pull"] as const;
 type Part = typeof PARTS[number];
 
 function parseArgs(args: string[]): { runs: number; only: Set<Part>; out: string | undefined } {
@@ -47,7 +49,7 @@ function parseArgs(args: string[]): { runs: number; only: Set<Part>; out: string
     } else if (args[i] === "--only") {
       // `host` is every part that boots the test host.
       const names = value().split(",").flatMap((n) =>
-        n === "host" ? ["startup", "nochange", "apply"] : [n]
+        n === "host" ? ["startup", "nochange", "apply", "pull"] : [n]
       );
       for (const n of names) if (!PARTS.includes(n as Part)) fail(`unknown part ${n}`);
       only = new Set(names as Part[]);
@@ -211,9 +213,9 @@ async function main(): Promise<void> {
       if (only.has("plan")) rows.push(...await planBench(`${pkg.dir}/bin/core-ops`, tmp, runs));
       if (only.has("startup")) rows.push(...await startupBench(pkg.dir, tmp, runs));
     }
-    if (only.has("startup") || only.has("nochange") || only.has("apply")) {
+    if (only.has("startup") || only.has("nochange") || only.has("apply") || only.has("pull")) {
       if (Deno.uid() !== 0) {
-        notes.push("parts 2, 3 and 4b skipped: they boot a test host and need root");
+        notes.push("parts 2, 3, 4b and 5 skipped: they boot a test host and need root");
       } else {
         rows.push(
           ...await hostBench({
@@ -221,6 +223,7 @@ async function main(): Promise<void> {
             apply: only.has("apply") ? Math.max(2, Math.ceil(runs / 2)) : 0,
             applyDefaultSettle: only.has("apply") ? 2 : 0,
             startup: only.has("startup") ? Math.max(runs, 10) : 0,
+            pull: only.has("pull") ? Math.max(2, Math.ceil(runs / 2)) : 0,
           }, say),
         );
       }

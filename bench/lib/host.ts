@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { pullDowntime } from "./pull.ts";
 import { loadConfig } from "../../tests/e2e/lib/config.ts";
 import { Guest, installInterruptTeardown } from "../../tests/e2e/lib/guest.ts";
 import { ensureHostPackages } from "../../tests/e2e/lib/hostdeps.ts";
@@ -51,6 +52,8 @@ export interface HostRuns {
   apply: number;
   applyDefaultSettle: number;
   startup: number;
+  /** Rounds of part 5 (downtime of an image change), 0 to skip. */
+  pull: number;
 }
 
 /** A test host with the helpers the measurements need. */
@@ -230,6 +233,7 @@ export async function hostBench(runs: HostRuns, say: (line: string) => void): Pr
     if (runs.startup > 0) rows.push(...await startupInGuest(host, runs.startup, say));
     if (runs.apply > 0) rows.push(...await firstApply(host, runs, say));
     if (runs.noChange > 0) rows.push(...await noChange(host, runs.noChange, say));
+    if (runs.pull > 0) rows.push(...await pullDowntime(guest, runs.pull, say));
     return rows;
   } finally {
     // A failing teardown must not hide why the bench stopped.
