@@ -11,11 +11,13 @@
  * 4. start-up of the shipped launcher (`core-ops --version`) against a bare
  *    `deno run` of an empty script — here (4a) and, as root, inside the test
  *    host from its read-only package mount (4b).
+ * 5. (root) downtime of an image change seen from outside: with pre-pull,
+ *    as before it, and a plain restart as the floor (lib/pull.ts).
  *
- * Usage: `deno task bench [--runs N] [--only plan,startup,nochange,apply]
+ * Usage: `deno task bench [--runs N] [--only plan,startup,nochange,apply,pull]
  * [--suites trixie,sid] [--out FILE]` (`--out` also writes the table as
- * markdown to FILE; `--only host` means `startup,nochange,apply`). Parts 2, 3
- * and 4b boot ONE test host per Debian suite of `--suites` (default: every
+ * markdown to FILE; `--only host` means `startup,nochange,apply,pull`). Parts 2, 3,
+ * 4b and 5 boot ONE test host per Debian suite of `--suites` (default: every
  * suite the e2e harness knows, trixie and sid) one after the other, with the
  * e2e harness, and need root; without root they are reported as skipped. The
  * table's host column says where each figure comes from. Performance is judged
@@ -30,7 +32,7 @@ import { ensureGnuTime, measure, repeat } from "./lib/measure.ts";
 import { BENCH_GIT_IDENTITY, BENCH_HOST, generateRepo, writeFiles } from "./lib/repo.ts";
 import { renderTable, type Row, sampleRow, summarize, verdict } from "./lib/stats.ts";
 
-const PARTS = ["plan", "startup", "nochange", "apply"] as const;
+const PARTS = ["plan", "startup", "nochange", "apply", "pull"] as const;
 type Part = typeof PARTS[number];
 
 interface Args {
@@ -60,7 +62,7 @@ function parseArgs(args: string[]): Args {
     } else if (args[i] === "--only") {
       // `host` is every part that boots the test host.
       const names = value().split(",").flatMap((n) =>
-        n === "host" ? ["startup", "nochange", "apply"] : [n]
+        n === "host" ? ["startup", "nochange", "apply", "pull"] : [n]
       );
       for (const n of names) if (!PARTS.includes(n as Part)) fail(`unknown part ${n}`);
       only = new Set(names as Part[]);
@@ -228,9 +230,9 @@ async function main(): Promise<void> {
       if (only.has("plan")) rows.push(...await planBench(`${pkg.dir}/bin/core-ops`, tmp, runs));
       if (only.has("startup")) rows.push(...await startupBench(pkg.dir, tmp, runs));
     }
-    if (only.has("startup") || only.has("nochange") || only.has("apply")) {
+    if (only.has("startup") || only.has("nochange") || only.has("apply") || only.has("pull")) {
       if (Deno.uid() !== 0) {
-        notes.push("parts 2, 3 and 4b skipped: they boot a test host and need root");
+        notes.push("parts 2, 3, 4b and 5 skipped: they boot a test host and need root");
       } else {
         for (const suite of suites) {
           const result = await hostBench(suite, {
@@ -238,6 +240,7 @@ async function main(): Promise<void> {
             apply: only.has("apply") ? Math.max(2, Math.ceil(runs / 2)) : 0,
             applyDefaultSettle: only.has("apply") ? 2 : 0,
             startup: only.has("startup") ? Math.max(runs, 10) : 0,
+            pull: only.has("pull") ? Math.max(2, Math.ceil(runs / 2)) : 0,
           }, say);
           rows.push(...result.rows);
           hosts.push(`- ${suite}: ${describeHost(result.host)}, booted with systemd-nspawn`);

@@ -224,14 +224,27 @@ export interface GeneratedUnit {
 }
 
 /** The operations a plan may contain. */
-export type Op = "write" | "remove" | "reload" | "start" | "restart" | "stop" | "reset-failed";
+export type Op =
+  | "pull"
+  | "write"
+  | "remove"
+  | "reload"
+  | "start"
+  | "restart"
+  | "stop"
+  | "reset-failed";
 
-/** One step of a plan: `target` is a path for write/remove, a unit otherwise. */
+/** One step of a plan: `target` is a path for write/remove, an image for pull, a unit otherwise. */
 export interface Action {
   op: Op;
   target: string;
   reason: string;
+  /** For `pull`: Podman's pull policy, the container's `Pull=` (default missing). */
+  policy?: PullPolicy;
 }
+
+/** The `Pull=` policies that pull at all (`never` does not). */
+export type PullPolicy = "always" | "missing" | "newer";
 
 /** A unit's state as systemd reports it. */
 export interface UnitState {

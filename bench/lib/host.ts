@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { pullDowntime } from "./pull.ts";
 import { loadConfig } from "../../tests/e2e/lib/config.ts";
 import type { HostPackages } from "../../tests/e2e/lib/suites.ts";
 import { Guest, installInterruptTeardown } from "../../tests/e2e/lib/guest.ts";
@@ -53,6 +54,8 @@ export interface HostRuns {
   apply: number;
   applyDefaultSettle: number;
   startup: number;
+  /** Rounds of part 5 (downtime of an image change), 0 to skip. */
+  pull: number;
 }
 
 /** A test host with the helpers the measurements need. */
@@ -252,6 +255,7 @@ export async function hostBench(
     if (runs.startup > 0) rows.push(...await startupInGuest(host, runs.startup, say));
     if (runs.apply > 0) rows.push(...await firstApply(host, runs, say));
     if (runs.noChange > 0) rows.push(...await noChange(host, runs.noChange, say));
+    if (runs.pull > 0) rows.push(...await pullDowntime(guest, runs.pull, say));
     return { rows: rows.map((r) => ({ ...r, host: suite })), host: packages };
   } finally {
     // A failing teardown must not hide why the bench stopped.

@@ -33,6 +33,8 @@ export interface ExecuteContext {
   contents: ReadonlyMap<string, FileContent>;
   /** The kind of each unit, for batching jobs by tier. */
   kinds: ReadonlyMap<string, UnitKind>;
+  /** Longest one image pull may take (`pull-timeout`, SPEC §9); default 15 min. */
+  pullTimeoutSeconds?: number;
   /** Called after each step, as it happens (the human output streams from it). */
   onStep?: (step: StepResult) => void;
   /** Go on after a failed step (rollback tries every restore) instead of stopping. */
@@ -43,6 +45,9 @@ export interface ExecuteContext {
 }
 
 const UNIT_OPS = new Set<Op>(["start", "restart", "stop", "reset-failed"]);
+
+/** How many pulls of one run go at once: enough to overlap, few enough for a small host. */
+export const PULL_CONCURRENCY = 3;
 
 /**
  * Groups `actions` into batches: consecutive unit jobs of one op and one tier
@@ -57,10 +62,9 @@ export function batches(actions: readonly Action[], kinds: ReadonlyMap<string, U
   actions.forEach((action, i) => {
     const last = out.at(-1);
     const prev = last?.actions.at(-1);
-    if (
-      last && prev && UNIT_OPS.has(action.op) && prev.op === action.op &&
-      tier(prev.target) === tier(action.target)
-    ) {
+    const sameJob = UNIT_OPS.has(action.op) && tier(prev?.target ?? "") === tier(action.target);
+    // All pulls of a run are one batch: they go in parallel (bounded), not one by one.
+    if (last && prev && prev.op === action.op && (action.op === "pull" || sameJob)) {
       last.actions.push(action);
     } else {
       out.push({ start: i, actions: [action] });
@@ -129,6 +133,8 @@ async function runBatch(
         const outcome = await ctx.systemd.daemonReload();
         return [{ ok: outcome.ok, message: outcome.message }];
       }
+      case "pull":
+        return await pullAll(actions, ctx);
       default:
         return await runJob(first.op, actions.map((a) => a.target), ctx.systemd);
     }
@@ -136,6 +142,33 @@ async function runBatch(
     const message = error instanceof Error ? error.message : String(error);
     return actions.map(() => ({ ok: false, message }));
   }
+}
+
+/** Pulls every image of `actions`, {@link PULL_CONCURRENCY} at a time; one outcome each. */
+async function pullAll(
+  actions: readonly Action[],
+  ctx: ExecuteContext,
+): Promise<{ ok: boolean; message: string }[]> {
+  const timeout = ctx.pullTimeoutSeconds ?? 900;
+  const outcomes: { ok: boolean; message: string }[] = new Array(actions.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < actions.length) {
+      const i = next++;
+      const a = actions[i];
+      try {
+        const o = await ctx.systemd.pull(a.target, a.policy ?? "missing", timeout);
+        outcomes[i] = { ok: o.ok, message: o.message || (o.ok ? "" : "podman pull failed") };
+      } catch (error) {
+        outcomes[i] = {
+          ok: false,
+          message: error instanceof Error ? error.message : String(error),
+        };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PULL_CONCURRENCY, actions.length) }, worker));
+  return outcomes;
 }
 
 /** One `systemctl <op>` for all `units`; on failure, asks systemd which of them it concerns. */

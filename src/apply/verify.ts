@@ -18,6 +18,11 @@ export interface VerifyTarget {
   kind: UnitKind;
   /** The socket/timer/path unit that activates it, if any. */
   trigger?: string;
+  /**
+   * A `Notify=healthy` container: its start job waited for the health check,
+   * so active means healthy at once — no settle window (SPEC §9).
+   */
+  healthChecked?: boolean;
 }
 
 /** The verdict on one unit. */
@@ -95,7 +100,7 @@ export async function verify(
           parseTimestamp(props.ActiveEnterTimestamp) ?? at,
           restarts.get(target.unit)!.changedAt,
         );
-        if (at - since >= options.settleMs) {
+        if (target.healthChecked || at - since >= options.settleMs) {
           verdicts.set(target.unit, verdict("ok", describeState(props)));
         }
       }

@@ -17,6 +17,7 @@ import type { QuadletGenerator } from "../plan/dryrun.ts";
 import { podmanGenerator } from "../run/generator.ts";
 import { realSystemd, type Systemd } from "../host/systemd.ts";
 import { hostSources } from "../host/sources.ts";
+import { clearTrigger, triggerPath } from "../host/trigger.ts";
 import { auditEvent, eventFromError, type RunEvent } from "../report/event.ts";
 import { metricsOf, renderMetrics } from "../report/metrics.ts";
 import { CONFIG_ENV, DEFAULT_CONFIG_PATH } from "../settings/table.ts";
@@ -37,6 +38,7 @@ export interface AgentAdapters {
   generator: QuadletGenerator;
   events: EventSink;
   sources: typeof hostSources;
+  clearTrigger: (path: string) => Promise<void>;
 }
 
 const REAL: AgentAdapters = {
@@ -46,6 +48,7 @@ const REAL: AgentAdapters = {
   generator: podmanGenerator,
   events: journal,
   sources: hostSources,
+  clearTrigger,
 };
 
 /** Builds the `agent` command. */
@@ -88,6 +91,7 @@ export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
           await pausePoint("after-lock");
           return lock;
         },
+        clearTrigger: () => adapters.clearTrigger(triggerPath(resolved.lockPath)),
         source: {
           ...adapters.sources,
           fetch: async (request) => {
@@ -131,6 +135,7 @@ export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
           fetchTimeoutSeconds: resolved.fetchTimeoutSeconds,
           verifyTimeoutMs: resolved.verifyTimeoutSeconds * 1000,
           verifySettleMs: resolved.verifySettleSeconds * 1000,
+          pullTimeoutSeconds: resolved.pullTimeoutSeconds,
           retryInitialSeconds: resolved.retryInitialSeconds,
           retryMaxSeconds: resolved.retryMaxSeconds,
           configRoots: resolved.configRoots,

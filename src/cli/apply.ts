@@ -91,6 +91,7 @@ export function applyCommand(out: Output, adapters: ApplyAdapters = REAL) {
       secrets: { identity: settings.ageIdentity },
       verifyTimeoutMs: settings.verifyTimeoutSeconds * 1000,
       verifySettleMs: settings.verifySettleSeconds * 1000,
+      pullTimeoutSeconds: settings.pullTimeoutSeconds,
       onPlan: async (revision, desired, plan) => {
         if (json) return;
         const host = desired.host === null ? "" : `host ${desired.host}, `;

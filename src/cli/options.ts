@@ -105,12 +105,14 @@ export async function settingsFrom(flags: SettingFlags, configPath?: string): Pr
  * write (exit 77, SPEC §3): without this the first write of the run fails
  * half-way and is rolled back as an ordinary run failure. The message names
  * each path and the setting (flag, variable or agent.toml key) it came from.
- * `query` is Deno's permission check; tests pass their own.
+ * `query` is Deno's permission check; tests pass their own. `only` limits the
+ * check to the settings a command writes (default: all of them).
  */
 export function checkWritable(
   settings: Settings,
   query: (path: string) => Deno.PermissionState = (path) =>
     Deno.permissions.querySync({ name: "write", path }).state,
+  only?: readonly SettingName[],
 ): void {
   const targets: [SettingName, string][] = [
     ["quadlet-dir", settings.dirs.quadletDir],
@@ -119,7 +121,9 @@ export function checkWritable(
     ["state-dir", settings.stateDir],
     ["lock-path", settings.lockPath],
   ];
-  const denied = targets.filter(([, path]) => query(path) !== "granted");
+  const denied = targets.filter(([name, path]) =>
+    (only === undefined || only.includes(name)) && query(path) !== "granted"
+  );
   if (denied.length === 0) return;
   throw new CoreOpsError(
     Exit.noPerm,

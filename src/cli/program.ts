@@ -27,6 +27,8 @@ const COMMANDS: Record<string, (out: Output) => Promise<Command<unknown[], unkno
   pause: async (out) => (await import("./pause.ts")).pauseCommand(out),
   resume: async (out) => (await import("./pause.ts")).resumeCommand(out),
   rollback: async (out) => (await import("./rollback.ts")).rollbackCommand(out),
+  trigger: async (out) => (await import("./trigger.ts")).triggerCommand(out),
+  webhook: async (out) => (await import("./webhook.ts")).webhookCommand(out),
 };
 
 /**

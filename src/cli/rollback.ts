@@ -74,6 +74,7 @@ export function rollbackCommand(out: Output, adapters: RollbackAdapters = REAL) 
           keepGenerations: settings.keepGenerations,
           // A kept secret comes back as its age file: the host decrypts it again.
           secrets: { identity: settings.ageIdentity },
+          pullTimeoutSeconds: settings.pullTimeoutSeconds,
           onStep: (phase, step) => {
             if (!json) out.stdout(stepLine(phase, step));
           },

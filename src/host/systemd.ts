@@ -11,7 +11,7 @@
 import { z } from "zod";
 import { CoreOpsError, Exit } from "../errors.ts";
 import { isTemplateUnit } from "../model.ts";
-import type { UnitState } from "../model.ts";
+import type { PullPolicy, UnitState } from "../model.ts";
 
 /** The jobs a run asks systemd for; each call names every unit of one batch. */
 export type JobOp = "start" | "restart" | "stop" | "reset-failed";
@@ -68,6 +68,15 @@ export interface Systemd {
   job(op: JobOp, units: readonly string[]): Promise<JobOutcome>;
   /** The last `lines` journal lines of `unit` (for failure reports). */
   journal(unit: string, lines: number): Promise<string[]>;
+  /**
+   * Pulls `image` through systemd (SPEC §9) as its container's `Pull=` policy
+   * says (`missing`: only when `podman image exists` says no): `podman pull`
+   * in a transient unit (`systemd-run --wait --collect`) that may run at most
+   * `timeoutSeconds`, so the pull is accounted, logged and bounded like any
+   * unit, and survives nothing. On failure the message ends with the unit's
+   * last journal lines.
+   */
+  pull(image: string, policy: PullPolicy, timeoutSeconds: number): Promise<JobOutcome>;
 }
 
 const listUnitsSchema = z.array(z.object({
@@ -151,6 +160,32 @@ async function listUnits(patterns: readonly string[]): Promise<Map<string, UnitS
   return parseListUnits(decoder.decode(output.stdout) || "[]");
 }
 
+/** Runs `command` in a transient unit (`systemd-run --wait --collect`) of at most `seconds`. */
+async function transient(
+  command: readonly string[],
+  seconds: number,
+): Promise<{ unit: string; output: Deno.CommandOutput }> {
+  const unit = `core-ops-pull-${crypto.randomUUID().slice(0, 8)}.service`;
+  const output = await new Deno.Command("systemd-run", {
+    args: [
+      "--wait",
+      "--collect",
+      "--quiet",
+      "--no-ask-password",
+      `--unit=${unit}`,
+      `--description=core-ops: ${command.join(" ")}`,
+      `--property=RuntimeMaxSec=${seconds}`,
+      "--",
+      ...command,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { SYSTEMD_PAGER: "", LC_ALL: "C" },
+  }).output();
+  return { unit, output };
+}
+
 /** The real systemd of this host. */
 export const realSystemd: Systemd = {
   async available() {
@@ -207,6 +242,22 @@ export const realSystemd: Systemd = {
   async job(op, units) {
     const output = await systemctl([op, "--", ...units]);
     return { ok: output.success, message: decoder.decode(output.stderr).trim() };
+  },
+
+  async pull(image, policy, timeoutSeconds) {
+    // Podman 5.4's `pull` has no --policy: "missing" is checked first, in a unit of its own
+    // (podman needs its storage locks, which the agent's sandbox does not grant).
+    if (policy === "missing") {
+      const exists = await transient(["podman", "image", "exists", "--", image], 60);
+      if (exists.output.success) return { ok: true, message: "already present" };
+    }
+    const pulled = await transient(["podman", "pull", "--quiet", "--", image], timeoutSeconds);
+    if (pulled.output.success) return { ok: true, message: "" };
+    const said = decoder.decode(pulled.output.stderr).trim();
+    // The command's own lines; systemd's ("Started …", "Failed with result …") say less.
+    const log = (await this.journal(pulled.unit, 8)).map((l) => l.replace(/^\S+ \S+ /, ""))
+      .filter((l) => !l.startsWith("systemd["));
+    return { ok: false, message: [said, ...log].filter((l) => l !== "").join(" | ") };
   },
 
   async journal(unit, lines) {

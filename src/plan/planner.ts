@@ -18,6 +18,8 @@ import {
 } from "../model.ts";
 import type { ManifestEntry, OwnershipManifest } from "../state/manifest.ts";
 import { compare } from "../tree.ts";
+import { healthWarnings } from "./health.ts";
+import { pullActions } from "./images.ts";
 import { mountIndex } from "./mounts.ts";
 import { bringUpOrder, describeUnits, tearDownOrder, type UnitInfo } from "./units.ts";
 
@@ -34,6 +36,12 @@ export interface Observed {
    * removed one stops them.
    */
   instances?: ReadonlyMap<string, UnitState> | null;
+  /**
+   * The image each container's files on the host name now (`null`: no file),
+   * for the containers whose files this plan rewrites; absent when unknown
+   * (off-host), and then nothing is pre-pulled (SPEC §9).
+   */
+  images?: ReadonlyMap<string, string | null>;
 }
 
 /** An owned file that was changed by hand since core-ops wrote it. */
@@ -177,6 +185,7 @@ export function plan(input: PlanInput): Plan {
 
   const units = describeUnits(desired.artifacts);
   const desiredUnits = new Set(units.map((u) => u.unit));
+  warnings.push(...healthWarnings(units));
 
   // Units whose files all left the repository: stopped and reset before their files go.
   const goneUnits = new Map<string, UnitKind>();
@@ -351,9 +360,12 @@ export function plan(input: PlanInput): Plan {
     }
   }
 
+  // Images first: the old containers keep serving while they pull, and a failed pull stops
+  // the run before anything changed.
+  const pulls = observed.images ? pullActions(units, activation, observed.images) : [];
   const actions = conflicts.length > 0
     ? []
-    : [...stops, ...resets, ...removes, ...writes, ...reload, ...activation];
+    : [...pulls, ...stops, ...resets, ...removes, ...writes, ...reload, ...activation];
   return { actions, warnings, drift, conflicts, units };
 }
 

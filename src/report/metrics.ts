@@ -14,6 +14,7 @@ import type { RunEvent } from "./event.ts";
 
 /** Every plan operation, so `core_ops_actions{op}` has a sample for each, zeros included. */
 export const OPS = [
+  "pull",
   "write",
   "remove",
   "reload",

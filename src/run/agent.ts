@@ -43,6 +43,8 @@ export interface HeldLock {
 export interface AgentPorts {
   /** Takes the run lock without waiting (exit 75 when held). */
   lock(path: string): Promise<HeldLock>;
+  /** Removes the run trigger (SPEC §8), if there is one; see {@link Tick.lock}. */
+  clearTrigger?: () => Promise<void>;
   /** Fetching, signature checks and tree reading (the same resolver as every command's). */
   source: SourcePorts;
   /** Sends the run's audit event (journald, or stderr when journald is unavailable). */
@@ -74,6 +76,8 @@ export interface AgentSettings {
   fetchTimeoutSeconds: number;
   verifyTimeoutMs: number;
   verifySettleMs: number;
+  /** Longest one image pull may take (SPEC §9); default 15 min. */
+  pullTimeoutSeconds?: number;
   retryInitialSeconds: number;
   retryMaxSeconds: number;
   /** Allowed config roots, or `null` for all but the built-in deny-list. */
@@ -195,9 +199,21 @@ class Tick {
     }
   }
 
-  /** start → locked: one run at a time per host (exit 75 when another holds the lock). */
+  /**
+   * start → locked: one run at a time per host (exit 75 when another holds the
+   * lock). The trigger goes right after the lock and before the fetch: a
+   * trigger set from here on (a push during this run) outlives the run and
+   * starts exactly one more; one set before is served by this run's fetch.
+   * A run refused the lock clears it too: it would otherwise start the agent
+   * again at once, over and over, while a manual run holds the lock (the
+   * timer's next tick catches up).
+   */
   async lock(): Promise<AgentState> {
-    this.#lock = await this.ports.lock(this.settings.lockPath);
+    try {
+      this.#lock = await this.ports.lock(this.settings.lockPath);
+    } finally {
+      await this.ports.clearTrigger?.();
+    }
     return { at: "locked", lock: this.#lock };
   }
 
@@ -318,6 +334,7 @@ class Tick {
         secrets: s.ageIdentity === undefined ? undefined : { identity: s.ageIdentity },
         verifyTimeoutMs: s.verifyTimeoutMs,
         verifySettleMs: s.verifySettleMs,
+        pullTimeoutSeconds: s.pullTimeoutSeconds,
         retry: { initialSeconds: s.retryInitialSeconds, maxSeconds: s.retryMaxSeconds },
         now: this.ports.now,
         sleep: this.ports.sleep,

@@ -24,6 +24,8 @@ export interface ExecuteContext {
   files: Files;
   systemd: Systemd;
   store: StateStore;
+  /** Longest one image pull may take (`pull-timeout`). */
+  pullTimeoutSeconds?: number;
   onStep?: (step: StepResult) => void;
   pause: (point: PausePoint) => Promise<void>;
 }
@@ -104,6 +106,7 @@ export async function execute(
     systemd: ctx.systemd,
     contents,
     kinds,
+    pullTimeoutSeconds: ctx.pullTimeoutSeconds,
     onStep: (step) => {
       ran.push(step);
       ctx.onStep?.(step);

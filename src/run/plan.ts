@@ -22,6 +22,9 @@ import {
 import { newSecretKey, observeDigests } from "../state/keyed.ts";
 import type { ManifestEntry, OwnershipManifest } from "../state/manifest.ts";
 import { interruptedChanges, recoverManifest } from "../state/store.ts";
+import { basename, dirname } from "../paths.ts";
+import { imageReference } from "../plan/images.ts";
+import { parseUnitFile } from "../source/unitfile.ts";
 import type { NamedState } from "./naming.ts";
 
 /** What a plan was made from, and the plan. */
@@ -80,10 +83,11 @@ export async function plan(
     ctx.systemd.instances(templatesOfInterest(desired, manifestOnDisk)),
   ]);
   const manifest = recoverManifest(manifestOnDisk, pending, digests);
+  const images = await deployedImages(desired, manifest, digests, ctx.files);
   const planned = planner({
     desired: planning,
     manifest,
-    observed: { files: digests, units: states, instances },
+    observed: { files: digests, units: states, instances, images },
     adopt: ctx.adopt,
     interrupted: interruptedChanges(manifestOnDisk, pending, digests),
   });
@@ -123,6 +127,48 @@ function fromCiphertext(desired: DesiredState, manifest: OwnershipManifest | nul
       return { ...a, sha256: entry.sha256 };
     }),
   };
+}
+
+/**
+ * The image each container names on the host now, for the containers whose
+ * files this plan rewrites (`null` when it has no file there yet): read only
+ * then, so a run that changes no container reads nothing more.
+ */
+async function deployedImages(
+  desired: DesiredState,
+  manifest: OwnershipManifest | null,
+  digests: ReadonlyMap<string, string | null>,
+  files: Files,
+): Promise<Map<string, string | null>> {
+  const changing = new Set<string>();
+  for (const a of desired.artifacts) {
+    if (a.unit === null || !a.unitFile?.endsWith(".container")) continue;
+    if ((digests.get(a.destination) ?? null) !== a.sha256) changing.add(a.unit);
+  }
+  const images = new Map<string, string | null>();
+  for (const unit of changing) {
+    const paths = new Set([
+      ...desired.artifacts.filter((a) => a.unit === unit).map((a) => a.destination),
+      ...(manifest?.files ?? []).filter((f) => f.unit === unit).map((f) => f.path),
+    ]);
+    const present = [...paths].filter((p) => (digests.get(p) ?? null) !== null);
+    const isDropin = (p: string) => dirname(p).endsWith(".d");
+    const bases = present.filter((p) => !isDropin(p));
+    if (bases.length === 0) {
+      images.set(unit, null);
+      continue;
+    }
+    // systemd's order: the unit file, then its drop-ins by file name.
+    const dropins = present.filter(isDropin).sort((a, b) =>
+      basename(a) < basename(b) ? -1 : basename(a) > basename(b) ? 1 : 0
+    );
+    const read = await Promise.all([...bases, ...dropins].map((p) => files.read(p)));
+    const parsed = read.flatMap((f) =>
+      f === null ? [] : [parseUnitFile(new TextDecoder().decode(f.content))]
+    );
+    images.set(unit, imageReference(parsed));
+  }
+  return images;
 }
 
 /** The paths core-ops owns or was writing when it was interrupted (never hand-placed). */

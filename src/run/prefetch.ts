@@ -45,6 +45,7 @@ export function prefetchStates(systemd: Systemd, units: readonly string[]): Pref
       daemonReload: () => systemd.daemonReload(),
       job: (op, units) => systemd.job(op, units),
       journal: (unit, lines) => systemd.journal(unit, lines),
+      pull: (image, policy, timeoutSeconds) => systemd.pull(image, policy, timeoutSeconds),
     },
   };
 }

@@ -88,13 +88,20 @@ export async function failedUnitDetails(
   systemd: Systemd,
 ): Promise<FailedUnit[]> {
   const reasons = new Map<string, string>(units.map((v) => [v.unit, v.message]));
+  // A failed pull names its image; systemd has no unit by that name to ask about.
+  const out: FailedUnit[] = steps.filter((s) => s.op === "pull").map((s) => ({
+    unit: s.target,
+    reason: s.message,
+    result: null,
+    exit_status: null,
+    journal: [],
+  }));
   for (const s of steps) {
-    if (s.op === "write" || s.op === "remove" || s.op === "reload") continue;
+    if (s.op === "write" || s.op === "remove" || s.op === "reload" || s.op === "pull") continue;
     if (!reasons.has(s.target)) reasons.set(s.target, s.message);
   }
-  if (reasons.size === 0) return [];
+  if (reasons.size === 0) return out;
   const props = await systemd.show([...reasons.keys()], ["Result", "ExecMainStatus"]);
-  const out: FailedUnit[] = [];
   for (const [unit, reason] of reasons) {
     const p = props.get(unit);
     out.push({

@@ -63,6 +63,8 @@ export interface PlanRunContext extends ReadContext {
 export interface ApplyRunContext extends PlanRunContext {
   verifyTimeoutMs: number;
   verifySettleMs: number;
+  /** Longest one image pull may take (`pull-timeout`, SPEC §9); default 15 min. */
+  pullTimeoutSeconds?: number;
   pollMs?: number;
   /** The agent's backoff of failed revisions; `null` for a hand-run apply. */
   retry: RetryPolicy | null;

@@ -14,6 +14,7 @@ import {
 } from "../apply/verify.ts";
 import type { Systemd } from "../host/systemd.ts";
 import type { UnitKind } from "../model.ts";
+import { containerHealth } from "../plan/health.ts";
 import type { Plan } from "../plan/planner.ts";
 
 /** Deadlines and clock of verification, and the systemd it asks. */
@@ -40,7 +41,13 @@ export function startedUnits(steps: readonly StepResult[]): string[] {
 function target(unit: string, planned: Plan, kinds: ReadonlyMap<string, UnitKind>): VerifyTarget {
   const info = planned.units.find((u) => u.unit === unit);
   const kind = kinds.get(unit) ?? instanceKind(unit, kinds) ?? "service";
-  return { unit, kind, trigger: info?.triggeredBy ?? undefined };
+  const health = info === undefined ? null : containerHealth(info);
+  return {
+    unit,
+    kind,
+    trigger: info?.triggeredBy ?? undefined,
+    healthChecked: health?.notifyHealthy === true && health.healthCmd !== null,
+  };
 }
 
 /** `web@a.service` has the kind of its template `web@.service`. */

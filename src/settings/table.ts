@@ -25,7 +25,9 @@ export type CommandName =
   | "explain"
   | "pause"
   | "resume"
-  | "rollback";
+  | "rollback"
+  | "trigger"
+  | "webhook";
 
 /**
  * One setting: its name (the agent.toml key, and `--name` as a flag), its
@@ -88,7 +90,7 @@ export const SETTINGS = [
     ),
     help: "the branch, tag or commit of --repo",
     default: null,
-    commands: SOURCE_COMMANDS,
+    commands: [...SOURCE_COMMANDS, "webhook"],
   }),
   setting({
     name: "host",
@@ -130,7 +132,7 @@ export const SETTINGS = [
     kind: path("path"),
     help: "the run lock",
     default: "/run/core-ops/lock",
-    commands: ["plan", "apply", "agent", "pause", "resume", "rollback"],
+    commands: ["plan", "apply", "agent", "pause", "resume", "rollback", "trigger", "webhook"],
   }),
   setting({
     name: "require-signed",
@@ -208,6 +210,20 @@ export const SETTINGS = [
     help: "take over files at destinations that already match the revision",
     default: false,
     commands: ["agent"],
+  }),
+  setting({
+    name: "pull-timeout",
+    kind: duration(1),
+    help: "longest one image pull before a container is replaced may take",
+    default: 900,
+    commands: [...RUN_COMMANDS, "rollback"],
+  }),
+  setting({
+    name: "webhook-secret-file",
+    kind: path("path"),
+    help: "the webhook's shared secret (a root-owned file)",
+    default: null,
+    commands: ["webhook"],
   }),
   setting({
     name: "age-identity",

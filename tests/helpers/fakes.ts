@@ -10,7 +10,7 @@ import type { FileContent, Files } from "../../src/host/files.ts";
 import type { DryRunResult, QuadletGenerator } from "../../src/plan/dryrun.ts";
 import type { JobOp, JobOutcome, Systemd, UnitProperties } from "../../src/host/systemd.ts";
 import { isTemplateUnit } from "../../src/model.ts";
-import type { UnitState } from "../../src/model.ts";
+import type { PullPolicy, UnitState } from "../../src/model.ts";
 
 /** An in-memory file system that records writes and removals. */
 export class FakeFiles implements Files {
@@ -160,6 +160,18 @@ export class FakeSystemd implements Systemd {
 
   journal(unit: string, lines: number): Promise<string[]> {
     return Promise.resolve([`${unit}: last ${lines} lines`]);
+  }
+
+  /** Images whose pull fails (no such image, registry down). */
+  readonly failingPulls = new Set<string>();
+
+  pull(image: string, policy: PullPolicy, timeoutSeconds: number): Promise<JobOutcome> {
+    this.calls.push(`pull ${image} --policy=${policy} (${timeoutSeconds} s)`);
+    return Promise.resolve(
+      this.failingPulls.has(image)
+        ? { ok: false, message: `Error: ${image}: manifest unknown` }
+        : { ok: true, message: "" },
+    );
   }
 
   /** Puts `unit` in place as loaded and active, as a converged host has it. */

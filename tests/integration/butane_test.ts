@@ -57,7 +57,7 @@ Deno.test("butane: anything outside the supported subset is refused", () => {
   }
 });
 
-Deno.test("butane: the shipped core-ops.bu installs the binary, agent.toml, the units; enables the timer", async () => {
+Deno.test("butane: the shipped core-ops.bu installs the binary, agent.toml, the units; enables the timer and the trigger", async () => {
   const config = parseButane(await Deno.readTextFile(`${CHECKOUT}/butane/core-ops.bu`));
   const ignition = await translate(config, CHECKOUT);
   const files = new Map((ignition.storage?.files ?? []).map((f) => [f.path, f]));
@@ -65,7 +65,15 @@ Deno.test("butane: the shipped core-ops.bu installs the binary, agent.toml, the 
   assert.equal(binary?.mode, 0o755);
   assert.match(binary?.contents?.source ?? "", /^https:\/\//);
   assert.match(binary?.contents?.verification?.hash ?? "", /^sha512-[0-9a-f]{128}$/);
-  for (const unit of ["core-ops.service", "core-ops.timer"]) {
+  for (
+    const unit of [
+      "core-ops.service",
+      "core-ops.timer",
+      "core-ops-trigger.path",
+      "core-ops-webhook.socket",
+      "core-ops-webhook@.service",
+    ]
+  ) {
     const file = files.get(`/etc/systemd/system/${unit}`);
     assert.equal(file?.mode, 0o644);
     assert.equal(
@@ -75,5 +83,8 @@ Deno.test("butane: the shipped core-ops.bu installs the binary, agent.toml, the 
   }
   const toml = decodeDataUrl(files.get("/etc/core-ops/agent.toml")?.contents?.source ?? "");
   assert.match(toml, /^repo = "/m);
-  assert.deepEqual(ignition.systemd?.units, [{ name: "core-ops.timer", enabled: true }]);
+  assert.deepEqual(ignition.systemd?.units, [
+    { name: "core-ops.timer", enabled: true },
+    { name: "core-ops-trigger.path", enabled: true },
+  ]);
 });

@@ -420,3 +420,40 @@ Deno.test("agent: adopt = true takes over files that match; files that differ st
   const manifest = await new StateStore(SETTINGS.stateDir, w.files).readManifest();
   assert.deepEqual(manifest?.files.map((f) => f.path), ["/q/web.container"]);
 });
+
+Deno.test("agent: the trigger is cleared right after the lock, before the fetch; also when the lock is held", async () => {
+  const w = new World();
+  const order: string[] = [];
+  const ports = (): AgentPorts => {
+    const base = w.ports();
+    return {
+      ...base,
+      lock: async (path) => {
+        const lock = await base.lock(path);
+        order.push("lock");
+        return lock;
+      },
+      clearTrigger: () => {
+        order.push("clear trigger");
+        return Promise.resolve();
+      },
+      source: {
+        ...base.source,
+        fetch: (request) => {
+          order.push("fetch");
+          return base.source.fetch(request);
+        },
+      },
+    };
+  };
+  assert.equal(await runAgent(SETTINGS, ports()), 0);
+  assert.deepEqual(order, ["lock", "clear trigger", "fetch"]);
+
+  // Refused the lock (a manual run holds it): no fetch, and the trigger does not
+  // restart the agent over and over meanwhile.
+  order.length = 0;
+  w.lockHeld = true;
+  await assert.rejects(runAgent(SETTINGS, ports()), (e) => e instanceof CoreOpsError);
+  assert.deepEqual(order, ["clear trigger"]);
+  assert.equal(w.events.at(-1)?.failureClass, "transient");
+});

@@ -179,7 +179,13 @@ Deno.test("rollback: the previous generation re-applied from the state dir, veri
   assert.equal(report.revision, "r1");
   assert.equal(h.files.text("/q/web.container"), UNIT("img:1"));
   assert.equal(h.files.text("/etc/web/app.conf"), "greeting=one\n");
-  assert.deepEqual(h.systemd.jobs(), ["daemon-reload", "restart web.service"]);
+  // The image goes back too: made sure of before the restart — with Pull=missing, the image
+  // still on the host is used as it is, so a rollback needs no registry either.
+  assert.deepEqual(h.systemd.jobs(), [
+    "pull img:1 --policy=missing (900 s)",
+    "daemon-reload",
+    "restart web.service",
+  ]);
   assert.ok(h.systemd.calls.some((c) => c.startsWith("show web.service")), "verified");
   const state = await new StateStore(STATE, h.files).readState();
   assert.equal(state.generation, 3);

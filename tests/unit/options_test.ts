@@ -27,6 +27,8 @@ async function commands(out: Output): Promise<Record<CommandName, Command<unknow
     pause: (await import("../../src/cli/pause.ts")).pauseCommand(out),
     resume: (await import("../../src/cli/pause.ts")).resumeCommand(out),
     rollback: (await import("../../src/cli/rollback.ts")).rollbackCommand(out),
+    trigger: (await import("../../src/cli/trigger.ts")).triggerCommand(out),
+    webhook: (await import("../../src/cli/webhook.ts")).webhookCommand(out),
   };
 }
 

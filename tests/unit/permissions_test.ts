@@ -53,6 +53,8 @@ Deno.test("production flags: the run list is exactly the programs core-ops runs"
     "journalctl",
     "logger",
     "systemctl",
+    // Pre-pull (SPEC §9): podman runs in a transient unit, never as core-ops' own child.
+    "systemd-run",
     "timeout",
   ]);
   for (const program of ["sh", "bash", "env", "podman", "ssh", "curl", "sudo"]) {

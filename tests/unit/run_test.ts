@@ -73,6 +73,9 @@ Deno.test("first apply: writes, ONE reload, ONE start per tier, never enable/dis
   assert.equal(report.outcome, "success");
   assert.equal(report.exitCode, 0);
   assert.deepEqual(h.systemd.jobs(), [
+    // New containers: their images first, before anything is written or started (SPEC §9).
+    "pull x --policy=missing (900 s)",
+    "pull localhost/busybox:latest --policy=missing (900 s)",
     "daemon-reload",
     "start app-network.service data-volume.service",
     "start other.service web.service",
@@ -189,6 +192,7 @@ Deno.test("rollback of a new unit: stopped, reset, its files removed; old units 
   assert.equal(report.rollback.status, "ok");
   assert.deepEqual(h.files.calls, ["write /q/new.container", "remove /q/new.container"]);
   assert.deepEqual(h.systemd.jobs(), [
+    "pull x --policy=missing (900 s)",
     "daemon-reload",
     "start new.service",
     "stop new.service",
@@ -526,4 +530,51 @@ Deno.test("no systemd: refused before any write, recorded as a host fault", asyn
   assert.equal(state.retry, null, "a host fault never backs the revision off");
   assert.equal(state.last_run?.outcome, "failure");
   assert.equal(state.consecutive_failures, 1);
+});
+
+Deno.test("pre-pull: a changed image is pulled before anything changes; a failed pull stops the run there", async () => {
+  const h = host();
+  await applyRevision(context(h, repo()));
+  const web = (image: string, extra = "") =>
+    repo({
+      "services/web/quadlet/web.container":
+        `[Container]\nImage=${image}\nVolume=data.volume:/data\n${extra}[Install]\nWantedBy=a\n`,
+    });
+
+  // Same image, other settings: restarted, nothing pulled.
+  h.systemd.calls.length = 0;
+  let report = await applyRevision(
+    context(h, web("localhost/busybox:latest", "Label=a=b\n"), "r2"),
+  );
+  assert.equal(report.outcome, "success");
+  assert.ok(!h.systemd.jobs().some((j) => j.startsWith("pull")), h.systemd.jobs().join("\n"));
+
+  // A new image: pulled (the container's Pull= policy) before the write and the restart.
+  h.systemd.calls.length = 0;
+  report = await applyRevision(context(h, web("registry.example/app:2", "Pull=newer\n"), "r3"));
+  assert.equal(report.outcome, "success");
+  assert.deepEqual(h.systemd.jobs(), [
+    "pull registry.example/app:2 --policy=newer (900 s)",
+    "daemon-reload",
+    "restart web.service",
+  ]);
+  assert.match(report.steps[0].reason, /for web\.service \(image was localhost\/busybox:latest\)/);
+
+  // A pull that fails: nothing written, nothing stopped or started, class apply, image named.
+  h.systemd.calls.length = 0;
+  h.files.calls.length = 0;
+  h.systemd.failingPulls.add("registry.example/app:3");
+  report = await applyRevision(context(h, web("registry.example/app:3"), "r4"));
+  assert.equal(report.outcome, "failure");
+  assert.equal(report.failure?.class, "apply");
+  assert.match(report.failure?.reason ?? "", /pull registry\.example\/app:3 failed: .*manifest/);
+  assert.deepEqual(h.systemd.jobs(), ["pull registry.example/app:3 --policy=missing (900 s)"]);
+  assert.deepEqual(report.failure?.units.map((u) => u.unit), ["registry.example/app:3"]);
+  assert.deepEqual(h.files.calls.filter((c) => !c.includes("/state/")), []);
+  assert.equal(report.rollback?.status, "ok");
+
+  // Pull=never and a quadlet .image are not pre-pulled.
+  h.systemd.calls.length = 0;
+  report = await applyRevision(context(h, web("registry.example/app:4", "Pull=never\n"), "r5"));
+  assert.ok(!h.systemd.jobs().some((j) => j.startsWith("pull")), h.systemd.jobs().join("\n"));
 });

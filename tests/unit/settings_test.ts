@@ -47,6 +47,7 @@ Deno.test("flag beats environment beats agent.toml beats default", () => {
     "age-identity": "default",
     "keep-generations": "default",
     adopt: "default",
+    "pull-timeout": "default",
   });
 });
 
@@ -110,6 +111,8 @@ Deno.test("agent settings default as SPEC §4 says", () => {
   assert.equal(s.metricsFile, null);
   assert.equal(s.configRoots, null);
   assert.equal(s.ageIdentity, "/etc/core-ops/age.key");
+  assert.equal(s.webhookSecretFile, null);
+  assert.equal(s.pullTimeoutSeconds, 900);
 });
 
 Deno.test("agent settings from agent.toml: typed values, durations with units", () => {
@@ -127,6 +130,8 @@ Deno.test("agent settings from agent.toml: typed values, durations with units", 
     'metrics-file = "/var/lib/node_exporter/textfile/core-ops.prom"',
     'config-roots = ["web", "grafana", "web"]',
     'age-identity = "/etc/core-ops/host.agekey"',
+    'webhook-secret-file = "/etc/core-ops/webhook-secret"',
+    'pull-timeout = "30m"',
     "",
   ].join("\n");
   const toml = { path: "/etc/core-ops/agent.toml", values: parseAgentToml("/a.toml", text) };
@@ -142,6 +147,8 @@ Deno.test("agent settings from agent.toml: typed values, durations with units", 
   assert.equal(s.metricsFile, "/var/lib/node_exporter/textfile/core-ops.prom");
   assert.equal(s.ageIdentity, "/etc/core-ops/host.agekey");
   assert.deepEqual(s.configRoots, ["web", "grafana"]);
+  assert.equal(s.webhookSecretFile, "/etc/core-ops/webhook-secret");
+  assert.equal(s.pullTimeoutSeconds, 1800);
   assert.equal(s.origins["verify-timeout"], "agent.toml");
 });
 
@@ -256,6 +263,8 @@ Deno.test("agent.toml: every SPEC §4 key is known; wrong TOML types are refused
     "age-identity",
     "keep-generations",
     "adopt",
+    "webhook-secret-file",
+    "pull-timeout",
   ];
   for (const key of keys) {
     assert.throws(

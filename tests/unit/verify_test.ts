@@ -162,3 +162,16 @@ Deno.test("systemctl output parsers", () => {
   assert.equal(parseTimestamp(""), null);
   assert.equal(parseTimestamp("n/a"), null);
 });
+
+Deno.test("verify: a Notify=healthy container passes once active — its start waited for health", async () => {
+  const c = clock();
+  const systemd = new FakeSystemd(c.now);
+  systemd.running("web.service");
+  const verdicts = await verify(
+    [{ unit: "web.service", kind: "container", healthChecked: true }],
+    systemd,
+    { timeoutMs: 10_000, settleMs: 3_000, pollMs: 250, ...c },
+  );
+  assert.equal(verdicts[0].status, "ok");
+  assert.equal(systemd.calls.filter((x) => x.startsWith("show")).length, 1);
+});

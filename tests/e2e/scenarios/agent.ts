@@ -135,7 +135,10 @@ export async function configure(
 }
 
 /** The run events in the journal, oldest first. */
-async function runEvents(t: ScenarioContext, matches: string[] = []): Promise<JournalEntry[]> {
+export async function runEvents(
+  t: ScenarioContext,
+  matches: string[] = [],
+): Promise<JournalEntry[]> {
   return await t.journal([`MESSAGE_ID=${MESSAGE_ID}`, ...matches]);
 }
 

@@ -40,7 +40,7 @@ import { mustRun } from "../lib/proc.ts";
 import { type Files, GIT_IDENTITY, type Scenario, type ScenarioContext } from "../lib/scenario.ts";
 import { EXAMPLE_NAS_UNITS, exampleOnTestHost, REPO } from "./fixtures.ts";
 import { agentEvents, serviceRuns, waitFor } from "./service.ts";
-import { shippedUnit } from "./units.ts";
+import { SHIPPED_UNITS, shippedUnit } from "./units.ts";
 
 const CHECKOUT = new URL("../../..", import.meta.url).pathname.replace(/\/$/, "");
 const BUTANE = `${CHECKOUT}/butane/core-ops.bu`;
@@ -158,6 +158,9 @@ async function testConfig(p: Provision): Promise<ButaneConfig> {
   return config;
 }
 
+/** What starts core-ops.service on a provisioned host: the timer and the trigger's path unit. */
+const TRIGGERED_BY = ["core-ops-trigger.path", "core-ops.timer"];
+
 /** Translates and validates with the real ignition-validate. */
 async function ignitionOf(config: ButaneConfig, filesDir = CHECKOUT): Promise<IgnitionConfig> {
   const ignition = await translate(config, filesDir);
@@ -260,6 +263,12 @@ async function assertFirstBootEnabledTimer(t: ScenarioContext): Promise<void> {
   const link = await t.ok(["readlink", "/etc/systemd/system/timers.target.wants/core-ops.timer"]);
   assert.equal(link.stdout.trim(), "/etc/systemd/system/core-ops.timer");
   await t.assertUnit("core-ops.timer", { LoadState: "loaded", ActiveState: "active" });
+  // The trigger's path unit is enabled the same way, and waits for /run/core-ops/trigger.
+  assert.equal(
+    (await t.exec(["systemctl", "is-enabled", "core-ops-trigger.path"])).stdout.trim(),
+    "enabled",
+  );
+  await t.assertUnit("core-ops-trigger.path", { LoadState: "loaded", ActiveState: "active" });
 }
 
 /** First-boot scenarios that need nothing but the shipped files. */
@@ -276,7 +285,7 @@ export const firstBootScenarios: Scenario[] = [
         // The private example reads its secrets from the files dir, as the README says.
         await Deno.mkdir(`${files}/systemd`);
         await Deno.mkdir(`${files}/secrets`);
-        for (const unit of ["core-ops.service", "core-ops.timer"] as const) {
+        for (const unit of SHIPPED_UNITS) {
           await Deno.writeTextFile(`${files}/systemd/${unit}`, await shippedUnit(unit));
         }
         await mustRun("ssh-keygen", [
@@ -358,7 +367,7 @@ export const firstBootScenarios: Scenario[] = [
         const r = await serviceRuns(t);
         return r.ExecMainStartTimestampMonotonic !== "0" && r.ExecMainCode !== "0" ? r : undefined;
       });
-      assert.equal(runs.TriggeredBy, "core-ops.timer");
+      assert.deepEqual(runs.TriggeredBy.split(" ").sort(), TRIGGERED_BY);
       // 1 = CLD_EXITED; 200-243 are systemd's own codes for a sandbox or exec it could not set up.
       assert.equal(runs.ExecMainCode, "1", JSON.stringify(runs));
       const status = Number(runs.ExecMainStatus);
@@ -400,7 +409,7 @@ export const firstBootAgentScenarios: Scenario[] = [
 
       // Run by the timer, under the shipped sandbox, and it succeeded.
       const runs = await serviceRuns(t);
-      assert.equal(runs.TriggeredBy, "core-ops.timer");
+      assert.deepEqual(runs.TriggeredBy.split(" ").sort(), TRIGGERED_BY);
       assert.equal(runs.Result, "success", JSON.stringify(runs));
       assert.equal(runs.ExecMainStatus, "0", JSON.stringify(runs));
 

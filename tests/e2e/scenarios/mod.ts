@@ -19,6 +19,7 @@ import { exampleScenarios } from "./example.ts";
 import { faultScenarios } from "./faults.ts";
 import { firstBootAgentScenarios, firstBootScenarios } from "./firstboot.ts";
 import { harnessScenarios } from "./harness.ts";
+import { healthScenarios } from "./health.ts";
 import { helperScenarios } from "./helpers.ts";
 import { metricsScenarios } from "./metrics.ts";
 import { namingScenarios } from "./naming.ts";
@@ -26,7 +27,9 @@ import { operatorScenarios } from "./operator.ts";
 import { planScenarios } from "./plan.ts";
 import { secretScenarios } from "./secrets.ts";
 import { templateScenarios } from "./templates.ts";
+import { pullScenarios } from "./pull.ts";
 import { crashScenarios, validateScenarios } from "./validate.ts";
+import { triggerScenarios, webhookScenarios } from "./triggers.ts";
 import { unitScenarios } from "./units.ts";
 import { versionScenarios } from "./version.ts";
 
@@ -48,6 +51,10 @@ export const SCENARIOS: Scenario[] = [
   ...tagged("host", firstBootScenarios),
   ...tagged("host", firstBootAgentScenarios),
   ...tagged("host", agentScenarios),
+  ...triggerScenarios,
+  ...webhookScenarios,
+  ...healthScenarios,
+  ...pullScenarios,
   ...faultScenarios,
   ...secretScenarios,
   ...tagged("host", operatorScenarios),

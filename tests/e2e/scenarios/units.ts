@@ -20,8 +20,17 @@ import { container, REPO, webService } from "./fixtures.ts";
 
 const UNITS_DIR = new URL("../../../systemd/", import.meta.url).pathname;
 
+/** Every unit file in systemd/. */
+export const SHIPPED_UNITS = [
+  "core-ops.service",
+  "core-ops.timer",
+  "core-ops-trigger.path",
+  "core-ops-webhook.socket",
+  "core-ops-webhook@.service",
+] as const;
+
 /** The shipped unit file `name` from systemd/. */
-export function shippedUnit(name: "core-ops.service" | "core-ops.timer"): Promise<string> {
+export function shippedUnit(name: (typeof SHIPPED_UNITS)[number]): Promise<string> {
   return Deno.readTextFile(`${UNITS_DIR}${name}`);
 }
 
@@ -113,7 +122,11 @@ export const unitScenarios: Scenario[] = [
     name: "units: systemd-analyze verify is clean; security exposure ≤ 2.0",
     async run(t) {
       await installShippedUnits(t);
-      await assertVerifyClean(t, ["core-ops.service", "core-ops.timer"]);
+      await t.writeFile(
+        "/etc/systemd/system/core-ops-trigger.path",
+        await shippedUnit("core-ops-trigger.path"),
+      );
+      await assertVerifyClean(t, ["core-ops.service", "core-ops.timer", "core-ops-trigger.path"]);
       await t.ok(["systemctl", "daemon-reload"]);
       await t.assertUnit("core-ops.timer", {
         LoadState: "loaded",
