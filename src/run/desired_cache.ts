@@ -18,14 +18,9 @@
 import { join } from "../paths.ts";
 import { z } from "zod";
 import { type Files, sha256 } from "../host/files.ts";
+import { ARTIFACT_FIELDS, type Same } from "../state/artifact_fields.ts";
 import { readCacheFile, writeCacheFile } from "../state/cache_file.ts";
-import {
-  type Artifact,
-  type DesiredState,
-  NATIVE_KINDS,
-  QUADLET_KINDS,
-  type TargetDirs,
-} from "../model.ts";
+import { type Artifact, type DesiredState, type TargetDirs } from "../model.ts";
 
 /** The cache file's name inside the state dir. */
 export const DESIRED_CACHE_FILE = "desired-cache.json";
@@ -42,23 +37,13 @@ export interface DesiredCacheKey {
 }
 
 const artifact = z.strictObject({
-  service: z.string(),
-  kind: z.enum([...QUADLET_KINDS, ...NATIVE_KINDS, "dropin", "config"]),
-  source: z.string(),
-  destination: z.string().startsWith("/"),
-  unit: z.string().nullable(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  mode: z.number().int(),
-  origin: z.enum(["service", "host"]),
-  unitFile: z.string().optional(),
+  ...ARTIFACT_FIELDS,
   /** The bytes, base64. */
   content: z.string(),
   /** A secret as loaded: its content is still the age file (the plaintext is never cached). */
   secret: z.strictObject({ decrypted: z.literal(false) }).optional(),
 });
 
-/** True when `A` and `B` are the same type. */
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 // The schema must follow Artifact: a field added there and not here fails `deno check`.
 const _sameShape: Same<
   z.infer<typeof artifact>,

@@ -12,21 +12,14 @@ import { join } from "../paths.ts";
 import { z } from "zod";
 import { CoreOpsError, Exit, usage } from "../errors.ts";
 import type { Files } from "../host/files.ts";
-import { type Artifact, type DesiredState, NATIVE_KINDS, QUADLET_KINDS } from "../model.ts";
+import { type Artifact, type DesiredState } from "../model.ts";
+import { ARTIFACT_FIELDS, type Same } from "./artifact_fields.ts";
 
 /** The generations' dir inside the state dir. */
 export const GENERATIONS_DIR = "generations";
 
 const artifact = z.strictObject({
-  service: z.string(),
-  kind: z.enum([...QUADLET_KINDS, ...NATIVE_KINDS, "dropin", "config"]),
-  source: z.string(),
-  destination: z.string().startsWith("/"),
-  unit: z.string().nullable(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  mode: z.number().int(),
-  origin: z.enum(["service", "host"]),
-  unitFile: z.string().optional(),
+  ...ARTIFACT_FIELDS,
   /**
    * For a secret: the sha256 of its age file, the object a rollback decrypts
    * again (`sha256` is then the keyed digest of the plaintext, as in the manifest).
@@ -37,8 +30,6 @@ const artifact = z.strictObject({
 /** A kept artifact: every field of an artifact but its content; a secret by its age file. */
 type KeptArtifact = Omit<Artifact, "content" | "secret"> & { secret?: { ciphertext: string } };
 
-/** True when `A` and `B` are the same type. */
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 // A kept generation holds every field of an artifact but its content: a field added to
 // Artifact and not here fails `deno check`, so a rollback never loses it.
 const _sameShape: Same<z.infer<typeof artifact>, KeptArtifact> = true;
