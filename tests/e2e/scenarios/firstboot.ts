@@ -211,7 +211,7 @@ function firstBoot(
         assert.ok(ageKey?.contents?.local, "core-ops-private.bu provisions no age identity");
         config.storage!.files!.push(ageKey);
         await Deno.mkdir(join(filesDir, "systemd"));
-        for (const unit of ["core-ops.service", "core-ops.timer"] as const) {
+        for (const unit of SHIPPED_UNITS) {
           await Deno.writeTextFile(join(filesDir, "systemd", unit), await shippedUnit(unit));
         }
         await Deno.mkdir(join(filesDir, ageKey.contents.local, ".."), { recursive: true });
