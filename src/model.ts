@@ -177,6 +177,78 @@ export interface Artifact {
    * the plaintext and `sha256` its keyed digest — never a plain hash of it.
    */
   secret?: SecretState;
+  /**
+   * Set for every artifact of a user service (`user:` in service.yaml, SPEC
+   * §7): its quadlets run under that login's own systemd manager. The uid and
+   * gid come from the host's user database once the run looked the login up
+   * (src/run/users.ts); `null` until then, or off-host for an unknown login.
+   */
+  user?: UserScope;
+}
+
+/** The login whose systemd manager runs a user service's units. */
+export interface UserScope {
+  login: string;
+  uid: number | null;
+  gid: number | null;
+}
+
+/**
+ * Who owns an artifact's file on the host, when not root: a user service's
+ * private files (secrets and config that is not world-readable, mode 0600)
+ * belong to its login, so its rootless containers can read them (SPEC §7).
+ * Everything else stays root's: readable by the user, never changeable.
+ */
+export function artifactOwner(a: Artifact): { uid: number; gid: number } | undefined {
+  if (a.kind !== "config" || a.mode !== 0o600) return undefined;
+  if (a.user?.uid == null || a.user.gid == null) return undefined;
+  return { uid: a.user.uid, gid: a.user.gid };
+}
+
+/**
+ * Where a login's quadlets go: `<quadlet-dir>/users/<uid>/`, read by Podman's
+ * user generator and root-owned, so the user cannot change what Git says.
+ * Until the uid is known (loaded, not yet looked up) the login stands in.
+ */
+export function userQuadletDir(quadletDir: string, user: UserScope): string {
+  return `${quadletDir}/users/${user.uid ?? user.login}`;
+}
+
+/**
+ * A user unit is named `<login>:<unit>` everywhere (plan, state, output): the
+ * colon never occurs in a systemd unit name, so one string says both which
+ * manager and which unit.
+ */
+export function userUnit(login: string, unit: string): string {
+  return `${login}:${unit}`;
+}
+
+/** The manager a (possibly `<login>:`-qualified) unit name belongs to, and the bare unit. */
+export function unitScope(unit: string): { login: string | null; unit: string } {
+  const colon = unit.indexOf(":");
+  return colon < 0
+    ? { login: null, unit }
+    : { login: unit.slice(0, colon), unit: unit.slice(colon + 1) };
+}
+
+/** The target of a plan's `reload`: `daemon-reload` of PID 1, `<login>:daemon-reload` of a user's. */
+export function reloadTarget(login: string | null): string {
+  return login === null ? DAEMON_RELOAD : userUnit(login, DAEMON_RELOAD);
+}
+
+/** The reload target of the system manager. */
+export const DAEMON_RELOAD = "daemon-reload";
+
+/** The `scope` of a unit in `--json` (SPEC §7): `"system"`, or the login and its uid. */
+export type JsonScope = "system" | { user: string; uid: number | null };
+
+/** The JSON scope of `unit`, with the uid of its login from `uidOf` when known. */
+export function jsonScope(
+  unit: string | null,
+  uidOf: (login: string) => number | null,
+): JsonScope {
+  const { login } = unitScope(unit ?? "");
+  return login === null ? "system" : { user: login, uid: uidOf(login) };
 }
 
 /** A secret artifact's age file, before and after the host decrypted it. */
@@ -241,6 +313,8 @@ export interface Action {
   reason: string;
   /** For `pull`: Podman's pull policy, the container's `Pull=` (default missing). */
   policy?: PullPolicy;
+  /** For `pull` of a user service's image: the login whose image store it goes to. */
+  user?: string;
 }
 
 /** The `Pull=` policies that pull at all (`never` does not). */

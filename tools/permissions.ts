@@ -67,7 +67,16 @@ export const PRODUCTION: PermissionSet = {
     DEFAULT_DIRS.lockDir,
     "/tmp",
   ],
-  run: ["git", "timeout", "systemctl", "systemd-run", "journalctl", "logger", ...GENERATOR_PATHS],
+  run: [
+    "git",
+    "timeout",
+    "systemctl",
+    "systemd-run",
+    "journalctl",
+    "logger",
+    "getent",
+    ...GENERATOR_PATHS,
+  ],
   env: ENV,
   // uid: who paused, when no login name is known.
   sys: ["hostname", "uid"],

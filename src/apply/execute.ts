@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { BRING_UP_TIER, type UnitKind } from "../model.ts";
+import { BRING_UP_TIER, type UnitKind, unitScope } from "../model.ts";
 import type { FileContent, Files } from "../host/files.ts";
 import type { JobOp, Systemd } from "../host/systemd.ts";
 import type { Action, Op } from "../model.ts";
@@ -123,14 +123,14 @@ async function runBatch(
       case "write": {
         const file = ctx.contents.get(first.target);
         if (!file) return [{ ok: false, message: "no content planned for this path" }];
-        await ctx.files.write(first.target, file.content, file.mode);
+        await ctx.files.write(first.target, file.content, file.mode, file.owner);
         return [{ ok: true, message: "" }];
       }
       case "remove":
         await ctx.files.remove(first.target);
         return [{ ok: true, message: "" }];
       case "reload": {
-        const outcome = await ctx.systemd.daemonReload();
+        const outcome = await ctx.systemd.daemonReload(unitScope(first.target).login);
         return [{ ok: outcome.ok, message: outcome.message }];
       }
       case "pull":
@@ -157,7 +157,7 @@ async function pullAll(
       const i = next++;
       const a = actions[i];
       try {
-        const o = await ctx.systemd.pull(a.target, a.policy ?? "missing", timeout);
+        const o = await ctx.systemd.pull(a.target, a.policy ?? "missing", timeout, a.user ?? null);
         outcomes[i] = { ok: o.ok, message: o.message || (o.ok ? "" : "podman pull failed") };
       } catch (error) {
         outcomes[i] = {

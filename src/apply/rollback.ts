@@ -19,8 +19,11 @@ export interface Restore {
   path: string;
   /** The content to put back; `null` removes the file (the run created it). */
   content: FileContent | null;
-  /** Whether the file is a unit file or drop-in (a reload is needed after restoring it). */
-  unitFile: boolean;
+  /**
+   * For a unit file or drop-in, the reload its manager needs after restoring
+   * it (`daemon-reload`, `<login>:daemon-reload`); `null` for a config file.
+   */
+  reload: string | null;
 }
 
 /** The rollback's input. */
@@ -53,7 +56,7 @@ export function planRollback(input: RollbackInput): RollbackPlan {
   const files: Action[] = [];
   const ups: Action[] = [];
   const contents = new Map<string, FileContent>();
-  let unitFiles = false;
+  const reloads = new Set<string>();
 
   for (const step of ran) {
     if (step.op !== "write" && step.op !== "remove") continue;
@@ -61,7 +64,7 @@ export function planRollback(input: RollbackInput): RollbackPlan {
     if (step.op === "write" && step.status === "failed") continue;
     const restore = input.restores.get(step.target);
     if (!restore) continue;
-    unitFiles ||= restore.unitFile;
+    if (restore.reload !== null) reloads.add(restore.reload);
     if (restore.content === null) {
       files.push({ op: "remove", target: step.target, reason: `${why}: new in the failed run` });
     } else {
@@ -96,9 +99,12 @@ export function planRollback(input: RollbackInput): RollbackPlan {
     upResets.push({ op: "reset-failed", target: unit, reason: `${why}: clear its start limit` });
     ups.push({ op: "restart", target: unit, reason: `${why}: was active before` });
   }
-  const reload: Action[] = unitFiles
-    ? [{ op: "reload", target: "daemon-reload", reason: `${why}: unit files restored` }]
-    : [];
+  // PID 1 first (its target sorts before every `<login>:` one), each manager once.
+  const reload: Action[] = [...reloads].sort().map((target) => ({
+    op: "reload",
+    target,
+    reason: `${why}: unit files restored`,
+  }));
   return {
     actions: [...stops, ...resets, ...files, ...reload, ...upResets, ...ups],
     contents,

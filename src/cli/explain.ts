@@ -11,7 +11,8 @@
 import { usage } from "../errors.ts";
 import { type Files, realFiles } from "../host/files.ts";
 import { realSystemd, type Systemd, type UnitProperties } from "../host/systemd.ts";
-import { isTemplateUnit } from "../model.ts";
+import { realUsers, type Users } from "../host/users.ts";
+import { isTemplateUnit, type JsonScope, jsonScope, unitScope } from "../model.ts";
 import type { ManifestEntry } from "../state/manifest.ts";
 import { type FailedUnit, type RunState, StateStore } from "../state/store.ts";
 import { options, settingsCommand, settingsFrom } from "./options.ts";
@@ -46,6 +47,8 @@ export interface ObjectExplanation {
    */
   live_state: "read" | "systemd-unavailable" | "no-units";
   journal: Record<string, string[]>;
+  /** Whose manager runs each unit (SPEC §7): `"system"`, or `{user, uid}`. */
+  scopes: Record<string, JsonScope>;
   /** The recorded failure of these units in the last failed run, with its journal lines. */
   last_failure: { class: string; reason: string; units: FailedUnit[] } | null;
 }
@@ -87,6 +90,7 @@ export async function explainObject(
   state: RunState,
   files: readonly ManifestEntry[],
   systemd: Systemd,
+  users: Users = realUsers,
 ): Promise<ObjectExplanation> {
   const found = resolveTarget(target, files);
   if (found === null) {
@@ -110,6 +114,11 @@ export async function explainObject(
     : [];
   const journal: Record<string, string[]> = {};
   for (const unit of live.keys()) journal[unit] = await systemd.journal(unit, 10);
+  const logins = [...new Set(units.flatMap((u) => unitScope(u).login ?? []))];
+  const entries = await users.lookup(logins);
+  const scopes = Object.fromEntries(
+    units.map((u) => [u, jsonScope(u, (login) => entries.get(login)?.uid ?? null)]),
+  );
   return {
     kind: found.kind,
     name: target,
@@ -124,6 +133,7 @@ export async function explainObject(
     live: Object.fromEntries(live),
     live_state: units.length === 0 ? "no-units" : reachable ? "read" : "systemd-unavailable",
     journal,
+    scopes,
     last_failure: failed.length === 0 || state.failure === null
       ? null
       : { class: state.failure.class, reason: state.failure.reason, units: failed },

@@ -7,7 +7,8 @@
  */
 import { type Files, realFiles } from "../host/files.ts";
 import { realSystemd, type Systemd, type UnitProperties } from "../host/systemd.ts";
-import { isTemplateUnit } from "../model.ts";
+import { realUsers, type Users } from "../host/users.ts";
+import { isTemplateUnit, jsonScope, unitScope } from "../model.ts";
 import { newSecretKey, observeDigests } from "../state/keyed.ts";
 import type { OwnershipManifest } from "../state/manifest.ts";
 import { readGenerations } from "../state/generations.ts";
@@ -35,6 +36,8 @@ export interface StatusReport {
   nextRun: string | null;
   /** The applied generations kept for `core-ops rollback`, oldest first. */
   generations: { generation: number; revision: string; applied: string; files: number }[];
+  /** The uid of each login with user units (SPEC §7), as the user database says now. */
+  uids: Map<string, number>;
 }
 
 const UNIT_PROPS = ["LoadState", "ActiveState", "SubState", "Result", "NRestarts"];
@@ -46,6 +49,7 @@ export async function gatherStatus(
   stateDir: string,
   files: Files,
   systemd: Systemd,
+  users: Users = realUsers,
 ): Promise<StatusReport> {
   const store = new StateStore(stateDir, files);
   const state = await store.readState();
@@ -71,6 +75,13 @@ export async function gatherStatus(
   const timer = shown.get(AGENT_TIMER);
   shown.delete(AGENT_TIMER);
   const units = shown;
+  const logins = new Set<string>();
+  for (const unit of units.keys()) {
+    const { login } = unitScope(unit);
+    if (login !== null) logins.add(login);
+  }
+  const found = await users.lookup([...logins]);
+  const uids = new Map([...found].map(([login, entry]) => [login, entry.uid]));
   const next = timer?.NextElapseUSecRealtime;
   const nextRun = timer?.ActiveState === "active" && next ? next : null;
   const drift = (manifest?.files ?? []).flatMap((f) => {
@@ -85,6 +96,7 @@ export async function gatherStatus(
     units,
     nextRun,
     generations,
+    uids,
   };
 }
 
@@ -106,7 +118,7 @@ async function ownedUnits(
 
 /** The `status --json` document. */
 export function statusJson(report: StatusReport): string {
-  const units: Record<string, Record<string, string>> = {};
+  const units: Record<string, Record<string, unknown>> = {};
   for (const [unit, p] of report.units) {
     units[unit] = {
       load: p.LoadState ?? "",
@@ -114,6 +126,7 @@ export function statusJson(report: StatusReport): string {
       sub: p.SubState ?? "",
       result: p.Result ?? "",
       restarts: p.NRestarts ?? "",
+      scope: jsonScope(unit, (login) => report.uids.get(login) ?? null),
     };
   }
   const { state } = report;

@@ -15,20 +15,29 @@ export interface Files {
   /** The bytes and permission bits at `path`, `null` where nothing is. */
   read(path: string): Promise<FileContent | null>;
   /**
-   * Replaces `path` atomically with `content` and `mode`: a temp file in the same
-   * dir, fsync, rename, fsync of the dir. Missing parent dirs are created 0755.
+   * Replaces `path` atomically with `content` and `mode` (and `owner`, when
+   * given): a temp file in the same dir, fsync, rename, fsync of the dir.
+   * Missing parent dirs are created 0755, root's.
    */
-  write(path: string, content: Uint8Array, mode: number): Promise<void>;
+  write(path: string, content: Uint8Array, mode: number, owner?: FileOwner): Promise<void>;
   /** Removes `path` (absent is fine); an emptied `<unit>.d/` drop-in dir goes with it. */
   remove(path: string): Promise<void>;
   /** Every regular file below `dir`, recursively, as absolute paths; `[]` when `dir` is absent. */
   list(dir: string): Promise<string[]>;
 }
 
-/** A file's bytes and permission bits. */
+/** A file's bytes and permission bits, and its owner when that is not root. */
 export interface FileContent {
   content: Uint8Array;
   mode: number;
+  /** Absent for root's files: what core-ops writes is root's unless a user service's (SPEC §7). */
+  owner?: FileOwner;
+}
+
+/** Numeric owner and group of a file. */
+export interface FileOwner {
+  uid: number;
+  gid: number;
 }
 
 /** sha256 of `bytes`, hex. */
@@ -135,11 +144,13 @@ export const realFiles: Files = {
   async read(path) {
     const content = await readBytes(path);
     if (content === null) return null;
-    const mode = (await Deno.stat(path)).mode ?? 0o644;
-    return { content, mode: mode & 0o7777 };
+    const info = await Deno.stat(path);
+    const mode = (info.mode ?? 0o644) & 0o7777;
+    const [uid, gid] = [info.uid ?? 0, info.gid ?? 0];
+    return uid === 0 && gid === 0 ? { content, mode } : { content, mode, owner: { uid, gid } };
   },
 
-  async write(path, content, mode) {
+  async write(path, content, mode, owner) {
     const dir = dirname(path);
     await ensureDir(dir);
     // A dot name with a .tmp suffix: neither the quadlet generator nor systemd reads it.
@@ -154,6 +165,8 @@ export const realFiles: Files = {
         file.close();
       }
       await Deno.chmod(temp, mode); // the umask must not change the mode
+      // Handed over before it is in place: the user's file is never root's at its path.
+      if (owner !== undefined) await Deno.chown(temp, owner.uid, owner.gid);
       await Deno.rename(temp, path);
     } catch (error) {
       await Deno.remove(temp).catch(() => {}); // best effort: the write itself already failed

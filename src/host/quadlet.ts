@@ -36,11 +36,15 @@ export interface QuadletProcess {
   find(): Promise<string | null>;
   /** Path, size, mtime and inode of the installed generator, or `null`. */
   identity(): Promise<string | null>;
-  /** Stages `files` (host paths inside `quadletDir`) and dry-runs `generator` over them. */
+  /**
+   * Stages `files` (host paths inside `quadletDir`) and dry-runs `generator`
+   * over them; `user` runs it as the user generator (`-user`).
+   */
   run(
     generator: string,
     quadletDir: string,
     files: readonly StagedFile[],
+    user?: boolean,
   ): Promise<GeneratorOutput>;
 }
 
@@ -61,6 +65,7 @@ async function runStaged(
   generator: string,
   quadletDir: string,
   files: readonly StagedFile[],
+  user = false,
 ): Promise<GeneratorOutput> {
   const staging = await Deno.makeTempDir({ prefix: "core-ops-quadlet-" });
   try {
@@ -77,7 +82,8 @@ async function runStaged(
       Deno.writeFileSync(path, f.content);
     }
     const output = await new Deno.Command(generator, {
-      args: [generator.endsWith("/quadlet") ? "-dryrun" : "--dryrun"],
+      // The same binary is both generators: `-user` makes it read and write user units.
+      args: [...(user ? ["-user"] : []), generator.endsWith("/quadlet") ? "-dryrun" : "--dryrun"],
       env: { QUADLET_UNIT_DIRS: staging },
       stdin: "null",
       stdout: "piped",

@@ -10,7 +10,8 @@
  */
 import { z } from "zod";
 import { CoreOpsError, Exit } from "../errors.ts";
-import { isTemplateUnit } from "../model.ts";
+import { isTemplateUnit, unitScope, userUnit } from "../model.ts";
+import { realUsers } from "./users.ts";
 import type { PullPolicy, UnitState } from "../model.ts";
 
 /** The jobs a run asks systemd for; each call names every unit of one batch. */
@@ -43,7 +44,12 @@ export const VERIFY_PROPERTIES = [
   "LoadError",
 ] as const;
 
-/** What core-ops needs of systemd; a recording fake stands in for it in unit tests. */
+/**
+ * What core-ops needs of systemd; a recording fake stands in for it in unit
+ * tests. Units are named as in a plan: `web.service` is PID 1's,
+ * `alice:web.service` is the unit of `alice`'s own manager (SPEC §7); each
+ * call goes to the manager of each unit it names, once per manager.
+ */
 export interface Systemd {
   /** Whether this host runs systemd as its init (sd_booted(3)); nothing else works without. */
   available(): Promise<boolean>;
@@ -62,21 +68,30 @@ export interface Systemd {
   instances(templates: readonly string[]): Promise<Map<string, UnitState> | null>;
   /** `props` of every unit of `units`, from ONE `systemctl show` call. */
   show(units: readonly string[], props: readonly string[]): Promise<Map<string, UnitProperties>>;
-  /** `systemctl daemon-reload`. */
-  daemonReload(): Promise<JobOutcome>;
+  /** `systemctl daemon-reload` of PID 1 (`null`) or of `login`'s manager. */
+  daemonReload(login: string | null): Promise<JobOutcome>;
   /** One `systemctl <op> units…` call, waiting for the jobs to finish. */
   job(op: JobOp, units: readonly string[]): Promise<JobOutcome>;
-  /** The last `lines` journal lines of `unit` (for failure reports). */
+  /**
+   * The last `lines` journal lines of `unit` (for failure reports); a user
+   * unit's are its login's (`_UID=` and `_SYSTEMD_USER_UNIT=`).
+   */
   journal(unit: string, lines: number): Promise<string[]>;
   /**
-   * Pulls `image` through systemd (SPEC §9) as its container's `Pull=` policy
+   * Pulls `image` through systemd (SPEC §9) into the image store of PID 1's
+   * containers (`login` `null`) or of `login`'s (a transient user unit), as its container's `Pull=` policy
    * says (`missing`: only when `podman image exists` says no): `podman pull`
    * in a transient unit (`systemd-run --wait --collect`) that may run at most
    * `timeoutSeconds`, so the pull is accounted, logged and bounded like any
    * unit, and survives nothing. On failure the message ends with the unit's
    * last journal lines.
    */
-  pull(image: string, policy: PullPolicy, timeoutSeconds: number): Promise<JobOutcome>;
+  pull(
+    image: string,
+    policy: PullPolicy,
+    timeoutSeconds: number,
+    login: string | null,
+  ): Promise<JobOutcome>;
 }
 
 const listUnitsSchema = z.array(z.object({
@@ -126,9 +141,17 @@ export function parseTimestamp(value: string | undefined): number | null {
 
 const decoder = new TextDecoder();
 
-async function systemctl(args: readonly string[]): Promise<Deno.CommandOutput> {
+/** The arguments that send a call to `login`'s manager instead of PID 1. */
+function managerArgs(login: string | null): string[] {
+  return login === null ? [] : ["--user", `--machine=${login}@`];
+}
+
+async function systemctl(
+  args: readonly string[],
+  login: string | null = null,
+): Promise<Deno.CommandOutput> {
   return await new Deno.Command("systemctl", {
-    args: [...args],
+    args: [...managerArgs(login), ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -136,17 +159,59 @@ async function systemctl(args: readonly string[]): Promise<Deno.CommandOutput> {
   }).output();
 }
 
-function refused(what: string, output: Deno.CommandOutput): CoreOpsError {
+function refused(what: string, output: Deno.CommandOutput, login: string | null): CoreOpsError {
+  const said = decoder.decode(output.stderr).trim();
+  if (login !== null) {
+    // A user manager that does not answer is this host's state, not a bug (SPEC §7).
+    return new CoreOpsError(Exit.failed, "plan", [{
+      message:
+        `systemctl --user ${what} of ${login}'s manager failed (exit ${output.code}): ${said}`,
+      hint: `enable lingering for ${login} (loginctl enable-linger ${login}) and check ` +
+        `systemctl status user@$(id -u ${login}).service`,
+    }], { blame: "host" });
+  }
   // Booted with systemd, yet it would not answer: acting on a guess would be worse.
   return new CoreOpsError(Exit.software, "internal", [{
-    message: `systemctl ${what} failed (exit ${output.code}): ${
-      decoder.decode(output.stderr).trim()
-    }`,
+    message: `systemctl ${what} failed (exit ${output.code}): ${said}`,
   }]);
 }
 
-/** ONE `systemctl list-units --all` of `patterns` (names or globs), as JSON. */
+/**
+ * `units` (plan names) grouped by manager, as each manager names them:
+ * PID 1's (`null`) first, then each login's in order of appearance.
+ */
+export function byManager(units: readonly string[]): Map<string | null, string[]> {
+  const groups = new Map<string | null, string[]>([[null, []]]);
+  for (const name of units) {
+    const { login, unit } = unitScope(name);
+    const group = groups.get(login);
+    if (group) group.push(unit);
+    else groups.set(login, [unit]);
+  }
+  if (groups.get(null)!.length === 0) groups.delete(null);
+  return groups;
+}
+
+/** A manager's name for a unit back to the plan's name. */
+function planName(login: string | null, unit: string): string {
+  return login === null ? unit : userUnit(login, unit);
+}
+
+/** ONE `systemctl list-units --all` of `patterns` per manager, states by plan name. */
 async function listUnits(patterns: readonly string[]): Promise<Map<string, UnitState>> {
+  const out = new Map<string, UnitState>();
+  for (const [login, names] of byManager(patterns)) {
+    for (const [unit, state] of await listManagerUnits(names, login)) {
+      out.set(planName(login, unit), state);
+    }
+  }
+  return out;
+}
+
+async function listManagerUnits(
+  patterns: readonly string[],
+  login: string | null,
+): Promise<Map<string, UnitState>> {
   const output = await systemctl([
     "list-units",
     "--all",
@@ -155,8 +220,8 @@ async function listUnits(patterns: readonly string[]): Promise<Map<string, UnitS
     "--output=json",
     "--",
     ...patterns,
-  ]);
-  if (!output.success) throw refused("list-units", output);
+  ], login);
+  if (!output.success) throw refused("list-units", output, login);
   return parseListUnits(decoder.decode(output.stdout) || "[]");
 }
 
@@ -164,10 +229,12 @@ async function listUnits(patterns: readonly string[]): Promise<Map<string, UnitS
 async function transient(
   command: readonly string[],
   seconds: number,
+  login: string | null,
 ): Promise<{ unit: string; output: Deno.CommandOutput }> {
   const unit = `core-ops-pull-${crypto.randomUUID().slice(0, 8)}.service`;
   const output = await new Deno.Command("systemd-run", {
     args: [
+      ...managerArgs(login),
       "--wait",
       "--collect",
       "--quiet",
@@ -183,7 +250,7 @@ async function transient(
     stderr: "piped",
     env: { SYSTEMD_PAGER: "", LC_ALL: "C" },
   }).output();
-  return { unit, output };
+  return { unit: planName(login, unit), output };
 }
 
 /** The real systemd of this host. */
@@ -218,40 +285,54 @@ export const realSystemd: Systemd = {
 
   async show(units, props) {
     const out = new Map<string, UnitProperties>();
-    const named = units.filter((u) => !isTemplateUnit(u));
-    if (named.length === 0) return out;
-    const output = await systemctl([
-      "show",
-      "--timestamp=us+utc",
-      `--property=${props.join(",")}`,
-      "--",
-      ...named,
-    ]);
-    if (!output.success) throw refused("show", output);
-    parseShowBlocks(decoder.decode(output.stdout)).forEach((fields, i) => {
-      if (i < named.length) out.set(named[i], fields);
-    });
+    for (const [login, all] of byManager(units)) {
+      const named = all.filter((u) => !isTemplateUnit(u));
+      if (named.length === 0) continue;
+      const output = await systemctl([
+        "show",
+        "--timestamp=us+utc",
+        `--property=${props.join(",")}`,
+        "--",
+        ...named,
+      ], login);
+      if (!output.success) throw refused("show", output, login);
+      parseShowBlocks(decoder.decode(output.stdout)).forEach((fields, i) => {
+        if (i < named.length) out.set(planName(login, named[i]), fields);
+      });
+    }
     return out;
   },
 
-  async daemonReload() {
-    const output = await systemctl(["daemon-reload"]);
+  async daemonReload(login) {
+    const output = await systemctl(["daemon-reload"], login);
     return { ok: output.success, message: decoder.decode(output.stderr).trim() };
   },
 
   async job(op, units) {
-    const output = await systemctl([op, "--", ...units]);
-    return { ok: output.success, message: decoder.decode(output.stderr).trim() };
+    // One call per manager; a plan's batch holds one manager's units in practice.
+    const said: string[] = [];
+    let ok = true;
+    for (const [login, names] of byManager(units)) {
+      const output = await systemctl([op, "--", ...names], login);
+      ok &&= output.success;
+      const text = decoder.decode(output.stderr).trim();
+      if (text !== "") said.push(text);
+    }
+    return { ok, message: said.join("\n") };
   },
 
-  async pull(image, policy, timeoutSeconds) {
+  async pull(image, policy, timeoutSeconds, login) {
     // Podman 5.4's `pull` has no --policy: "missing" is checked first, in a unit of its own
     // (podman needs its storage locks, which the agent's sandbox does not grant).
     if (policy === "missing") {
-      const exists = await transient(["podman", "image", "exists", "--", image], 60);
+      const exists = await transient(["podman", "image", "exists", "--", image], 60, login);
       if (exists.output.success) return { ok: true, message: "already present" };
     }
-    const pulled = await transient(["podman", "pull", "--quiet", "--", image], timeoutSeconds);
+    const pulled = await transient(
+      ["podman", "pull", "--quiet", "--", image],
+      timeoutSeconds,
+      login,
+    );
     if (pulled.output.success) return { ok: true, message: "" };
     const said = decoder.decode(pulled.output.stderr).trim();
     // The command's own lines; systemd's ("Started …", "Failed with result …") say less.
@@ -260,9 +341,16 @@ export const realSystemd: Systemd = {
     return { ok: false, message: [said, ...log].filter((l) => l !== "").join(" | ") };
   },
 
-  async journal(unit, lines) {
+  async journal(name, lines) {
+    const { login, unit } = unitScope(name);
+    let match = ["-u", unit];
+    if (login !== null) {
+      const uid = (await realUsers.lookup([login])).get(login)?.uid;
+      if (uid === undefined) return [`(no login ${login} on this host)`];
+      match = [`_UID=${uid}`, `_SYSTEMD_USER_UNIT=${unit}`];
+    }
     const output = await new Deno.Command("journalctl", {
-      args: ["--no-pager", "-o", "short-iso", "-n", String(lines), "-u", unit],
+      args: ["--no-pager", "-o", "short-iso", "-n", String(lines), ...match],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

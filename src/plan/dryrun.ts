@@ -39,6 +39,15 @@ export interface ExtraQuadletFile {
   content: Uint8Array;
 }
 
+/** How a dry-run reads its set. */
+export interface DryRunOptions {
+  /**
+   * As the user generator (`-user`, SPEC §7): `quadletDir` is then one
+   * login's `<quadlet-dir>/users/<uid>`, and the units are user units.
+   */
+  user?: boolean;
+}
+
 /** Runs a generator dry-run over a staged quadlet set; a fake stands in for it in unit tests. */
 export interface QuadletGenerator {
   /**
@@ -49,6 +58,7 @@ export interface QuadletGenerator {
     quadlets: readonly Artifact[],
     quadletDir: string,
     extra?: readonly ExtraQuadletFile[],
+    options?: DryRunOptions,
   ): Promise<DryRunResult>;
   /**
    * What identifies the installed generator (path, size, mtime), so a dry-run's

@@ -54,13 +54,18 @@ export function pullActions(
     const isNew = action.reason === "new" || before === null;
     if (!isNew && (before === undefined || before === image)) continue;
     const why = isNew ? "new container" : `image was ${before}`;
-    const seen = pulls.get(image);
+    // Each login has its own image store (SPEC §7): one pull per image and store.
+    const login = info.artifacts[0].user?.login ?? null;
+    const key = `${login ?? ""}\u0000${image}`;
+    const seen = pulls.get(key);
     if (seen) {
       seen.units.push(`${info.unit} (${why})`);
       continue;
     }
-    pulls.set(image, {
-      action: { op: "pull", target: image, reason: "", policy: policy as PullPolicy },
+    const pull: Action = { op: "pull", target: image, reason: "", policy: policy as PullPolicy };
+    if (login !== null) pull.user = login;
+    pulls.set(key, {
+      action: pull,
       units: [`${info.unit} (${why})`],
     });
   }

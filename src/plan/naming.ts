@@ -16,6 +16,7 @@ import {
   QUADLET_SECTION,
   quadletUnitName,
   type TemplateNaming,
+  userUnit,
 } from "../model.ts";
 import { compare } from "../tree.ts";
 import { lastValue, parseUnitFile } from "../source/unitfile.ts";
@@ -66,7 +67,8 @@ export function withBuiltInNaming(desired: DesiredState, templates: TemplateNami
     );
     const serviceName = lastValue(files, QUADLET_SECTION[base.kind], "ServiceName");
     const stem = base.unitFile.slice(0, base.unitFile.lastIndexOf("."));
-    units.set(base.destination, quadletUnitName(stem, base.kind, serviceName, templates));
+    const unit = quadletUnitName(stem, base.kind, serviceName, templates);
+    units.set(base.destination, base.user ? userUnit(base.user.login, unit) : unit);
   }
   return relabel(desired, units, "built-in naming");
 }

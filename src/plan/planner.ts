@@ -12,7 +12,9 @@ import {
   BRING_UP_TIER,
   type DesiredState,
   isTemplateUnit,
+  reloadTarget,
   type UnitKind,
+  unitScope,
   type UnitState,
   type Warning,
 } from "../model.ts";
@@ -171,7 +173,8 @@ export function plan(input: PlanInput): Plan {
       adoptedAsIs.push(a);
     }
   }
-  const desiredPaths = new Set(desired.artifacts.map((a) => a.destination));
+  const desiredAt = new Map(desired.artifacts.map((a) => [a.destination, a]));
+  const desiredPaths = new Set(desiredAt.keys());
   // What an interrupted run already wrote counts as written now (its restarts never ran).
   const resumedWrites = (input.interrupted?.written ?? []).filter((p) => desiredPaths.has(p));
   const resumedRemoves = new Set(input.interrupted?.removed ?? []);
@@ -226,28 +229,37 @@ export function plan(input: PlanInput): Plan {
   }));
 
   const kindAt = new Map(desired.artifacts.map((a) => [a.destination, a.kind]));
-  const unitFileTouched = [
-    ...[...writes, ...removes].map((a) => a.target),
-    ...resumedWrites,
-    ...resumedRemoves,
-  ].some((target) => {
+  const managerAt = (path: string): string | null => {
+    const login = desiredAt.get(path)?.user?.login;
+    if (login !== undefined) return login;
+    const unit = owned.get(path)?.unit;
+    return unit ? unitScope(unit).login : null;
+  };
+  // Each manager whose unit files changed reloads once (SPEC §2, §7): PID 1, then users'.
+  const reloads = new Map<string | null, string>();
+  for (
+    const target of [
+      ...[...writes, ...removes].map((a) => a.target),
+      ...resumedWrites,
+      ...resumedRemoves,
+    ]
+  ) {
     const kind = kindAt.get(target) ?? owned.get(target)?.kind;
-    return kind !== undefined && kind !== "config";
-  });
+    if (kind !== undefined && kind !== "config") {
+      reloads.set(managerAt(target), "unit files changed");
+    }
+  }
   // Files another tool placed without telling systemd: nothing is written, but systemd
   // must read them before their units can start.
-  const adoptedUnloaded = adoptedAsIs.some((a) =>
-    a.kind !== "config" && a.unit !== null && observed.units?.get(a.unit)?.load === "not-found"
-  );
-  const reload: Action[] = unitFileTouched
-    ? [{ op: "reload", target: "daemon-reload", reason: "unit files changed" }]
-    : adoptedUnloaded
-    ? [{
-      op: "reload",
-      target: "daemon-reload",
-      reason: "adopted unit files systemd has not loaded",
-    }]
-    : [];
+  for (const a of adoptedAsIs) {
+    if (a.kind === "config" || a.unit === null) continue;
+    if (observed.units?.get(a.unit)?.load !== "not-found") continue;
+    const login = a.user?.login ?? null;
+    if (!reloads.has(login)) reloads.set(login, "adopted unit files systemd has not loaded");
+  }
+  const reload: Action[] = [...reloads]
+    .sort(([a], [b]) => a === null ? -1 : b === null ? 1 : compare(a, b))
+    .map(([login, reason]) => ({ op: "reload", target: reloadTarget(login), reason }));
 
   const removedPaths = new Set([...removes.map((r) => r.target), ...resumedRemoves]);
   const removedDropins = removed.filter((f) => f.kind === "dropin" && removedPaths.has(f.path));

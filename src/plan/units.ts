@@ -12,6 +12,8 @@ import {
   isTemplateUnit,
   QUADLET_SECTION,
   type UnitKind,
+  unitScope,
+  userUnit,
 } from "../model.ts";
 import { compare } from "../tree.ts";
 import { lastValue, parseUnitFile, splitList, type UnitFile, values } from "../source/unitfile.ts";
@@ -64,13 +66,21 @@ export function describeUnits(artifacts: readonly Artifact[]): UnitInfo[] {
     if (!byUnit.has(a.unit)) byUnit.set(a.unit, []);
     byUnit.get(a.unit)!.push(a);
   }
-  // Quadlets refer to each other by file name (`db.volume`); units by unit name.
+  // Quadlets refer to each other by file name (`db.volume`); units by unit name — both
+  // within their own manager: a user unit's `db.volume` is that login's (SPEC §7).
   const unitOfFile = new Map<string, string>();
+  const scoped = (login: string | null, name: string) =>
+    login === null ? name : userUnit(login, name);
   for (const a of artifacts) {
-    if (a.unit !== null && a.kind !== "dropin" && a.unitFile) unitOfFile.set(a.unitFile, a.unit);
+    if (a.unit !== null && a.kind !== "dropin" && a.unitFile) {
+      unitOfFile.set(scoped(a.user?.login ?? null, a.unitFile), a.unit);
+    }
   }
-  const resolve = (name: string): string | undefined =>
-    unitOfFile.get(name) ?? (byUnit.has(name) ? name : undefined);
+  const resolveIn = (login: string | null) => (name: string): string | undefined => {
+    const qualified = scoped(login, name);
+    return unitOfFile.get(qualified) ?? (byUnit.has(qualified) ? qualified : undefined);
+  };
+  const managerOf = new Map<string, string | null>();
 
   const infos: UnitInfo[] = [];
   const activates = new Map<string, string[]>();
@@ -79,6 +89,9 @@ export function describeUnits(artifacts: readonly Artifact[]): UnitInfo[] {
     const base = files.find((a) => a.kind !== "dropin");
     if (!base || base.kind === "dropin" || base.kind === "config") continue;
     const kind = base.kind;
+    const login = base.user?.login ?? null;
+    managerOf.set(unit, login);
+    const resolve = resolveIn(login);
     const dropins = files.filter((a) => a.kind === "dropin").sort((a, b) =>
       compare(a.destination, b.destination)
     );
@@ -124,14 +137,17 @@ export function describeUnits(artifacts: readonly Artifact[]): UnitInfo[] {
         lastValue(parsed, "Container", "Pod") !== undefined &&
         isNo(lastValue(parsed, "Container", "StartWithPod")),
     });
-    activates.set(unit, triggers(unit, kind, parsed));
+    activates.set(
+      unit,
+      triggers(unitScope(unit).unit, kind, parsed).map((t) => resolve(t) ?? scoped(login, t)),
+    );
   }
 
   const infoByUnit = new Map(infos.map((i) => [i.unit, i]));
   // `a` with `Before=b` orders `b` after `a`.
   for (const [unit, names] of before) {
     for (const name of names) {
-      const other = infoByUnit.get(resolve(name) ?? "");
+      const other = infoByUnit.get(resolveIn(managerOf.get(unit) ?? null)(name) ?? "");
       if (other && other.unit !== unit && !other.dependsOn.includes(unit)) {
         other.dependsOn.push(unit);
       }

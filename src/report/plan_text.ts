@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Artifact, DesiredState } from "../model.ts";
+import type { Artifact, DesiredState, JsonScope } from "../model.ts";
 import { describeNaming, type Naming } from "../plan/naming.ts";
 import type { Plan } from "../plan/planner.ts";
 import type { Op, UnitState } from "../model.ts";
@@ -43,8 +43,14 @@ export function artifactJson(a: Artifact) {
     destination: a.destination,
     unit: a.unit,
     sha256: a.secret?.decrypted ? a.secret.ciphertextSha256 : a.sha256,
+    scope: scopeJson(a),
   };
   return a.secret === undefined ? fields : { ...fields, secret: { decrypted: a.secret.decrypted } };
+}
+
+/** Whose manager runs an artifact's unit (SPEC §7): `"system"`, or `{user, uid}`. */
+export function scopeJson(a: Artifact): JsonScope {
+  return a.user ? { user: a.user.login, uid: a.user.uid } : "system";
 }
 
 /** The `plan --json` document. */
@@ -55,20 +61,26 @@ export function planJson(report: PlanReport): string {
 /** The fields of `plan --json` as an object; `apply --json` extends it. */
 export function planDocument(report: PlanReport) {
   const { desired, plan } = report;
-  const units: Record<string, { load: string; active: string }> = {};
+  const units: Record<string, { load: string; active: string; scope: JsonScope }> = {};
   for (const u of plan.units) {
     if (u.template) continue; // a template has instances, not a state
     const state = report.states?.get(u.unit);
+    const scope = scopeJson(u.artifacts[0]);
     units[u.unit] = state
-      ? { load: state.load, active: state.active }
-      : { load: "unknown", active: "unknown" };
+      ? { load: state.load, active: state.active, scope }
+      : { load: "unknown", active: "unknown", scope };
   }
   return {
     revision: report.revision,
     host: desired.host,
     services: desired.services,
     artifacts: desired.artifacts.map(artifactJson),
-    actions: plan.actions.map((a) => ({ op: a.op, target: a.target, reason: a.reason })),
+    actions: plan.actions.map((a) => ({
+      op: a.op,
+      target: a.target,
+      reason: a.reason,
+      ...(a.user ? { user: a.user } : {}),
+    })),
     warnings: plan.warnings.map((w) => ({ file: w.file ?? null, message: w.message })),
     drift: plan.drift.map((d) => ({
       path: d.path,

@@ -17,12 +17,21 @@ import { readCacheFile, writeCacheFile } from "../state/cache_file.ts";
 /** The cache file's name inside the state dir. */
 export const DRY_RUN_CACHE_FILE = "generator-cache.json";
 
-const cacheSchema = z.strictObject({
+const entrySchema = z.strictObject({
   key: z.string(),
   generator: z.string(),
   units: z.array(z.string()),
   generated: z.array(z.strictObject({ unit: z.string(), source: z.string().nullable() })),
 });
+type Entry = z.infer<typeof entrySchema>;
+
+/**
+ * One verdict per set a run dry-runs: the system's, and one per login with
+ * user services (SPEC §7). More than this many sets are simply re-run.
+ */
+const MAX_ENTRIES = 16;
+
+const cacheSchema = z.strictObject({ entries: z.array(entrySchema).max(MAX_ENTRIES) });
 
 /**
  * `inner` with its accepted verdicts remembered in `stateDir`. A cache file
@@ -37,17 +46,19 @@ export function cachedGenerator(
   const path = join(stateDir, DRY_RUN_CACHE_FILE);
   return {
     identity: inner.identity?.bind(inner),
-    async dryRun(quadlets, quadletDir, extra = []) {
+    async dryRun(quadlets, quadletDir, extra = [], options = {}) {
       const identity = await inner.identity?.();
-      if (!identity) return await inner.dryRun(quadlets, quadletDir, extra);
+      if (!identity) return await inner.dryRun(quadlets, quadletDir, extra, options);
       const key = sha256(new TextEncoder().encode(JSON.stringify([
         identity,
         quadletDir,
+        options.user ?? false,
         quadlets.map((a) => [a.destination, a.sha256]).sort(),
         extra.map((e) => [e.path, sha256(e.content)]).sort(),
       ])));
-      const cached = await readCache(files, path);
-      if (cached?.key === key) {
+      const entries = await readCache(files, path);
+      const cached = entries.find((e) => e.key === key);
+      if (cached) {
         return {
           status: "ok",
           generator: cached.generator,
@@ -55,22 +66,25 @@ export function cachedGenerator(
           generated: cached.generated,
         };
       }
-      const result: DryRunResult = await inner.dryRun(quadlets, quadletDir, extra);
+      const result: DryRunResult = await inner.dryRun(quadlets, quadletDir, extra, options);
       if (result.status === "ok") {
-        const entry = {
+        const entry: Entry = {
           key,
           generator: result.generator,
           units: result.units,
           generated: result.generated ?? [],
         };
-        await writeCacheFile(files, path, entry);
+        // The newest first; the sets of other managers stay for their turn.
+        const kept = [entry, ...entries.filter((e) => e.key !== key)]
+          .slice(0, MAX_ENTRIES);
+        await writeCacheFile(files, path, { entries: kept });
       }
       return result;
     },
   };
 }
 
-async function readCache(files: Files, path: string) {
+async function readCache(files: Files, path: string): Promise<Entry[]> {
   const parsed = cacheSchema.safeParse(await readCacheFile(files, path));
-  return parsed.success ? parsed.data : null;
+  return parsed.success ? parsed.data.entries : [];
 }

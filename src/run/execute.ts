@@ -12,7 +12,14 @@ import { execute as runActions, type StepResult } from "../apply/execute.ts";
 import type { Restore } from "../apply/rollback.ts";
 import type { FileContent, Files } from "../host/files.ts";
 import type { Systemd } from "../host/systemd.ts";
-import type { Artifact, DesiredState, UnitKind } from "../model.ts";
+import {
+  type Artifact,
+  artifactOwner,
+  type DesiredState,
+  reloadTarget,
+  type UnitKind,
+  unitScope,
+} from "../model.ts";
 import type { Plan } from "../plan/planner.ts";
 import type { OwnershipManifest } from "../state/manifest.ts";
 import type { StateStore } from "../state/store.ts";
@@ -49,10 +56,12 @@ export async function keepForRollback(
     if (action.op !== "write" && action.op !== "remove") continue;
     const current = await ctx.files.read(action.target);
     const entry = owned.get(action.target);
-    const kind = artifactAt.get(action.target)?.kind ?? entry?.kind;
-    const unitFile = kind !== undefined && kind !== "config";
+    const artifact = artifactAt.get(action.target);
+    const kind = artifact?.kind ?? entry?.kind;
+    const login = artifact?.user?.login ?? (entry?.unit ? unitScope(entry.unit).login : null);
+    const reload = kind !== undefined && kind !== "config" ? reloadTarget(login) : null;
     if (current === null) {
-      restores.set(action.target, { path: action.target, content: null, unitFile });
+      restores.set(action.target, { path: action.target, content: null, reload });
       continue;
     }
     const secret = artifactAt.get(action.target)?.secret !== undefined || entry?.secret;
@@ -64,8 +73,8 @@ export async function keepForRollback(
         : null;
       restores.set(action.target, {
         path: action.target,
-        content: { content: applied ?? current.content, mode: current.mode },
-        unitFile: false,
+        content: { ...current, content: applied ?? current.content },
+        reload: null,
       });
       continue;
     }
@@ -74,8 +83,8 @@ export async function keepForRollback(
     const content = entry ? await ctx.store.getObject(entry.sha256) : current.content;
     restores.set(action.target, {
       path: action.target,
-      content: { content, mode: current.mode },
-      unitFile,
+      content: { ...current, content },
+      reload,
     });
   }
   return restores;
@@ -98,7 +107,8 @@ export async function execute(
         // Only a decrypted secret may be written: its age file is not what the host needs.
         throw new Error(`secret ${a.source} reached execute without being decrypted`);
       }
-      return [a.destination, { content: a.content, mode: a.mode }];
+      const owner = artifactOwner(a);
+      return [a.destination, { content: a.content, mode: a.mode, ...(owner ? { owner } : {}) }];
     }),
   );
   return await runActions(planned.actions, {

@@ -30,7 +30,7 @@ export function generatorOf(process: QuadletProcess): QuadletGenerator {
   return {
     identity: () => process.identity(),
 
-    async dryRun(quadlets, quadletDir, extra = []) {
+    async dryRun(quadlets, quadletDir, extra = [], how = {}) {
       const generator = await process.find();
       if (generator === null) {
         return { status: "skipped", reason: "Podman's quadlet generator is not installed here" };
@@ -43,14 +43,23 @@ export function generatorOf(process: QuadletProcess): QuadletGenerator {
         ...quadlets.map((a) => ({ path: a.destination, content: a.content })),
         ...extra,
       ];
-      const first = await process.run(generator, quadletDir, files);
+      const user = how.user ?? false;
+      const first = await process.run(generator, quadletDir, files, user);
       const options: JudgeOptions = {
         signal: first.signal,
         extra: extra.map((e) => e.path),
       };
       const crash = generatorCrash(first.code, first.signal, first.stderr);
       if (crash !== null) {
-        options.crashed = await isolateCrash(process, generator, quadletDir, files, first, crash);
+        options.crashed = await isolateCrash(
+          process,
+          generator,
+          quadletDir,
+          files,
+          first,
+          crash,
+          user,
+        );
       }
       const judged = judgeDryRun(quadlets, first.code, first.stdout, first.stderr, options);
       return judged.diagnostics.length > 0
@@ -75,6 +84,7 @@ async function isolateCrash(
   files: readonly StagedFile[],
   first: GeneratorOutput,
   crash: GeneratorCrash,
+  user: boolean,
 ): Promise<string[] | undefined> {
   const generated = parseDryRun(first.stdout);
   const suspects = crashSuspects(files.map((f) => f.path), generated, crash.kind);
@@ -86,7 +96,7 @@ async function isolateCrash(
     );
   const crashed: string[] = [];
   for (const suspect of suspects) {
-    const out = await process.run(generator, quadletDir, with_(suspect));
+    const out = await process.run(generator, quadletDir, with_(suspect), user);
     if (generatorCrash(out.code, out.signal, out.stderr) !== null) crashed.push(suspect);
   }
   return crashed;

@@ -9,11 +9,15 @@
 import { CoreOpsError, Exit, usage } from "../errors.ts";
 import type { DryRunResult, ExtraQuadletFile, QuadletGenerator } from "../plan/dryrun.ts";
 import {
+  type Artifact,
   type DesiredState,
+  type GeneratedUnit,
   isQuadletKind,
   namingForPodmanVersion,
   NEWEST_NAMING,
   type TemplateNaming,
+  userQuadletDir,
+  userUnit,
 } from "../model.ts";
 import { type Naming, withBuiltInNaming, withGeneratorNaming } from "../plan/naming.ts";
 
@@ -41,8 +45,10 @@ export function templateNaming(podmanVersion: string | undefined): TemplateNamin
 /**
  * Dry-runs the generator over the quadlets of `desired` (with `extra`
  * hand-placed files beside them) and names the units from its output; a
- * rejection is exit 65. Without a generator, the built-in naming for
- * `podmanVersion` applies.
+ * rejection is exit 65. The system's quadlets go through the system
+ * generator, each login's through the user generator over its own dir (SPEC
+ * §7), its units named `<login>:<unit>`. Without a generator, the built-in
+ * naming for `podmanVersion` applies.
  */
 export async function nameUnits(
   desired: DesiredState,
@@ -52,24 +58,61 @@ export async function nameUnits(
   extra: readonly ExtraQuadletFile[] = [],
 ): Promise<NamedState> {
   const templates = templateNaming(podmanVersion); // a bad flag fails before any work
-  const quadlets = desired.artifacts.filter((a) =>
-    isQuadletKind(a.kind) || (a.kind === "dropin" && a.destination.startsWith(quadletDir + "/"))
-  );
-  const dryRun = await generator.dryRun(quadlets, quadletDir, extra);
-  switch (dryRun.status) {
-    case "rejected":
-      throw new CoreOpsError(Exit.dataErr, "validation", dryRun.diagnostics);
-    case "ok":
-      return {
-        desired: withGeneratorNaming(desired, dryRun.generated ?? []),
-        naming: { by: "generator", generator: dryRun.generator },
-        dryRun,
-      };
-    case "skipped":
-      return {
-        desired: withBuiltInNaming(desired, templates),
-        naming: { by: "built-in", templates, podmanVersion: podmanVersion ?? null },
-        dryRun,
-      };
+  const usersDir = `${quadletDir}/users/`;
+  const sets = new Map<string | null, { dir: string; quadlets: Artifact[] }>();
+  sets.set(null, { dir: quadletDir, quadlets: [] });
+  for (const a of desired.artifacts) {
+    if (
+      !isQuadletKind(a.kind) && !(a.kind === "dropin" && a.destination.startsWith(quadletDir + "/"))
+    ) {
+      continue;
+    }
+    const login = a.user?.login ?? null;
+    if (!sets.has(login)) {
+      sets.set(login, { dir: userQuadletDir(quadletDir, a.user!), quadlets: [] });
+    }
+    sets.get(login)!.quadlets.push(a);
   }
+  const results: { login: string | null; result: DryRunResult }[] = [];
+  for (const [login, set] of sets) {
+    // The system generator never reads users/; each user generator reads its own dir.
+    const beside = extra.filter((e) =>
+      login === null ? !e.path.startsWith(usersDir) : e.path.startsWith(set.dir + "/")
+    );
+    const result = await generator.dryRun(set.quadlets, set.dir, beside, { user: login !== null });
+    results.push({ login, result });
+  }
+  const rejected = results.flatMap(({ result }) =>
+    result.status === "rejected" ? result.diagnostics : []
+  );
+  if (rejected.length > 0) throw new CoreOpsError(Exit.dataErr, "validation", rejected);
+  const system = results[0].result;
+  if (system.status === "skipped") {
+    return {
+      desired: withBuiltInNaming(desired, templates),
+      naming: { by: "built-in", templates, podmanVersion: podmanVersion ?? null },
+      dryRun: system,
+    };
+  }
+  const qualify = (login: string | null, unit: string) =>
+    login === null ? unit : userUnit(login, unit);
+  const units: string[] = [];
+  const generated: GeneratedUnit[] = [];
+  for (const { login, result } of results) {
+    // Without the system generator there is none for users either: skipped above.
+    if (result.status !== "ok") continue;
+    units.push(...result.units.map((u) => qualify(login, u)));
+    for (const g of result.generated ?? []) generated.push({ ...g, unit: qualify(login, g.unit) });
+  }
+  const dryRun: NamedState["dryRun"] = {
+    status: "ok",
+    generator: system.generator,
+    units,
+    generated,
+  };
+  return {
+    desired: withGeneratorNaming(desired, generated),
+    naming: { by: "generator", generator: system.generator },
+    dryRun,
+  };
 }

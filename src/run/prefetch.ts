@@ -42,10 +42,11 @@ export function prefetchStates(systemd: Systemd, units: readonly string[]): Pref
       },
       instances: (templates) => systemd.instances(templates),
       show: (units, props) => systemd.show(units, props),
-      daemonReload: () => systemd.daemonReload(),
+      daemonReload: (login) => systemd.daemonReload(login),
       job: (op, units) => systemd.job(op, units),
       journal: (unit, lines) => systemd.journal(unit, lines),
-      pull: (image, policy, timeoutSeconds) => systemd.pull(image, policy, timeoutSeconds),
+      pull: (image, policy, timeoutSeconds, login) =>
+        systemd.pull(image, policy, timeoutSeconds, login),
     },
   };
 }

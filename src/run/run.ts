@@ -1,7 +1,8 @@
 /**
  * One run of core-ops, on one page (SPEC §2):
  *
- *   resolve → read → validate → decrypt → plan → execute → verify → (roll back) → record
+ *   resolve → read (→ place users) → validate → decrypt → plan → execute → verify
+ *     → (roll back) → record
  *
  * one call per step, each step in its own file beside this one. `validate`
  * and `plan` stop after their step and change nothing; `apply` and the agent
@@ -32,7 +33,9 @@ import { read, type ReadOptions } from "./read.ts";
 import { nextManifest, recordRefusal, recordRun, recordStart, sameOwnership } from "./record.ts";
 import { resolve, type Resolved, type SourcePorts, type SourceSpec } from "./resolve.ts";
 import { failedUnitDetails, failureReason, rollBack } from "./rollback.ts";
+import { placeUsers, requireUserManagers } from "./users.ts";
 import { validate } from "./validate.ts";
+import { realUsers, type Users } from "../host/users.ts";
 import { startedUnits, verify, type VerifyContext } from "./verify.ts";
 
 /** Where a run reads its revision from: a source to resolve, or one already resolved (agent). */
@@ -57,6 +60,8 @@ export interface PlanRunContext extends ReadContext {
   podmanVersion?: string;
   /** The host's age identity for secrets (default: the setting's default path). */
   secrets?: SecretsContext;
+  /** The host's user database, for user services (SPEC §7; default: the real one). */
+  users?: Users;
 }
 
 /** What a run that changes the host needs besides. */
@@ -107,7 +112,11 @@ export async function planRevision(
   const manifest = await ctx.store.readManifest();
   const pending = state.in_progress?.pending ?? null;
   return await withSource(ctx.source, async (source) => {
-    const loaded = await read(source, ctx.read);
+    const loaded = await placeUsers(
+      await read(source, ctx.read),
+      ctx.dirs.quadletDir,
+      usersOf(ctx),
+    );
     const named = await validate(loaded, validateOptions(ctx, manifest, pending, false));
     const opened = await decrypt(named, "try", ctx);
     return {
@@ -142,8 +151,13 @@ export async function applyRevision(ctx: ApplyRunContext): Promise<RunReport> {
       ctx.source.spec,
       ctx.source.ports,
     );
-    const loaded = await read(source, ctx.read);
+    const loaded = await placeUsers(
+      await read(source, ctx.read),
+      ctx.dirs.quadletDir,
+      usersOf(ctx),
+    );
     await requireSystemd(ctx.systemd);
+    await requireUserManagers(loaded, usersOf(ctx), ctx.systemd);
     const named = await validate(loaded, validateOptions(ctx, manifestOnDisk, pending, true));
     // On the host only, after validate and before plan: secrets in memory, keyed digests.
     opened = await decrypt(named, "require", ctx);
@@ -310,6 +324,10 @@ function policyOf(ctx: ApplyRunContext, source: Resolved | undefined): RecordPol
     source: { repository: source?.repository ?? null, ref: source?.ref ?? null },
     retry: ctx.retry,
   };
+}
+
+function usersOf(ctx: PlanRunContext): Users {
+  return ctx.users ?? realUsers;
 }
 
 /** apply has nothing to start units with on a host without systemd: the host's fault. */

@@ -15,6 +15,9 @@ import {
   QUADLET_SECTION,
   quadletUnitName,
   type TargetDirs,
+  userQuadletDir,
+  type UserScope,
+  userUnit,
 } from "../model.ts";
 import { checkDropinOrder } from "./host.ts";
 import type { Problems } from "./problems.ts";
@@ -34,6 +37,7 @@ export function buildArtifacts(
 ): Artifact[] {
   const artifacts: Artifact[] = [];
   for (const service of services) {
+    const start = artifacts.length;
     for (
       const unit of [...service.units.values()].sort((a, b) => compare(a.entry.path, b.entry.path))
     ) {
@@ -65,6 +69,10 @@ export function buildArtifacts(
         secret: { decrypted: false },
       }));
     }
+    if (service.user !== null) {
+      const user: UserScope = { login: service.user, uid: null, gid: null };
+      for (let i = start; i < artifacts.length; i++) artifacts[i] = { ...artifacts[i], user };
+    }
   }
   return artifacts;
 }
@@ -76,7 +84,12 @@ function unitArtifacts(
   unit: UnitSource,
   dirs: TargetDirs,
 ): Artifact[] {
-  const dir = unit.payload === "quadlet" ? dirs.quadletDir : dirs.systemdUnitDir;
+  const dir = unit.payload !== "quadlet"
+    ? dirs.systemdUnitDir
+    : service.user === null
+    ? dirs.quadletDir
+    // The login stands in for its uid until the run looks it up (src/run/users.ts).
+    : userQuadletDir(dirs.quadletDir, { login: service.user, uid: null, gid: null });
   const byName = (a: { name: string }, b: { name: string }) => compare(a.name, b.name);
   // Artifacts list base drop-ins, then the host's (SPEC §1) ...
   const base = unit.dropins.filter((d) => d.origin === "service").sort(byName);
@@ -97,6 +110,7 @@ function unitArtifacts(
     }
     unitName = quadletUnitName(unit.stem, unit.kind, serviceName);
   }
+  if (service.user !== null) unitName = userUnit(service.user, unitName);
   const common = { service: service.id, unit: unitName, mode: 0o644, unitFile: unit.file };
   return [
     artifact(unit.entry, {

@@ -60,10 +60,25 @@ export interface ServiceSource extends ConfigRootChoice {
   config: Map<string, ConfigSource>;
   /** Secrets (age files) by deployed path: relative to `secrets/`, without `.age`. */
   secrets: Map<string, SecretSource>;
+  /** `user:` of service.yaml (SPEC §7): the login whose systemd manager runs its quadlets. */
+  user: string | null;
 }
 
-/** service.yaml: optional, and `config-root` is its only key. */
-const serviceSchema = z.strictObject({ "config-root": configRootSchema.optional() }).nullable();
+/**
+ * A login as `useradd` accepts it by default (and systemd's user-name rules
+ * for a portable name): lower-case letters, digits, `_` and `-`, not starting
+ * with a digit or `-`, at most 32 characters. `root` is not a user service.
+ */
+const loginSchema = z.string().regex(
+  /^[a-z_][a-z0-9_-]{0,31}$/,
+  "a login: lower-case letters, digits, '_' and '-', at most 32, not starting with a digit or '-'",
+).refine((login) => login !== "root", "root's units are system units: leave `user:` out");
+
+/** service.yaml: optional; `config-root` and `user` are its keys. */
+const serviceSchema = z.strictObject({
+  "config-root": configRootSchema.optional(),
+  user: loginSchema.optional(),
+}).nullable();
 
 const PAYLOADS = ["quadlet", "systemd", "config", "secrets"] as const;
 type Payload = (typeof PAYLOADS)[number];
@@ -79,6 +94,7 @@ export function loadService(reading: Reading, id: string): ServiceSource {
     units: new Map(),
     config: new Map(),
     secrets: new Map(),
+    user: null,
   };
   for (const entry of reading.list(dir)) {
     if (rejectBadEntry(entry)) continue;
@@ -93,6 +109,7 @@ export function loadService(reading: Reading, id: string): ServiceSource {
         service.configRoot = parsed.located.value["config-root"];
         service.configRootAt = { file: entry.path, ...parsed.located.position(["config-root"]) };
       }
+      if (parsed.ok && parsed.located.value?.user) service.user = parsed.located.value.user;
       continue;
     }
     if (entry.type === "dir" && name === "quadlet-overrides") {
@@ -127,7 +144,24 @@ export function loadService(reading: Reading, id: string): ServiceSource {
       );
     }
   }
+  refuseNativeUserUnits(reading, service);
   return service;
+}
+
+/**
+ * A user service runs quadlets under its login's manager; a native unit there
+ * would be a second, unjudged way to run code as that login (SPEC §7).
+ */
+function refuseNativeUserUnits(reading: Reading, service: ServiceSource): void {
+  if (service.user === null) return;
+  for (const unit of service.units.values()) {
+    if (unit.payload !== "systemd") continue;
+    reading.problems.error(
+      unit.entry.path,
+      `native unit ${unit.file} in a user service (user: ${service.user})`,
+      "a user service deploys quadlets only: turn it into a quadlet, or move it to a system service",
+    );
+  }
 }
 
 /** Reads `quadlet/` or `systemd/` of a service: unit files and their drop-in dirs. */

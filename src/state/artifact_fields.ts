@@ -20,6 +20,11 @@ export const ARTIFACT_FIELDS = {
   mode: z.number().int(),
   origin: z.enum(["service", "host"]),
   unitFile: z.string().optional(),
+  user: z.strictObject({
+    login: z.string(),
+    uid: z.number().int().nullable(),
+    gid: z.number().int().nullable(),
+  }).optional(),
 };
 
 /** True when `A` and `B` are the same type (a schema that must follow `Artifact` checks it). */

@@ -6,7 +6,7 @@
  * @module
  */
 import { sha256 } from "../../src/host/files.ts";
-import type { FileContent, Files } from "../../src/host/files.ts";
+import type { FileContent, FileOwner, Files } from "../../src/host/files.ts";
 import type { DryRunResult, QuadletGenerator } from "../../src/plan/dryrun.ts";
 import type { JobOp, JobOutcome, Systemd, UnitProperties } from "../../src/host/systemd.ts";
 import { isTemplateUnit } from "../../src/model.ts";
@@ -32,10 +32,10 @@ export class FakeFiles implements Files {
     return Promise.resolve(this.files.get(path) ?? null);
   }
 
-  write(path: string, content: Uint8Array, mode: number): Promise<void> {
+  write(path: string, content: Uint8Array, mode: number, owner?: FileOwner): Promise<void> {
     if (this.failWrites.has(path)) return Promise.reject(new Error(`No space left: ${path}`));
     if (!path.includes("/state/")) this.calls.push(`write ${path}`);
-    this.files.set(path, { content, mode });
+    this.files.set(path, owner ? { content, mode, owner } : { content, mode });
     return Promise.resolve();
   }
 

@@ -56,6 +56,7 @@ Deno.test("plan --json has the contract's fields, in execution order", async () 
     destination: `${t.root}/q/web.container`,
     unit: "web.service",
     sha256: sha256(baseRepo()["services/web/quadlet/web.container"]),
+    scope: "system",
   });
   assert.equal(doc.artifacts.find((a: { kind: string }) => a.kind === "config").unit, null);
   assert.deepEqual(doc.actions.at(-1), { op: "start", target: "echo.socket", reason: "new" });

@@ -90,6 +90,7 @@ Deno.test("status: a paused host says so first; kept generations are listed, new
     drift: [],
     units: new Map(),
     nextRun: null,
+    uids: new Map<string, number>(),
     generations: [
       { generation: 3, revision: "r3", applied: "2026-12-05T10:00:00.000Z", files: 3 },
       { generation: 4, revision: "r4", applied: "2026-12-06T09:00:00.000Z", files: 3 },

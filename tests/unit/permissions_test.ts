@@ -49,6 +49,8 @@ Deno.test("production flags: the run list is exactly the programs core-ops runs"
   assert.deepEqual([...run].sort(), [
     "/usr/lib/systemd/system-generators/podman-system-generator",
     "/usr/libexec/podman/quadlet",
+    // The uid of a user service's login (SPEC §7), as NSS says.
+    "getent",
     "git",
     "journalctl",
     "logger",

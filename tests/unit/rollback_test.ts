@@ -58,13 +58,13 @@ Deno.test("rollback: files back, new units stopped, changed and removed units ba
     ["/q/web.container", {
       path: "/q/web.container",
       content: { content: bytes("old"), mode: 0o644 },
-      unitFile: true,
+      reload: "daemon-reload",
     }],
-    ["/q/api.container", { path: "/q/api.container", content: null, unitFile: true }],
+    ["/q/api.container", { path: "/q/api.container", content: null, reload: "daemon-reload" }],
     ["/q/old.container", {
       path: "/q/old.container",
       content: { content: bytes("gone"), mode: 0o644 },
-      unitFile: true,
+      reload: "daemon-reload",
     }],
   ]);
   const plan = planRollback({
@@ -111,9 +111,9 @@ Deno.test("rollback: a failed (atomic) write is not restored; config needs no re
       ["/etc/web/a.conf", {
         path: "/etc/web/a.conf",
         content: { content: bytes("a"), mode: 0o600 },
-        unitFile: false,
+        reload: null,
       }],
-      ["/etc/web/b.conf", { path: "/etc/web/b.conf", content: null, unitFile: false }],
+      ["/etc/web/b.conf", { path: "/etc/web/b.conf", content: null, reload: null }],
     ]),
     before: new Map(),
     kinds: KINDS,
@@ -134,7 +134,7 @@ Deno.test("rollback: a unit restarted by the failed run is reset-failed after th
     restores: new Map([["/q/web.container", {
       path: "/q/web.container",
       content: { content: bytes("old"), mode: 0o644 },
-      unitFile: true,
+      reload: "daemon-reload",
     }]]),
     before: new Map([["web.service", { load: "loaded", active: "active" }]]),
     kinds: KINDS,

@@ -1,0 +1,122 @@
+/**
+ * User services on this host (SPEC §7), in two steps of a run. After read:
+ * each login's uid from the host's user database, and its quadlets moved to
+ * `<quadlet-dir>/users/<uid>/`, where Podman's user generator reads them.
+ * Before the first write (apply, agent): every login exists, lingers, and its
+ * manager `user@<uid>.service` runs — else the run fails, naming the login and
+ * the fix, and nothing was changed.
+ *
+ * @module
+ */
+import { CoreOpsError, type Diagnostic, Exit } from "../errors.ts";
+import type { Systemd } from "../host/systemd.ts";
+import { LINGER_DIR, type Users } from "../host/users.ts";
+import { type Artifact, type DesiredState, userQuadletDir, type UserScope } from "../model.ts";
+import { compare } from "../tree.ts";
+
+/** The logins of the user services of `desired`, sorted. */
+export function loginsOf(desired: DesiredState): string[] {
+  const logins = new Set<string>();
+  for (const a of desired.artifacts) if (a.user) logins.add(a.user.login);
+  return [...logins].sort(compare);
+}
+
+/**
+ * `desired` with each user service's uid and gid filled in and its quadlets
+ * under `users/<uid>/`. A login this host does not know keeps its name in the
+ * path and gets a warning: `plan` still shows the rest; apply refuses it
+ * ({@link requireUserManagers}).
+ */
+export async function placeUsers(
+  desired: DesiredState,
+  quadletDir: string,
+  users: Users,
+): Promise<DesiredState> {
+  const logins = loginsOf(desired);
+  if (logins.length === 0) return desired;
+  const known = await users.lookup(logins);
+  const warnings = [...desired.warnings];
+  for (const login of logins) {
+    if (known.has(login)) continue;
+    warnings.push({
+      message: `login ${login} does not exist on this host: its user services' quadlets are ` +
+        `shown under ${quadletDir}/users/${login}/ instead of users/<uid>/`,
+    });
+  }
+  const artifacts = desired.artifacts.map((a): Artifact => {
+    if (!a.user) return a;
+    const entry = known.get(a.user.login);
+    const user: UserScope = {
+      login: a.user.login,
+      uid: entry?.uid ?? null,
+      gid: entry?.gid ?? null,
+    };
+    const from = userQuadletDir(quadletDir, a.user) + "/";
+    const destination = a.destination.startsWith(from)
+      ? `${userQuadletDir(quadletDir, user)}/${a.destination.slice(from.length)}`
+      : a.destination;
+    return { ...a, user, destination };
+  });
+  return { ...desired, artifacts, warnings };
+}
+
+/**
+ * Refuses the run before any write unless every login of `desired` exists,
+ * lingers and has its manager running; one diagnostic per problem found.
+ */
+export async function requireUserManagers(
+  desired: DesiredState,
+  users: Users,
+  systemd: Systemd,
+): Promise<void> {
+  const logins = loginsOf(desired);
+  if (logins.length === 0) return;
+  const known = await users.lookup(logins);
+  const problems: Diagnostic[] = [];
+  const managers = new Map<string, string>();
+  for (const login of logins) {
+    const entry = known.get(login);
+    const where = serviceFileOf(desired, login);
+    if (entry === undefined) {
+      problems.push({
+        message: `login ${login} (user: of ${where}) does not exist on this host`,
+        location: { file: where },
+        hint: `create it with a subuid/subgid range (useradd ${login}, or passwd.users in ` +
+          `the Butane config) and enable lingering for it`,
+      });
+      continue;
+    }
+    if (!(await users.lingers(login))) {
+      problems.push({
+        message: `lingering is not enabled for ${login} (user: of ${where}): ` +
+          `its systemd manager does not run without a session`,
+        location: { file: where },
+        hint: `loginctl enable-linger ${login}, or a Butane storage.files entry at ` +
+          `${LINGER_DIR}/${login}`,
+      });
+      continue;
+    }
+    managers.set(login, `user@${entry.uid}.service`);
+  }
+  if (managers.size > 0) {
+    const states = await systemd.show([...managers.values()], ["ActiveState"]);
+    for (const [login, unit] of managers) {
+      const active = states.get(unit)?.ActiveState ?? "unknown";
+      if (active === "active") continue;
+      problems.push({
+        message: `${unit}, the systemd manager of ${login}, is ${active}`,
+        hint: `systemctl start ${unit} (lingering starts it at boot); ` +
+          `systemctl status ${unit} says why it is not running`,
+      });
+    }
+  }
+  if (problems.length > 0) {
+    throw new CoreOpsError(Exit.failed, "plan", problems, { blame: "host" });
+  }
+}
+
+/** The service.yaml that names `login` (the first, for the message). */
+function serviceFileOf(desired: DesiredState, login: string): string {
+  const service = desired.artifacts.find((a) => a.user?.login === login)?.service;
+  return service === undefined ? "a service.yaml" : `services/${service}/service.yaml`;
+}
