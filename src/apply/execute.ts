@@ -50,8 +50,8 @@ const UNIT_OPS = new Set<Op>(["start", "restart", "stop", "reset-failed"]);
 export const PULL_CONCURRENCY = 3;
 
 /**
- * Groups `actions` into batches: consecutive unit jobs of one op and one tier
- * share a batch; file operations and the reload stand alone. Pure.
+ * Groups `actions` into batches: consecutive unit jobs of one op, one tier
+ * and one manager share a batch; file operations and the reload stand alone. Pure.
  */
 export function batches(actions: readonly Action[], kinds: ReadonlyMap<string, UnitKind>) {
   const tier = (unit: string) => {
@@ -62,7 +62,9 @@ export function batches(actions: readonly Action[], kinds: ReadonlyMap<string, U
   actions.forEach((action, i) => {
     const last = out.at(-1);
     const prev = last?.actions.at(-1);
-    const sameJob = UNIT_OPS.has(action.op) && tier(prev?.target ?? "") === tier(action.target);
+    // One call per manager too (SPEC §7): PID 1's units and a login's never share one.
+    const sameJob = UNIT_OPS.has(action.op) && tier(prev?.target ?? "") === tier(action.target) &&
+      unitScope(prev?.target ?? "").login === unitScope(action.target).login;
     // All pulls of a run are one batch: they go in parallel (bounded), not one by one.
     if (last && prev && prev.op === action.op && (action.op === "pull" || sameJob)) {
       last.actions.push(action);

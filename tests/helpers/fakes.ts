@@ -7,6 +7,7 @@
  */
 import { sha256 } from "../../src/host/files.ts";
 import type { FileContent, FileOwner, Files } from "../../src/host/files.ts";
+import type { UserEntry, Users } from "../../src/host/users.ts";
 import type { DryRunResult, QuadletGenerator } from "../../src/plan/dryrun.ts";
 import type { JobOp, JobOutcome, Systemd, UnitProperties } from "../../src/host/systemd.ts";
 import { isTemplateUnit } from "../../src/model.ts";
@@ -126,8 +127,8 @@ export class FakeSystemd implements Systemd {
     return Promise.resolve(out);
   }
 
-  daemonReload(): Promise<JobOutcome> {
-    this.calls.push("daemon-reload");
+  daemonReload(login: string | null = null): Promise<JobOutcome> {
+    this.calls.push(login === null ? "daemon-reload" : `${login}:daemon-reload`);
     for (const [unit, p] of this.units) {
       p.LoadState = this.loadable(unit) ? "loaded" : "not-found";
     }
@@ -165,8 +166,14 @@ export class FakeSystemd implements Systemd {
   /** Images whose pull fails (no such image, registry down). */
   readonly failingPulls = new Set<string>();
 
-  pull(image: string, policy: PullPolicy, timeoutSeconds: number): Promise<JobOutcome> {
-    this.calls.push(`pull ${image} --policy=${policy} (${timeoutSeconds} s)`);
+  pull(
+    image: string,
+    policy: PullPolicy,
+    timeoutSeconds: number,
+    login: string | null = null,
+  ): Promise<JobOutcome> {
+    const as = login === null ? "" : ` as ${login}`;
+    this.calls.push(`pull ${image} --policy=${policy} (${timeoutSeconds} s)${as}`);
     return Promise.resolve(
       this.failingPulls.has(image)
         ? { ok: false, message: `Error: ${image}: manifest unknown` }
@@ -247,4 +254,27 @@ export function fakeGenerator(result?: DryRunResult): QuadletGenerator & { calls
     },
   };
   return gen;
+}
+
+/** A user database of `entries` (login → uid; gid = uid, home /home/<login>); `lingering` logins linger. */
+export class FakeUsers implements Users {
+  readonly lookups: string[][] = [];
+  constructor(
+    readonly entries: Record<string, number>,
+    readonly lingering: Set<string> = new Set(Object.keys(entries)),
+  ) {}
+
+  lookup(logins: readonly string[]): Promise<Map<string, UserEntry>> {
+    this.lookups.push([...logins]);
+    const out = new Map<string, UserEntry>();
+    for (const login of logins) {
+      const uid = this.entries[login];
+      if (uid !== undefined) out.set(login, { login, uid, gid: uid, home: `/home/${login}` });
+    }
+    return Promise.resolve(out);
+  }
+
+  lingers(login: string): Promise<boolean> {
+    return Promise.resolve(this.lingering.has(login));
+  }
 }
