@@ -46,7 +46,7 @@ Deno.test("butane: anything outside the supported subset is refused", () => {
   for (
     const yaml of [
       `${HEAD}storage:\n  links:\n    - path: /a\n      target: /b\n`,
-      `${HEAD}passwd:\n  users: []\n`,
+      `${HEAD}passwd:\n  users:\n    - name: a\n      password_hash: x\n`,
       `variant: fcos\nversion: 1.5.0\n`,
       `${HEAD}storage:\n  files:\n    - path: /a\n      contents:\n        inline: x\n        local: y\n`,
       `${HEAD}storage:\n  files:\n    - path: /a\n      contents:\n        inline: x\n` +
@@ -87,4 +87,20 @@ Deno.test("butane: the shipped core-ops.bu installs the binary, agent.toml, the 
     { name: "core-ops.timer", enabled: true },
     { name: "core-ops-trigger.path", enabled: true },
   ]);
+});
+
+Deno.test("butane: core-ops-user.bu creates a lingering login and grants the agent CAP_CHOWN", async () => {
+  const config = parseButane(await Deno.readTextFile(`${CHECKOUT}/butane/core-ops-user.bu`));
+  const ignition = await translate(config, CHECKOUT);
+  const user = ignition.passwd?.users[0];
+  assert.equal(user?.name, "apps");
+  assert.equal(typeof user?.uid, "number");
+  const files = new Map((ignition.storage?.files ?? []).map((f) => [f.path, f]));
+  const linger = files.get(`/var/lib/systemd/linger/${user?.name}`);
+  assert.equal(decodeDataUrl(linger?.contents?.source ?? ""), "", "lingering is an empty file");
+  const dropin = files.get("/etc/systemd/system/core-ops.service.d/user-services.conf");
+  assert.equal(
+    decodeDataUrl(dropin?.contents?.source ?? ""),
+    await Deno.readTextFile(`${CHECKOUT}/systemd/core-ops.service.d/user-services.conf`),
+  );
 });

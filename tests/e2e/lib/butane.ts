@@ -2,8 +2,9 @@
  * A test-only Butane → Ignition translator for exactly the subset that
  * butane/*.bu use: `variant: fcos`, `version: 1.4.0` (→ Ignition 3.3.0);
  * `storage.files` (path, mode, overwrite, contents.source + verification.hash,
- * contents.inline, contents.local), `storage.directories` (path, mode), and
- * `systemd.units` (name, enabled, mask, contents, dropins with contents).
+ * contents.inline, contents.local), `storage.directories` (path, mode),
+ * `passwd.users` (name, uid, home_dir, shell) and `systemd.units` (name,
+ * enabled, mask, contents, dropins with contents).
  *
  * Why it exists: the real Butane is not installable here (no Debian package,
  * and only the npm registry and Debian's mirror are reachable), and the
@@ -50,6 +51,14 @@ const butaneSchema = z.strictObject({
       mode: mode.optional(),
     })).optional(),
   }).optional(),
+  passwd: z.strictObject({
+    users: z.array(z.strictObject({
+      name: z.string(),
+      uid: z.number().int().optional(),
+      home_dir: z.string().startsWith("/").optional(),
+      shell: z.string().startsWith("/").optional(),
+    })),
+  }).optional(),
   systemd: z.strictObject({
     units: z.array(z.strictObject({
       name: z.string(),
@@ -77,6 +86,7 @@ export interface IgnitionConfig {
     files?: { path: string; mode?: number; overwrite?: boolean; contents?: IgnitionContents }[];
     directories?: { path: string; mode?: number }[];
   };
+  passwd?: { users: { name: string; uid?: number; homeDir?: string; shell?: string }[] };
   systemd?: {
     units: {
       name: string;
@@ -123,6 +133,16 @@ export async function translate(config: ButaneConfig, filesDir: string): Promise
     if (config.storage.directories) {
       out.storage.directories = config.storage.directories.map((d) => ({ ...d }));
     }
+  }
+  if (config.passwd) {
+    out.passwd = {
+      users: config.passwd.users.map((u) => ({
+        name: u.name,
+        ...(u.uid !== undefined ? { uid: u.uid } : {}),
+        ...(u.home_dir !== undefined ? { homeDir: u.home_dir } : {}),
+        ...(u.shell !== undefined ? { shell: u.shell } : {}),
+      })),
+    };
   }
   if (config.systemd) out.systemd = { units: config.systemd.units.map((u) => ({ ...u })) };
   return out;
