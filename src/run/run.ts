@@ -33,7 +33,7 @@ import { read, type ReadOptions } from "./read.ts";
 import { nextManifest, recordRefusal, recordRun, recordStart, sameOwnership } from "./record.ts";
 import { resolve, type Resolved, type SourcePorts, type SourceSpec } from "./resolve.ts";
 import { failedUnitDetails, failureReason, rollBack } from "./rollback.ts";
-import { placeUsers, requireUserManagers } from "./users.ts";
+import { placeUsers, requireUserManagers, usersOnce } from "./users.ts";
 import { validate } from "./validate.ts";
 import { realUsers, type Users } from "../host/users.ts";
 import { startedUnits, verify, type VerifyContext } from "./verify.ts";
@@ -151,13 +151,10 @@ export async function applyRevision(ctx: ApplyRunContext): Promise<RunReport> {
       ctx.source.spec,
       ctx.source.ports,
     );
-    const loaded = await placeUsers(
-      await read(source, ctx.read),
-      ctx.dirs.quadletDir,
-      usersOf(ctx),
-    );
+    const users = usersOnce(usersOf(ctx));
+    const loaded = await placeUsers(await read(source, ctx.read), ctx.dirs.quadletDir, users);
     await requireSystemd(ctx.systemd);
-    await requireUserManagers(loaded, usersOf(ctx), ctx.systemd);
+    await requireUserManagers(loaded, users, ctx.systemd);
     const named = await validate(loaded, validateOptions(ctx, manifestOnDisk, pending, true));
     // On the host only, after validate and before plan: secrets in memory, keyed digests.
     opened = await decrypt(named, "require", ctx);

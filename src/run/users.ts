@@ -10,9 +10,33 @@
  */
 import { CoreOpsError, type Diagnostic, Exit } from "../errors.ts";
 import type { Systemd } from "../host/systemd.ts";
-import { LINGER_DIR, type Users } from "../host/users.ts";
+import { LINGER_DIR, type UserEntry, type Users } from "../host/users.ts";
 import { type Artifact, type DesiredState, userQuadletDir, type UserScope } from "../model.ts";
 import { compare } from "../tree.ts";
+
+/**
+ * `users` asked once per login for the whole run: placement and the
+ * preconditions want the same entries, and each lookup is a process.
+ */
+export function usersOnce(users: Users): Users {
+  const known = new Map<string, UserEntry | null>();
+  return {
+    async lookup(logins) {
+      const missing = logins.filter((l) => !known.has(l));
+      if (missing.length > 0) {
+        const found = await users.lookup(missing);
+        for (const login of missing) known.set(login, found.get(login) ?? null);
+      }
+      const out = new Map<string, UserEntry>();
+      for (const login of logins) {
+        const entry = known.get(login);
+        if (entry) out.set(login, entry);
+      }
+      return out;
+    },
+    lingers: (login) => users.lingers(login),
+  };
+}
 
 /** The logins of the user services of `desired`, sorted. */
 export function loginsOf(desired: DesiredState): string[] {

@@ -283,6 +283,7 @@ Deno.test("a run with system and user services: each manager reloads once and st
     "start web.service",
   ]);
   assert.ok(h.files.text("/q/users/1001/app.container")?.includes("Image=localhost/busybox"));
+  assert.deepEqual(users.lookups, [["alice"]], "one lookup per run for placement and preconditions");
 
   // A config change restarts only the user unit that mounts it.
   h.systemd.calls.length = 0;
