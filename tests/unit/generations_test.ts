@@ -6,7 +6,6 @@
  */
 import assert from "node:assert/strict";
 import { CoreOpsError } from "../../src/errors.ts";
-import type { TargetDirs } from "../../src/model.ts";
 import { generationSource } from "../../src/run/generation.ts";
 import { applyRevision, type ApplyRunContext, type RunSource } from "../../src/run/run.ts";
 import {
@@ -16,10 +15,8 @@ import {
 } from "../../src/state/generations.ts";
 import { StateStore } from "../../src/state/store.ts";
 import { FakeFiles, fakeGenerator, FakeSystemd } from "../helpers/fakes.ts";
-import { type Files, memoryTree } from "../helpers/repo.ts";
-
-const DIRS: TargetDirs = { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" };
-const STATE = "/var/lib/state";
+import { committed, runContext, STATE } from "../helpers/run_context.ts";
+import { type Files } from "../helpers/repo.ts";
 
 const record = (generation: number, revision: string): GenerationRecord => ({
   schema_version: 1,
@@ -100,34 +97,11 @@ function context(
   source: RunSource,
   keepGenerations = 5,
 ): ApplyRunContext {
-  return {
-    source,
-    read: { host: null, dirs: DIRS, configRoots: null },
-    retry: null,
-    dirs: DIRS,
-    store: new StateStore(STATE, h.files),
-    files: h.files,
-    systemd: h.systemd,
-    generator: h.generator,
-    adopt: false,
-    keepGenerations,
-    verifyTimeoutMs: 5_000,
-    verifySettleMs: 0,
-    pollMs: 1,
-    sleep: () => Promise.resolve(),
-  };
+  return runContext(h, source, { keepGenerations });
 }
 
 function commit(files: Files, revision: string): RunSource {
-  return {
-    resolved: {
-      revision,
-      repository: "https://git.example/infra.git",
-      ref: "main",
-      read: () => Promise.resolve(memoryTree(files)),
-      dispose: () => Promise.resolve(),
-    },
-  };
+  return committed(files, revision, { repository: "https://git.example/infra.git", ref: "main" });
 }
 
 const objects = (h: ReturnType<typeof host>) =>

@@ -7,14 +7,11 @@
 import assert from "node:assert/strict";
 import { applyRevision, type ApplyRunContext } from "../../src/run/run.ts";
 import { CoreOpsError } from "../../src/errors.ts";
-import type { TargetDirs } from "../../src/model.ts";
 import { loadDesiredState } from "../../src/source/layout.ts";
 import { StateStore } from "../../src/state/store.ts";
 import { FakeFiles, fakeGenerator, FakeSystemd } from "../helpers/fakes.ts";
+import { committed, DIRS, runContext, STATE } from "../helpers/run_context.ts";
 import { type Files, memoryTree } from "../helpers/repo.ts";
-
-const DIRS: TargetDirs = { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" };
-const STATE = "/var/lib/state";
 
 const CONTAINER = "[Container]\nImage=localhost/busybox:latest\n" +
   "Volume=data.volume:/data\nVolume=/etc/web/app.conf:/app.conf:ro\nNetwork=app.network\n" +
@@ -42,29 +39,7 @@ function host(): Host {
 }
 
 function context(h: Host, files: Files, revision = "r1"): ApplyRunContext {
-  return {
-    source: {
-      resolved: {
-        revision,
-        repository: "/src",
-        ref: null,
-        read: () => Promise.resolve(memoryTree(files)),
-        dispose: () => Promise.resolve(),
-      },
-    },
-    read: { host: null, dirs: DIRS, configRoots: null },
-    retry: null,
-    dirs: DIRS,
-    store: new StateStore(STATE, h.files),
-    files: h.files,
-    systemd: h.systemd,
-    generator: h.generator,
-    adopt: false,
-    verifyTimeoutMs: 5_000,
-    verifySettleMs: 0,
-    pollMs: 1,
-    sleep: () => Promise.resolve(),
-  };
+  return runContext(h, committed(files, revision));
 }
 
 Deno.test("first apply: writes, ONE reload, ONE start per tier, never enable/disable", async () => {

@@ -11,22 +11,20 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { CoreOpsError, renderDiagnostics } from "../../src/errors.ts";
-import type { TargetDirs } from "../../src/model.ts";
 import { renderDiff } from "../../src/plan/diff.ts";
 import { auditEvent, eventFromReport } from "../../src/report/event.ts";
 import { planJson, planText } from "../../src/report/plan_text.ts";
 import { applyJson, applySummary, stepLine } from "../../src/report/run_text.ts";
-import { applyRevision, type ApplyRunContext, planRevision } from "../../src/run/run.ts";
+import { applyRevision, planRevision } from "../../src/run/run.ts";
 import { StateStore } from "../../src/state/store.ts";
 import { gatherStatus, statusJson, statusText } from "../../src/cli/status.ts";
 import { explainObject, lastText, objectText } from "../../src/cli/explain.ts";
 import { encrypt, encryptArmored, newIdentity } from "../helpers/age.ts";
-import { FakeFiles, fakeGenerator, FakeSystemd } from "../helpers/fakes.ts";
+import { FakeFiles, FakeSystemd } from "../helpers/fakes.ts";
+import { committed, runContext, STATE } from "../helpers/run_context.ts";
 import { memoryTree } from "../helpers/repo.ts";
 import type { RepoTree } from "../../src/tree.ts";
 
-const DIRS: TargetDirs = { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" };
-const STATE = "/var/lib/state";
 const host = await newIdentity();
 const stranger = await newIdentity();
 
@@ -82,34 +80,12 @@ function dirsOf(path: string): string[] {
 }
 
 function context(files: FakeFiles, systemd: FakeSystemd, t: RepoTree, rev: string) {
-  const ctx: ApplyRunContext = {
-    source: {
-      resolved: {
-        revision: rev,
-        repository: "/src",
-        ref: null,
-        read: () => Promise.resolve(t),
-        dispose: () => Promise.resolve(),
-      },
-    },
-    read: { host: null, dirs: DIRS, configRoots: null },
-    retry: null,
-    dirs: DIRS,
-    store: new StateStore(STATE, files),
-    files,
-    systemd,
-    generator: fakeGenerator(),
-    adopt: false,
+  return runContext({ files, systemd }, committed(t, rev), {
     secrets: {
       identity: "/etc/core-ops/age.key",
       readIdentity: () => Promise.resolve({ status: "ok", text: host.identity }),
     },
-    verifyTimeoutMs: 5_000,
-    verifySettleMs: 0,
-    pollMs: 1,
-    sleep: () => Promise.resolve(),
-  };
-  return ctx;
+  });
 }
 
 Deno.test("property: no rendered output and nothing in the state dir holds a secret's plaintext", async () => {

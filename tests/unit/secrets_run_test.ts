@@ -8,15 +8,13 @@
 import assert from "node:assert/strict";
 import { CoreOpsError } from "../../src/errors.ts";
 import { sha256 } from "../../src/host/files.ts";
-import type { TargetDirs } from "../../src/model.ts";
 import { applyRevision, type ApplyRunContext, planRevision } from "../../src/run/run.ts";
 import { StateStore } from "../../src/state/store.ts";
 import { encryptArmored, newIdentity } from "../helpers/age.ts";
-import { FakeFiles, fakeGenerator, FakeSystemd } from "../helpers/fakes.ts";
-import { type Files, memoryTree } from "../helpers/repo.ts";
+import { FakeFiles, FakeSystemd } from "../helpers/fakes.ts";
+import { committed, runContext, STATE } from "../helpers/run_context.ts";
+import { type Files } from "../helpers/repo.ts";
 
-const DIRS: TargetDirs = { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" };
-const STATE = "/var/lib/state";
 const ID_PATH = "/etc/core-ops/age.key";
 const SECRET = "/etc/web/db-password";
 const PLAIN_1 = "zebra-quartz-7781-plaintext";
@@ -50,24 +48,8 @@ function newHost(): Host {
 }
 
 function context(h: Host, files: Files, revision: string): ApplyRunContext {
-  return {
-    source: {
-      resolved: {
-        revision,
-        repository: "/src",
-        ref: null,
-        read: () => Promise.resolve(memoryTree(files)),
-        dispose: () => Promise.resolve(),
-      },
-    },
-    read: { host: null, dirs: DIRS, configRoots: null },
+  return runContext(h, committed(files, revision), {
     retry: { initialSeconds: 60, maxSeconds: 3600 },
-    dirs: DIRS,
-    store: new StateStore(STATE, h.files),
-    files: h.files,
-    systemd: h.systemd,
-    generator: fakeGenerator(),
-    adopt: false,
     secrets: {
       identity: ID_PATH,
       readIdentity: () =>
@@ -75,11 +57,7 @@ function context(h: Host, files: Files, revision: string): ApplyRunContext {
           h.identity === null ? { status: "missing" } : { status: "ok", text: h.identity },
         ),
     },
-    verifyTimeoutMs: 5_000,
-    verifySettleMs: 0,
-    pollMs: 1,
-    sleep: () => Promise.resolve(),
-  };
+  });
 }
 
 /** Every file of the state dir, as text. */

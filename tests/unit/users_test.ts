@@ -9,18 +9,16 @@ import assert from "node:assert/strict";
 import { CoreOpsError } from "../../src/errors.ts";
 import { byManager } from "../../src/host/systemd.ts";
 import { parsePasswd } from "../../src/host/users.ts";
-import { artifactOwner, type TargetDirs } from "../../src/model.ts";
+import { artifactOwner } from "../../src/model.ts";
 import { planRollback } from "../../src/apply/rollback.ts";
 import type { DryRunOptions, QuadletGenerator } from "../../src/plan/dryrun.ts";
 import { nameUnits } from "../../src/run/naming.ts";
 import { applyRevision, type ApplyRunContext } from "../../src/run/run.ts";
 import { placeUsers, requireUserManagers } from "../../src/run/users.ts";
 import { loadDesiredState } from "../../src/source/layout.ts";
-import { StateStore } from "../../src/state/store.ts";
-import { FakeFiles, fakeGenerator, FakeSystemd, FakeUsers } from "../helpers/fakes.ts";
+import { FakeFiles, FakeSystemd, FakeUsers } from "../helpers/fakes.ts";
+import { committed, DIRS, runContext } from "../helpers/run_context.ts";
 import { type Files, memoryTree } from "../helpers/repo.ts";
-
-const DIRS: TargetDirs = { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" };
 
 const APP = "[Container]\nImage=localhost/busybox:latest\nPull=never\n" +
   "Volume=/etc/app/app.conf:/app.conf:ro\nVolume=cache.volume:/cache\n" +
@@ -242,30 +240,7 @@ function context(
   users: FakeUsers,
   revision = "r1",
 ): ApplyRunContext {
-  return {
-    source: {
-      resolved: {
-        revision,
-        repository: "/src",
-        ref: null,
-        read: () => Promise.resolve(memoryTree(files)),
-        dispose: () => Promise.resolve(),
-      },
-    },
-    read: { host: null, dirs: DIRS, configRoots: null },
-    retry: null,
-    dirs: DIRS,
-    store: new StateStore("/var/lib/state", h.files),
-    files: h.files,
-    systemd: h.systemd,
-    generator: fakeGenerator(),
-    users,
-    adopt: false,
-    verifyTimeoutMs: 5_000,
-    verifySettleMs: 0,
-    pollMs: 1,
-    sleep: () => Promise.resolve(),
-  };
+  return runContext(h, committed(files, revision), { users });
 }
 
 Deno.test("a run with system and user services: each manager reloads once and starts its own units", async () => {
@@ -283,7 +258,11 @@ Deno.test("a run with system and user services: each manager reloads once and st
     "start web.service",
   ]);
   assert.ok(h.files.text("/q/users/1001/app.container")?.includes("Image=localhost/busybox"));
-  assert.deepEqual(users.lookups, [["alice"]], "one lookup per run for placement and preconditions");
+  assert.deepEqual(
+    users.lookups,
+    [["alice"]],
+    "one lookup per run for placement and preconditions",
+  );
 
   // A config change restarts only the user unit that mounts it.
   h.systemd.calls.length = 0;
