@@ -42,6 +42,21 @@ export class Reading {
   list(dir: string): TreeEntry[] {
     return this.#children.get(dir) ?? [];
   }
+
+  /**
+   * The children of a `quadlet/` or `systemd/` dir (or a drop-in dir in
+   * one) worth judging, each with its name: hostile entries refused,
+   * dotfiles and READMEs skipped as SPEC §1 says.
+   */
+  *payload(dir: string, payload: UnitPayload): Generator<{ entry: TreeEntry; name: string }> {
+    for (const entry of this.list(dir)) {
+      if (rejectBadEntry(entry)) continue;
+      const name = baseName(entry.path);
+      if (skipDotfile(this.problems, entry, payload)) continue;
+      if (entry.type === "file" && README.test(name)) continue;
+      yield { entry, name };
+    }
+  }
 }
 
 /** The direct children of each directory, sorted; built once from the flat entry list. */

@@ -16,7 +16,6 @@ import {
   ids,
   type Reading,
   README,
-  skipDotfile,
   type UnitPayload,
 } from "./entries.ts";
 import { rejectBadEntry } from "./hostile.ts";
@@ -193,11 +192,7 @@ function loadOverlayUnits(
   service: ServiceSource,
 ): void {
   const problems = reading.problems;
-  for (const entry of reading.list(dir)) {
-    if (rejectBadEntry(entry)) continue;
-    const name = baseName(entry.path);
-    if (skipDotfile(problems, entry, payload)) continue;
-    if (entry.type === "file" && README.test(name)) continue;
+  for (const { entry, name } of reading.payload(dir, payload)) {
     if (entry.type === "file") {
       const dot = name.lastIndexOf(".");
       const ext = dot > 0 ? name.slice(dot + 1) : "";

@@ -15,7 +15,6 @@ import {
   GIT_HOUSEKEEPING,
   type Reading,
   README,
-  skipDotfile,
   unitName,
   type UnitPayload,
 } from "./entries.ts";
@@ -173,11 +172,7 @@ function loadUnits(
 ): void {
   const problems = reading.problems;
   const dropinDirs: TreeEntry[] = [];
-  for (const entry of reading.list(dir)) {
-    if (rejectBadEntry(entry)) continue;
-    const name = baseName(entry.path);
-    if (skipDotfile(problems, entry, payload)) continue;
-    if (entry.type === "file" && README.test(name)) continue;
+  for (const { entry, name } of reading.payload(dir, payload)) {
     if (entry.type === "dir") {
       dropinDirs.push(entry);
       continue;
@@ -219,11 +214,7 @@ export function loadDropins(
   origin: Origin,
 ): void {
   const problems = reading.problems;
-  for (const entry of reading.list(dir)) {
-    if (rejectBadEntry(entry)) continue;
-    const name = baseName(entry.path);
-    if (skipDotfile(problems, entry, parent.payload)) continue;
-    if (entry.type === "file" && README.test(name)) continue;
+  for (const { entry, name } of reading.payload(dir, parent.payload)) {
     if (entry.type === "dir") {
       problems.error(
         entry.path + "/",
