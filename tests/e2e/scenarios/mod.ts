@@ -31,6 +31,7 @@ import { pullScenarios } from "./pull.ts";
 import { crashScenarios, validateScenarios } from "./validate.ts";
 import { triggerScenarios, webhookScenarios } from "./triggers.ts";
 import { unitScenarios } from "./units.ts";
+import { userScenarios } from "./users.ts";
 import { versionScenarios } from "./version.ts";
 
 /** All scenarios. */
@@ -51,6 +52,7 @@ export const SCENARIOS: Scenario[] = [
   ...tagged("host", firstBootScenarios),
   ...tagged("host", firstBootAgentScenarios),
   ...tagged("host", agentScenarios),
+  ...tagged("host", userScenarios),
   ...triggerScenarios,
   ...webhookScenarios,
   ...healthScenarios,
