@@ -43,7 +43,9 @@ Volume=${CONFIG}:/www/index.html:ro
 PublishPort=127.0.0.1:${PORT}:8080
 `;
 
-const NAP = `[Container]\nImage=${TEST_IMAGE}\nExec=sleep 600\n`;
+/** A container that stops at once on SIGTERM (as PID 1, `sleep` would wait out the 10 s). */
+const NAP =
+  `[Container]\nImage=${TEST_IMAGE}\nExec=/bin/sh -c 'trap "exit 0" TERM; while :; do sleep 1; done'\n`;
 
 /** `Uid:` of /proc/<pid>/status: real, effective, saved, filesystem. */
 async function uids(t: ScenarioContext, pid: number): Promise<string[]> {
