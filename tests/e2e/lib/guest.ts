@@ -129,7 +129,7 @@ export class Guest {
 
   async #prepare(opts: BootOptions): Promise<void> {
     await Deno.remove(this.runDir, { recursive: true }).catch(() => {});
-    for (const dir of ["root", "upper", "work"]) {
+    for (const dir of ["root", "upper", "work", "home"]) {
       await Deno.mkdir(`${this.runDir}/${dir}`, { recursive: true });
     }
     // Copy-free clone: each guest writes only into its own upper layer.
@@ -171,6 +171,9 @@ export class Guest {
       "--system-call-filter=@keyring bpf",
       "--console=passive",
       `--bind=${this.runDir}/storage:/var/lib/containers`,
+      // Rootless Podman keeps its storage in the login's home, and its overlay
+      // driver refuses an overlayfs below: homes live on the run dir's file system.
+      `--bind=${this.runDir}/home:/home`,
     ];
     if (opts.packageDir) args.push(`--bind-ro=${opts.packageDir}:${GUEST_PACKAGE_DIR}`);
     // Its own cgroup: guests sharing one would manage each other's units (see cgroup.ts).

@@ -46,6 +46,14 @@ const IMAGE_APPLETS = [
 /** The only container image in the guest, imported from the host's busybox-static. */
 export const TEST_IMAGE = "localhost/busybox:latest";
 
+/**
+ * The test image's file system as a tarball inside the guest (world-readable,
+ * about 2 MiB). Root's storage has {@link TEST_IMAGE} imported from it at
+ * build time; a login's rootless storage (in its home) starts empty and
+ * imports it from here (`ScenarioContext.importTestImage`).
+ */
+export const TEST_IMAGE_TAR = "/usr/local/share/core-ops-e2e/busybox.tar";
+
 /** Hostname baked into the guest; scenarios that rely on host selection by hostname use it. */
 export const GUEST_HOSTNAME = "e2e-host";
 
@@ -58,6 +66,23 @@ const RECIPE_REVISION = 1;
  * fail with "controller `pids` is not available": no limit, no controller.
  */
 const CONTAINERS_CONF = "[containers]\npids_limit = 0\n";
+
+/**
+ * Rootless networking (pasta) opens /dev/net/tun as the login. nspawn creates
+ * that node 0600 and there is no udev in the guest to make it 0666 as it is on
+ * a real host; systemd-tmpfiles does it at boot instead.
+ */
+const TUN_TMPFILES = "z /dev/net/tun 0666 - - -\n";
+
+/**
+ * A rootless quadlet's podman-user-wait-network-online.service polls the
+ * system's network-online.target for up to 90 s. On a real host something
+ * (NetworkManager, networkd) pulls that target in at boot; in the guest
+ * nothing does, so it would stay inactive until a root quadlet happens to
+ * start it. Pulled in by multi-user.target it is reached at once: no
+ * wait-online service is enabled, and the guest's only link is loopback.
+ */
+const NETWORK_ONLINE_WANTS = "/etc/systemd/system/multi-user.target.wants/network-online.target";
 
 /** Where a cached rootfs lives, and what it is. */
 export interface RootfsPaths {
@@ -80,8 +105,11 @@ async function cacheKey(suite: SuiteSpec): Promise<string> {
     GUEST_PACKAGES: suite.packages,
     IMAGE_APPLETS,
     TEST_IMAGE,
+    TEST_IMAGE_TAR,
     GUEST_HOSTNAME,
     CONTAINERS_CONF,
+    TUN_TMPFILES,
+    NETWORK_ONLINE_WANTS,
     RECIPE_REVISION,
   });
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(material));
@@ -220,6 +248,10 @@ async function build(
   });
 }
 
+function parentDir(path: string): string {
+  return path.slice(0, path.lastIndexOf("/"));
+}
+
 async function customize(base: string, tree: string): Promise<void> {
   await Deno.writeTextFile(`${tree}/etc/hostname`, `${GUEST_HOSTNAME}\n`);
   // Empty machine-id: every boot gets a transient one, so guests never share an identity.
@@ -228,6 +260,13 @@ async function customize(base: string, tree: string): Promise<void> {
   await Deno.writeTextFile(
     `${tree}/etc/containers/containers.conf.d/50-core-ops-e2e.conf`,
     CONTAINERS_CONF,
+  );
+  await Deno.mkdir(`${tree}/etc/tmpfiles.d`, { recursive: true });
+  await Deno.writeTextFile(`${tree}/etc/tmpfiles.d/50-core-ops-e2e-tun.conf`, TUN_TMPFILES);
+  await Deno.mkdir(parentDir(`${tree}${NETWORK_ONLINE_WANTS}`), { recursive: true });
+  await Deno.symlink(
+    "/usr/lib/systemd/system/network-online.target",
+    `${tree}${NETWORK_ONLINE_WANTS}`,
   );
 
   // The test image is built from nothing but busybox-static: no registry is reachable.
@@ -239,7 +278,9 @@ async function customize(base: string, tree: string): Promise<void> {
   await Deno.copyFile("/bin/busybox", `${image}/bin/busybox`);
   await Deno.chmod(`${image}/bin/busybox`, 0o755);
   for (const applet of IMAGE_APPLETS) await Deno.symlink("busybox", `${image}/bin/${applet}`);
-  await mustRun("tar", ["--numeric-owner", "-C", image, "-cf", `${tree}/root/busybox.tar`, "."]);
+  await Deno.mkdir(parentDir(`${tree}${TEST_IMAGE_TAR}`), { recursive: true });
+  await mustRun("tar", ["--numeric-owner", "-C", image, "-cf", `${tree}${TEST_IMAGE_TAR}`, "."]);
+  await Deno.chmod(`${tree}${TEST_IMAGE_TAR}`, 0o644);
   await Deno.remove(image, { recursive: true });
   await mustRun("systemd-nspawn", [
     "-q",
@@ -252,10 +293,9 @@ async function customize(base: string, tree: string): Promise<void> {
     "image",
     "import",
     "-q",
-    "/root/busybox.tar",
+    TEST_IMAGE_TAR,
     TEST_IMAGE,
   ]);
-  await Deno.remove(`${tree}/root/busybox.tar`);
 }
 
 /**

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import type { E2eConfig } from "./config.ts";
 import { type ExecOptions, type Guest, GUEST_CORE_OPS } from "./guest.ts";
 import type { Result } from "./proc.ts";
+import { TEST_IMAGE, TEST_IMAGE_TAR } from "./rootfs.ts";
 import type { Timings } from "./timings.ts";
 
 /**
@@ -85,6 +86,17 @@ export type Files = Record<string, FileSpec>;
 
 /** One `journalctl -o json` entry: field → value (binary fields stay as byte arrays). */
 export type JournalEntry = Record<string, string | number[] | null>;
+
+/** A login created in the guest by {@link ScenarioContext.createLogin}. */
+export interface Login {
+  login: string;
+  uid: number;
+  /** Its home (on the plain file system the guest binds over /home). */
+  home: string;
+}
+
+/** How long a lingering login's user@<uid>.service may take to become active. */
+const USER_MANAGER_TIMEOUT_MS = 30_000;
 
 /** journald's service and the sockets that start it on demand. */
 const JOURNALD_UNITS = [
@@ -238,18 +250,116 @@ export class ScenarioContext {
       `--property=${props.join(",")}`,
       unit,
     ]);
-    const record: Record<string, string> = {};
-    for (const line of result.stdout.split("\n")) {
-      const eq = line.indexOf("=");
-      if (eq > 0) record[line.slice(0, eq)] = line.slice(eq + 1);
-    }
-    return record;
+    return parseProperties(result.stdout);
   }
 
   /** Asserts that `unit` has exactly the given `systemctl show` property values. */
   async assertUnit(unit: string, expected: Record<string, string>): Promise<void> {
     const actual = await this.unit(unit, Object.keys(expected));
     assert.deepEqual(actual, expected, `systemctl show ${unit}`);
+  }
+
+  /**
+   * Creates login `name` with a home, a user group and subuid/subgid ranges
+   * (useradd allocates them; asserted), so that it can run rootless Podman.
+   * With `linger`, enables lingering the way an operator does
+   * (`loginctl enable-linger`) and waits until `user@<uid>.service` is active;
+   * the wait is recorded as the `user-manager` phase. Without, the login has
+   * no user manager until something opens a session for it.
+   */
+  async createLogin(name: string, opts: { linger: boolean }): Promise<Login> {
+    await this.ok(["useradd", "--create-home", "--user-group", "--shell", "/bin/sh", name]);
+    const uid = Number((await this.ok(["id", "-u", name])).stdout.trim());
+    const home = (await this.ok(["getent", "passwd", name])).stdout.trim().split(":")[5];
+    for (const file of ["/etc/subuid", "/etc/subgid"]) {
+      const ranges = await this.readFile(file);
+      assert.match(
+        ranges,
+        new RegExp(`^${name}:\\d+:[1-9]\\d*$`, "m"),
+        `${file} has no range for ${name}`,
+      );
+    }
+    if (opts.linger) {
+      const start = performance.now();
+      // From a transient unit: a command nsenter'd into the guest sits outside the guest's
+      // cgroup tree, and logind, unable to tell whose it is, refuses it (EUNATCH).
+      await this.ok([
+        "systemd-run",
+        "--wait",
+        "--pipe",
+        "--quiet",
+        "loginctl",
+        "enable-linger",
+        name,
+      ]);
+      const unit = `user@${uid}.service`;
+      for (;;) {
+        const state = (await this.exec(["systemctl", "is-active", unit])).stdout.trim();
+        if (state === "active") break;
+        if (performance.now() - start > USER_MANAGER_TIMEOUT_MS) {
+          const status = await this.exec(["systemctl", "status", "--no-pager", unit]);
+          assert.fail(
+            `${unit} is ${state}, not active, after lingering ${name}:\n${status.stdout}`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      this.env.timings.add("user-manager", (performance.now() - start) / 1000);
+    }
+    return { login: name, uid, home };
+  }
+
+  /**
+   * Runs `args` as `login` in its home, with the runtime dir and D-Bus of its
+   * user manager (so a lingering login is needed), the way its own units see
+   * them; never throws on a non-zero exit.
+   */
+  asLogin(login: Login, args: readonly string[], opts?: ExecOptions): Promise<Result> {
+    const runtime = `/run/user/${login.uid}`;
+    return this.exec([
+      "runuser",
+      "-u",
+      login.login,
+      "--",
+      "env",
+      "-C",
+      login.home,
+      `XDG_RUNTIME_DIR=${runtime}`,
+      `DBUS_SESSION_BUS_ADDRESS=unix:path=${runtime}/bus`,
+      ...args,
+    ], opts);
+  }
+
+  /**
+   * Imports {@link TEST_IMAGE} into `login`'s rootless storage (in its home):
+   * root's image store is not visible to rootless Podman.
+   */
+  async importTestImage(login: Login): Promise<void> {
+    const args = ["podman", "image", "import", "-q", TEST_IMAGE_TAR, TEST_IMAGE];
+    const result = await this.asLogin(login, args);
+    assert.equal(result.code, 0, describe(args, result));
+  }
+
+  /** Runs `systemctl --user -M <login>@ args…`: the login's own service manager. */
+  userSystemctl(login: Login | string, args: readonly string[]): Promise<Result> {
+    const name = typeof login === "string" ? login : login.login;
+    return this.exec(["systemctl", "--user", "-M", `${name}@`, ...args]);
+  }
+
+  /** `systemctl --user -M <login>@ show` properties of the login's `unit` as a record. */
+  async userUnit(
+    login: Login,
+    unit: string,
+    props: readonly string[] = ["LoadState", "ActiveState", "SubState"],
+  ): Promise<Record<string, string>> {
+    const args = ["show", "--no-pager", `--property=${props.join(",")}`, unit];
+    const result = await this.userSystemctl(login, args);
+    assert.equal(
+      result.code,
+      0,
+      describe(["systemctl", "--user", "-M", login.login, ...args], result),
+    );
+    return parseProperties(result.stdout);
   }
 
   /** Runs `podman` in the guest and asserts success. */
@@ -284,6 +394,16 @@ export class ScenarioContext {
     const result = await this.ok(["journalctl", "--no-pager", "-o", "json", ...matches]);
     return result.stdout.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
   }
+}
+
+/** `systemctl show` output (`Key=value` lines) as a record. */
+function parseProperties(stdout: string): Record<string, string> {
+  const record: Record<string, string> = {};
+  for (const line of stdout.split("\n")) {
+    const eq = line.indexOf("=");
+    if (eq > 0) record[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return record;
 }
 
 /** An assertion message showing a command's exit code and output. */

@@ -28,6 +28,7 @@ import { planScenarios } from "./plan.ts";
 import { secretScenarios } from "./secrets.ts";
 import { templateScenarios } from "./templates.ts";
 import { pullScenarios } from "./pull.ts";
+import { rootlessScenarios } from "./rootless.ts";
 import { crashScenarios, validateScenarios } from "./validate.ts";
 import { triggerScenarios, webhookScenarios } from "./triggers.ts";
 import { unitScenarios } from "./units.ts";
@@ -60,4 +61,5 @@ export const SCENARIOS: Scenario[] = [
   ...faultScenarios,
   ...secretScenarios,
   ...tagged("host", operatorScenarios),
+  ...tagged("host", rootlessScenarios),
 ];
