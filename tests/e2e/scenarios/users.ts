@@ -123,7 +123,11 @@ export const userScenarios: Scenario[] = [
       // First run: both services converge in one run of the sandboxed agent.
       await publish(t, revision("alice", "a"), "app as alice, web as root");
       assert.equal(await serviceRun(t), 0, await runLog(t));
-      const app = await t.userUnit(alice, "app.service", ["ActiveState", "MainPID", "InvocationID"]);
+      const app = await t.userUnit(alice, "app.service", [
+        "ActiveState",
+        "MainPID",
+        "InvocationID",
+      ]);
       assert.equal(app.ActiveState, "active");
       assert.equal(await uidOf(t, app.MainPID), alice.uid, "the app's main process is not alice's");
       assert.equal((await t.unit("web.service", ["ActiveState"])).ActiveState, "active");
@@ -134,13 +138,28 @@ export const userScenarios: Scenario[] = [
         "644 root",
         "the login's quadlet is root's: the login cannot change what Git says",
       );
-      assert.equal((await t.ok(["stat", "-c", "%a %U", "/etc/app/token"])).stdout.trim(), "600 alice");
-      assert.equal((await t.ok(["stat", "-c", "%a %U", "/etc/app/app.conf"])).stdout.trim(), "644 root");
+      assert.equal(
+        (await t.ok(["stat", "-c", "%a %U", "/etc/app/token"])).stdout.trim(),
+        "600 alice",
+      );
+      assert.equal(
+        (await t.ok(["stat", "-c", "%a %U", "/etc/app/app.conf"])).stdout.trim(),
+        "644 root",
+      );
 
       // plan, status and explain: `alice:app.service`, scope with the uid.
-      const plan = await t.coreOpsJson(["plan", "--json", "--repo", `file://${REMOTE}`, "--rev", "main"]);
+      const plan = await t.coreOpsJson([
+        "plan",
+        "--json",
+        "--repo",
+        `file://${REMOTE}`,
+        "--rev",
+        "main",
+      ]);
       const artifacts = plan.artifacts as { unit: string | null; scope: unknown; kind: string }[];
-      const quadlet = artifacts.find((a) => a.unit === "alice:app.service" && a.kind === "container");
+      const quadlet = artifacts.find((a) =>
+        a.unit === "alice:app.service" && a.kind === "container"
+      );
       assert.deepEqual(quadlet?.scope, { user: "alice", uid: alice.uid });
       assert.equal(artifacts.find((a) => a.unit === "web.service")?.scope, "system");
       assert.deepEqual(plan.actions, [], "a converged host plans nothing");
@@ -161,7 +180,11 @@ export const userScenarios: Scenario[] = [
       const restarted = await t.userUnit(alice, "app.service", ["ActiveState", "InvocationID"]);
       assert.equal(restarted.ActiveState, "active");
       assert.notEqual(restarted.InvocationID, app.InvocationID, "app was not restarted");
-      assert.equal((await t.unit("web.service", ["InvocationID"])).InvocationID, web, "web restarted");
+      assert.equal(
+        (await t.unit("web.service", ["InvocationID"])).InvocationID,
+        web,
+        "web restarted",
+      );
       assert.equal(await inApp(t, alice, "/app.conf"), "greeting=b\n");
 
       // A failing user container: rolled back to b, running again.
@@ -192,7 +215,11 @@ export const userScenarios: Scenario[] = [
       assert.equal(await t.exists(`${QUADLETS}/users/${bob.uid}`), false);
 
       // Removal: stopped in alice's manager, its files gone; web stays.
-      await publish(t, { "services/web/quadlet/web.container": container("ContainerName=web\n") }, "no app");
+      await publish(
+        t,
+        { "services/web/quadlet/web.container": container("ContainerName=web\n") },
+        "no app",
+      );
       assert.equal(await serviceRun(t), 0, await runLog(t));
       const gone = await t.userUnit(alice, "app.service", ["LoadState", "ActiveState"]);
       assert.notEqual(gone.ActiveState, "active");
