@@ -11,12 +11,14 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { encryptArmored, newIdentity } from "../../helpers/age.ts";
 import { TEST_IMAGE } from "../lib/rootfs.ts";
 import type { Files, Login, Scenario, ScenarioContext } from "../lib/scenario.ts";
 import { container, REPO } from "./fixtures.ts";
 import { exposure, installShippedUnits } from "./units.ts";
 
 const REMOTE = "/srv/git/users.git";
+const IDENTITY = "/etc/core-ops/age.key";
 const QUADLETS = "/etc/containers/systemd";
 const TIMER_DROPIN = "/run/systemd/system/core-ops.timer.d/e2e-ticks-by-the-test.conf";
 const USER_DROPIN = "/etc/systemd/system/core-ops.service.d/user-services.conf";
@@ -44,16 +46,21 @@ WantedBy=default.target
 `;
 }
 
-/** `app` as `login`'s service, `web` as a system service. */
-function revision(login: string, greeting: string, opts: { failing?: boolean } = {}): Files {
+/** `app` as `login`'s service (its token an age-encrypted secret), `web` as a system service. */
+function revision(
+  login: string,
+  greeting: string,
+  token: string,
+  opts: { failing?: boolean } = {},
+): Files {
   return {
     "services/app/service.yaml": `user: ${login}\n`,
     "services/app/quadlet/app.container": appContainer(
       opts.failing ? "echo app-failing; exit 3" : undefined,
     ),
     "services/app/config/app.conf": `greeting=${greeting}\n`,
-    // Not world-readable in the repository: on the host it is the login's, 0600.
-    "services/app/config/token": { content: "token-of-app\n", mode: 0o600 },
+    // A secret: decrypted on the host into a file of the login's, 0600.
+    "services/app/secrets/token.age": token,
     "services/web/quadlet/web.container": container("ContainerName=web\n"),
   };
 }
@@ -84,7 +91,8 @@ async function installAgent(t: ScenarioContext): Promise<void> {
   await t.writeFile(TIMER_DROPIN, "[Timer]\nOnBootSec=\nOnUnitActiveSec=\nOnCalendar=2099-01-01\n");
   await t.writeFile(
     "/etc/core-ops/agent.toml",
-    `repo = "file://${REMOTE}"\nrev = "main"\nverify-settle = 1\nverify-timeout = 60\n`,
+    `repo = "file://${REMOTE}"\nrev = "main"\nverify-settle = 1\nverify-timeout = 60\n` +
+      `age-identity = "${IDENTITY}"\n`,
   );
   await t.ok(["systemctl", "daemon-reload"]);
 }
@@ -113,6 +121,9 @@ export const userScenarios: Scenario[] = [
       const alice = await t.createLogin("alice", { linger: true });
       const bob = await t.createLogin("bob", { linger: false });
       await t.importTestImage(alice);
+      const host = await newIdentity();
+      await t.writeFile(IDENTITY, { content: `${host.identity}\n`, mode: 0o400 });
+      const token = await encryptArmored("token-of-app\n", host.recipient);
       await installAgent(t);
       const userDir = `${QUADLETS}/users/${alice.uid}`;
 
@@ -121,7 +132,7 @@ export const userScenarios: Scenario[] = [
       assert.ok(withUsers <= USER_SERVICES_EXPOSURE, `exposure ${withUsers} with the drop-in`);
 
       // First run: both services converge in one run of the sandboxed agent.
-      await publish(t, revision("alice", "a"), "app as alice, web as root");
+      await publish(t, revision("alice", "a", token), "app as alice, web as root");
       assert.equal(await serviceRun(t), 0, await runLog(t));
       const app = await t.userUnit(alice, "app.service", [
         "ActiveState",
@@ -132,7 +143,7 @@ export const userScenarios: Scenario[] = [
       assert.equal(await uidOf(t, app.MainPID), alice.uid, "the app's main process is not alice's");
       assert.equal((await t.unit("web.service", ["ActiveState"])).ActiveState, "active");
       assert.equal(await inApp(t, alice, "/app.conf"), "greeting=a\n");
-      assert.equal(await inApp(t, alice, "/token"), "token-of-app\n", "the private file");
+      assert.equal(await inApp(t, alice, "/token"), "token-of-app\n", "the secret, decrypted");
       assert.equal(
         (await t.ok(["stat", "-c", "%a %U", `${userDir}/app.container`])).stdout.trim(),
         "644 root",
@@ -175,7 +186,7 @@ export const userScenarios: Scenario[] = [
 
       // A config change restarts only the user unit that mounts it.
       const web = (await t.unit("web.service", ["InvocationID"])).InvocationID;
-      await publish(t, revision("alice", "b"), "greeting b");
+      await publish(t, revision("alice", "b", token), "greeting b");
       assert.equal(await serviceRun(t), 0, await runLog(t));
       const restarted = await t.userUnit(alice, "app.service", ["ActiveState", "InvocationID"]);
       assert.equal(restarted.ActiveState, "active");
@@ -188,7 +199,7 @@ export const userScenarios: Scenario[] = [
       assert.equal(await inApp(t, alice, "/app.conf"), "greeting=b\n");
 
       // A failing user container: rolled back to b, running again.
-      await publish(t, revision("alice", "c", { failing: true }), "app fails");
+      await publish(t, revision("alice", "c", token, { failing: true }), "app fails");
       assert.equal(await serviceRun(t), 1, await runLog(t));
       assert.equal(await t.readFile("/etc/app/app.conf"), "greeting=b\n");
       assert.match(await t.readFile(`${userDir}/app.container`), /app-started/);
@@ -198,7 +209,7 @@ export const userScenarios: Scenario[] = [
 
       // A login that does not linger, and one that does not exist: refused before any write.
       for (const login of ["bob", "carol"]) {
-        const sha = await publish(t, revision(login, "d"), `app as ${login}`);
+        const sha = await publish(t, revision(login, "d", token), `app as ${login}`);
         const before = await t.snapshot([QUADLETS, "/etc/app"]);
         assert.equal(await serviceRun(t), 1, await runLog(t));
         assert.equal(await t.snapshot([QUADLETS, "/etc/app"]), before, `${login}: files changed`);
