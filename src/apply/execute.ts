@@ -20,6 +20,8 @@ export interface StepResult {
   target: string;
   reason: string;
   status: "ok" | "failed" | "not-run";
+  /** For a `pull` into a login's image store: the login (SPEC §7). */
+  user?: string;
   /** What went wrong, or a note on success (e.g. systemctl's words on reset-failed). */
   message: string;
   durationMs: number;
@@ -95,6 +97,7 @@ export async function execute(
         message,
         durationMs: Math.round(ms),
       };
+      if (a.user !== undefined) step.user = a.user;
       results.push(step);
       if (status !== "not-run") ctx.onStep?.(step);
     };

@@ -19,7 +19,8 @@ export function stepLine(phase: "apply" | "rollback", step: StepResult): string 
   const prefix = phase === "rollback" ? "rollback: " : "";
   const status = step.status === "ok" ? "ok" : "FAILED";
   const note = step.message ? ` (${step.message})` : "";
-  return `${prefix}${step.op} ${step.target} … ${status} ${seconds(step.durationMs)}${note}\n`;
+  const as = step.user === undefined ? "" : ` as ${step.user}`;
+  return `${prefix}${step.op} ${step.target}${as} … ${status} ${seconds(step.durationMs)}${note}\n`;
 }
 
 function verdictLine(v: UnitVerdict): string {

@@ -11,6 +11,7 @@ import { byManager } from "../../src/host/systemd.ts";
 import { parsePasswd } from "../../src/host/users.ts";
 import { artifactOwner } from "../../src/model.ts";
 import { planRollback } from "../../src/apply/rollback.ts";
+import { stepLine } from "../../src/report/run_text.ts";
 import type { DryRunOptions, QuadletGenerator } from "../../src/plan/dryrun.ts";
 import { nameUnits } from "../../src/run/naming.ts";
 import { applyRevision, type ApplyRunContext } from "../../src/run/run.ts";
@@ -302,4 +303,31 @@ Deno.test("a run whose login does not linger is refused before any write, record
   );
   assert.deepEqual(h.files.calls, [], "nothing written");
   assert.deepEqual(h.systemd.jobs(), []);
+});
+
+Deno.test("pulls: a user container's image goes to its login's store, named in the step line", async () => {
+  const h = { files: new FakeFiles(), systemd: new FakeSystemd() };
+  h.systemd.running("user@1001.service");
+  const steps: string[] = [];
+  const files = repo({
+    "services/app/quadlet/app.container": APP.replace("Pull=never\n", ""),
+    "services/web/quadlet/web.container":
+      "[Container]\nImage=localhost/busybox:latest\n[Install]\nWantedBy=multi-user.target\n",
+  });
+  const report = await applyRevision({
+    ...context(files, h, new FakeUsers({ alice: 1001 })),
+    onStep: (phase, step) => steps.push(stepLine(phase, step)),
+  });
+  assert.equal(report.outcome, "success");
+  const pulls = h.systemd.jobs().filter((j) => j.startsWith("pull "));
+  assert.deepEqual(pulls.sort(), [
+    "pull localhost/busybox:latest --policy=missing (900 s)",
+    "pull localhost/busybox:latest --policy=missing (900 s) as alice",
+  ]);
+  const plan = report.plan.actions.filter((a) => a.op === "pull");
+  assert.deepEqual(plan.map((a) => a.user ?? null).sort(), ["alice", null].sort());
+  assert.ok(
+    steps.some((l) => l.startsWith("pull localhost/busybox:latest as alice … ok")),
+    steps.join(""),
+  );
 });
