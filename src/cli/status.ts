@@ -10,7 +10,10 @@ import { realSystemd, type Systemd, type UnitProperties } from "../host/systemd.
 import { realUsers, type Users } from "../host/users.ts";
 import { isTemplateUnit, jsonScope, unitScope } from "../model.ts";
 import { newSecretKey, observeDigests } from "../state/keyed.ts";
-import type { OwnershipManifest } from "../state/manifest.ts";
+import type { ManifestEntry, OwnershipManifest } from "../state/manifest.ts";
+import { basename } from "../paths.ts";
+import { lastValue, parseUnitFile } from "../source/unitfile.ts";
+import { compare } from "../tree.ts";
 import { readGenerations } from "../state/generations.ts";
 import { type RunState, StateStore } from "../state/store.ts";
 import { options, settingsCommand, settingsFrom } from "./options.ts";
@@ -38,6 +41,11 @@ export interface StatusReport {
   generations: { generation: number; revision: string; applied: string; files: number }[];
   /** The uid of each login with user units (SPEC §7), as the user database says now. */
   uids: Map<string, number>;
+  /**
+   * Containers whose files on the host say `AutoUpdate=` (SPEC §9), with the
+   * policy: `podman auto-update` may replace their images behind core-ops' back.
+   */
+  autoUpdate: Map<string, string>;
 }
 
 const UNIT_PROPS = ["LoadState", "ActiveState", "SubState", "Result", "NRestarts"];
@@ -80,7 +88,10 @@ export async function gatherStatus(
     const { login } = unitScope(unit);
     if (login !== null) logins.add(login);
   }
-  const found = await users.lookup([...logins]);
+  const [found, autoUpdate] = await Promise.all([
+    users.lookup([...logins]),
+    autoUpdates(owned, files),
+  ]);
   const uids = new Map([...found].map(([login, entry]) => [login, entry.uid]));
   const next = timer?.NextElapseUSecRealtime;
   const nextRun = timer?.ActiveState === "active" && next ? next : null;
@@ -97,7 +108,42 @@ export async function gatherStatus(
     nextRun,
     generations,
     uids,
+    autoUpdate,
   };
+}
+
+/**
+ * `AutoUpdate=` of each owned container, read from its files on the host
+ * (the unit file, then its drop-ins by name, as systemd and Podman apply them).
+ */
+async function autoUpdates(
+  owned: readonly ManifestEntry[],
+  files: Files,
+): Promise<Map<string, string>> {
+  const byUnit = new Map<string, ManifestEntry[]>();
+  for (const f of owned) {
+    if (f.unit === null || (f.kind !== "container" && f.kind !== "dropin")) continue;
+    byUnit.set(f.unit, [...(byUnit.get(f.unit) ?? []), f]);
+  }
+  const out = new Map<string, string>();
+  for (const [unit, entries] of byUnit) {
+    if (!entries.some((f) => f.kind === "container")) continue;
+    const ordered = entries.toSorted((a, b) =>
+      a.kind === b.kind
+        ? compare(basename(a.path), basename(b.path))
+        : a.kind === "container"
+        ? -1
+        : 1
+    );
+    const parsed = [];
+    for (const f of ordered) {
+      const file = await files.read(f.path);
+      if (file !== null) parsed.push(parseUnitFile(new TextDecoder().decode(file.content)));
+    }
+    const policy = lastValue(parsed, "Container", "AutoUpdate");
+    if (policy) out.set(unit, policy);
+  }
+  return out;
 }
 
 async function ownedUnits(
@@ -152,6 +198,7 @@ export function statusJson(report: StatusReport): string {
       owned_files: report.files,
       drift: report.drift,
       units,
+      auto_update: Object.fromEntries(report.autoUpdate),
     },
     null,
     2,
@@ -215,6 +262,11 @@ export function statusText(report: StatusReport): string {
       const now = g.generation === state.generation ? "  (applied)" : "";
       lines.push(`  ${g.generation}  ${g.revision}  ${g.applied}  ${g.files} files${now}`);
     }
+  }
+  for (const [unit, policy] of report.autoUpdate) {
+    lines.push(
+      `auto-update: ${unit} (AutoUpdate=${policy}): podman auto-update may replace its image`,
+    );
   }
   if (report.units.size > 0) {
     lines.push("units:");

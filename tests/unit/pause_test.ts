@@ -91,6 +91,7 @@ Deno.test("status: a paused host says so first; kept generations are listed, new
     units: new Map(),
     nextRun: null,
     uids: new Map<string, number>(),
+    autoUpdate: new Map<string, string>(),
     generations: [
       { generation: 3, revision: "r3", applied: "2026-12-05T10:00:00.000Z", files: 3 },
       { generation: 4, revision: "r4", applied: "2026-12-06T09:00:00.000Z", files: 3 },
