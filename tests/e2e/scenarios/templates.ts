@@ -197,6 +197,32 @@ export const templateScenarios: Scenario[] = [
       // Converged, running instances included: nothing to do.
       const idle = await t.coreOpsJson(["plan", "--source-repo", REPO, "--json"]);
       assert.deepEqual(idle.actions, [], "converged: nothing to do");
+
+      // The template's drop-in changes: the instance deployed as a file of its own restarts
+      // with it (its unit is `web@a.service`, an instance of the template).
+      const changed = repo(newNaming);
+      changed[`${SRC}/web@.container.d/10-env.conf`] = "[Container]\nEnvironment=TPL=2\n";
+      await t.writeRepo(REPO, changed, { replace: true, message: "template drop-in" });
+      const reapplied = await t.coreOpsJson([
+        "apply",
+        "--source-repo",
+        REPO,
+        "--json",
+        "--verify-settle",
+        "1",
+      ]);
+      assert.equal(reapplied.outcome, "success", JSON.stringify(reapplied));
+      const restarted = (reapplied.steps as Step[]).filter((s) => s.op === "restart");
+      assert.deepEqual(restarted.map((s) => s.target), ["web@a.service"]);
+      const after = (await t.podman([
+        "ps",
+        "--filter",
+        "label=PODMAN_SYSTEMD_UNIT=web@a.service",
+        "--format",
+        "{{.ID}}",
+      ])).stdout.trim();
+      const newEnv = (await t.podman(["inspect", "--format", "{{.Config.Env}}", after])).stdout;
+      assert.match(newEnv, /\bTPL=2\b/);
     },
   },
 ];
