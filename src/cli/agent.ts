@@ -64,7 +64,7 @@ export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
       };
       let settings;
       try {
-        settings = await settingsFrom(flags, flags.config);
+        settings = await settingsFrom(flags, "agent", flags.config);
         if (settings.repo === null || settings.rev === null) {
           throw usage(
             "the agent needs a repository and a ref",

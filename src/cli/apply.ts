@@ -50,7 +50,7 @@ export function applyCommand(out: Output, adapters: ApplyAdapters = REAL) {
     .option("--adopt", "take ownership of unowned files at destinations")
     .action(async (source, flags) => {
       const common = { ...flags, sourceRepo: flags.sourceRepo ?? source };
-      const settings = await settingsFrom(common);
+      const settings = await settingsFrom(common, "apply");
       checkWritable(settings);
       const json = flags.json === true;
       // One run at a time per host: apply and the agent share the run lock.

@@ -239,7 +239,7 @@ export function explainCommand(out: Output, files: Files = realFiles, systemd = 
     )
     .addOption(options.json())
     .action(async (target, flags) => {
-      const settings = await settingsFrom(flags);
+      const settings = await settingsFrom(flags, "explain");
       const store = new StateStore(settings.stateDir, files);
       const state = await store.readState();
       if (target === "last") {

@@ -86,13 +86,23 @@ export function sourceCommand<C extends "plan" | "apply" | "validate">(name: C) 
 /** The flags that pick and feed a source, as `plan`, `apply` and `validate` parse them. */
 export type CommonFlags = SettingFlags & { sourceRepo?: string };
 
-/** Resolves settings from flags, the environment and agent.toml. */
-export async function settingsFrom(flags: SettingFlags, configPath?: string): Promise<Settings> {
+/**
+ * Resolves `command`'s settings from flags, the environment and agent.toml.
+ * Only the settings `command` takes as flags are read from `flags`: a
+ * command's own flag of the same name (plan's and apply's `--adopt`, which
+ * takes over any unowned file, unlike the agent's `adopt`) is not the setting.
+ */
+export async function settingsFrom(
+  flags: SettingFlags,
+  command: CommandName,
+  configPath?: string,
+): Promise<Settings> {
   const env = (name: string) => Deno.env.get(name);
   const toml = await readAgentToml(configPath ?? env(CONFIG_ENV));
   const given: Partial<Record<SettingName, string>> = {};
   const parsed: Record<string, string | true | undefined> = flags;
   for (const row of SETTINGS) {
+    if (!(row.commands as readonly CommandName[]).includes(command)) continue;
     const value = parsed[camel(row.name)];
     if (value !== undefined) given[row.name] = value === true ? "true" : value;
   }

@@ -95,7 +95,7 @@ export function pauseCommand(out: Output, adapters: PauseAdapters = REAL) {
     .addOption(options.json())
     .action(async (flags) => {
       const reason = checkReason(flags.reason);
-      const settings = await settingsFrom(flags);
+      const settings = await settingsFrom(flags, "pause");
       const { before, after } = await changePause(settings.stateDir, settings.lockPath, {
         kind: "paused",
         at: new Date().toISOString(),
@@ -120,7 +120,7 @@ export function resumeCommand(out: Output, adapters: PauseAdapters = REAL) {
     .description("return to tracking the ref: the next agent run applies its tip")
     .addOption(options.json())
     .action(async (flags) => {
-      const settings = await settingsFrom(flags);
+      const settings = await settingsFrom(flags, "resume");
       const { before } = await changePause(
         settings.stateDir,
         settings.lockPath,

@@ -35,7 +35,7 @@ export function planCommand(out: Output, adapters: PlanAdapters = REAL) {
     .action(async (source, flags) => {
       const common = { ...flags, sourceRepo: flags.sourceRepo ?? source };
       templateNaming(flags.podmanVersion); // a bad flag is a usage error before any work
-      const settings = await settingsFrom(common);
+      const settings = await settingsFrom(common, "plan");
       const planned = await planRevision({
         source: sourceOf(common, settings, "temp"),
         read: readOptionsOf(settings),

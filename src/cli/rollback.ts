@@ -47,7 +47,7 @@ export function rollbackCommand(out: Output, adapters: RollbackAdapters = REAL) 
     .option("--to <generation>", "a kept generation number, or its commit (default: the previous)")
     .addOption(options.json())
     .action(async (flags) => {
-      const settings = await settingsFrom(flags);
+      const settings = await settingsFrom(flags, "rollback");
       checkWritable(settings);
       const json = flags.json === true;
       const lock = await adapters.locker.acquire(settings.lockPath);

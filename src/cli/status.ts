@@ -285,7 +285,7 @@ export function statusCommand(out: Output, files: Files = realFiles, systemd = r
     .description("last run, revisions, drift and the live state of owned units")
     .addOption(options.json())
     .action(async (flags) => {
-      const settings = await settingsFrom(flags);
+      const settings = await settingsFrom(flags, "status");
       const report = await gatherStatus(settings.stateDir, files, systemd);
       out.stdout(flags.json ? statusJson(report) : statusText(report));
     });

@@ -17,7 +17,7 @@ export function triggerCommand(out: Output) {
     .description("ask for an agent run now (core-ops-trigger.path starts core-ops.service)")
     .option("--config <path>", `agent config [${CONFIG_ENV}, default ${DEFAULT_CONFIG_PATH}]`)
     .action(async (flags) => {
-      const settings = await settingsFrom(flags, flags.config);
+      const settings = await settingsFrom(flags, "trigger", flags.config);
       checkWritable(settings, undefined, ["lock-path"]);
       const path = triggerPath(settings.lockPath);
       await setTrigger(path);

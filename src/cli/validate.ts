@@ -21,7 +21,7 @@ export function validateCommand(out: Output, generator: QuadletGenerator = podma
     .action(async (source, flags) => {
       const common = { ...flags, sourceRepo: flags.sourceRepo ?? source };
       templateNaming(flags.podmanVersion); // a bad flag is a usage error before any work
-      const settings = await settingsFrom(common);
+      const settings = await settingsFrom(common, "validate");
       const { revision, named } = await validateRevision({
         source: sourceOf(common, settings, "temp"),
         read: readOptionsOf(settings),

@@ -26,7 +26,7 @@ export function webhookCommand(out: Output) {
       let rev: string;
       let trigger: string;
       try {
-        const settings = await settingsFrom(flags, flags.config);
+        const settings = await settingsFrom(flags, "webhook", flags.config);
         if (settings.rev === null) {
           throw usage("the webhook needs the tracked ref", "set rev in /etc/core-ops/agent.toml");
         }

@@ -1,7 +1,12 @@
 /** The CLI's setting flags are derived from the settings table, for each command that takes them. */
 import assert from "node:assert/strict";
 import type { Command } from "../../src/cli/args.ts";
-import { settingOption, settingsCommand } from "../../src/cli/options.ts";
+import {
+  type SettingFlags,
+  settingOption,
+  settingsCommand,
+  settingsFrom,
+} from "../../src/cli/options.ts";
 import type { Output } from "../../src/cli/output.ts";
 import { run } from "../../src/cli/program.ts";
 import { camel, type CommandName, envOf, SETTINGS } from "../../src/settings/table.ts";
@@ -110,4 +115,19 @@ Deno.test("per-command --help lists every setting flag it takes, with its variab
     assert.ok(out.out.includes(envOf(row)), envOf(row));
   }
   assert.ok(out.out.includes("CORE_OPS_CONFIG"));
+});
+
+Deno.test("settingsFrom: a command's own flag of a setting's name is not that setting (apply --adopt)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = `${dir}/agent.toml`;
+    await Deno.writeTextFile(config, "");
+    // apply's --adopt takes over any unowned file; the agent's adopt only matching ones.
+    const apply = await settingsFrom({ adopt: true } as SettingFlags, "apply", config);
+    assert.equal(apply.adopt, false, "apply's own --adopt leaked into the adopt setting");
+    const agent = await settingsFrom({ adopt: true } as SettingFlags, "agent", config);
+    assert.equal(agent.adopt, true);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
