@@ -122,27 +122,12 @@ export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
       };
       const code = await runAgent(
         {
+          ...resolved,
           repo: resolved.repo!,
           rev: resolved.rev!,
           revFrom: settingSource(resolved, "rev"),
           host: resolved.host ?? hostname(),
-          dirs: resolved.dirs,
-          stateDir: resolved.stateDir,
-          lockPath: resolved.lockPath,
-          requireSigned: resolved.requireSigned,
-          allowedSigners: resolved.allowedSigners,
-          sshKey: resolved.sshKey,
-          fetchTimeoutSeconds: resolved.fetchTimeoutSeconds,
-          verifyTimeoutMs: resolved.verifyTimeoutSeconds * 1000,
-          verifySettleMs: resolved.verifySettleSeconds * 1000,
-          pullTimeoutSeconds: resolved.pullTimeoutSeconds,
-          retryInitialSeconds: resolved.retryInitialSeconds,
-          retryMaxSeconds: resolved.retryMaxSeconds,
-          configRoots: resolved.configRoots,
-          ageIdentity: resolved.ageIdentity,
           retryNow: flags.retryNow === true,
-          adopt: resolved.adopt,
-          keepGenerations: resolved.keepGenerations,
         },
         ports,
         {

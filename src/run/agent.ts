@@ -18,6 +18,7 @@
  *
  * @module
  */
+import type { Settings } from "../settings.ts";
 import { asCoreOpsError, type CoreOpsError, Exit } from "../errors.ts";
 import type { Files } from "../host/files.ts";
 import { redactUrl } from "../host/remote.ts";
@@ -60,36 +61,39 @@ export interface AgentPorts {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** What the agent runs with, from settings. */
-export interface AgentSettings {
-  repo: string;
-  rev: string;
-  /** Where the rev came from, for hints (`--rev`, `CORE_OPS_REV`, `rev in agent.toml`). */
-  revFrom?: string;
-  host: string | null;
-  dirs: TargetDirs;
-  stateDir: string;
-  lockPath: string;
-  requireSigned: boolean;
-  allowedSigners: string | null;
-  sshKey: string | null;
-  fetchTimeoutSeconds: number;
-  verifyTimeoutMs: number;
-  verifySettleMs: number;
-  /** Longest one image pull may take (SPEC §9); default 15 min. */
-  pullTimeoutSeconds?: number;
-  retryInitialSeconds: number;
-  retryMaxSeconds: number;
-  /** Allowed config roots, or `null` for all but the built-in deny-list. */
-  configRoots: readonly string[] | null;
-  /** The host's age identity file (setting age-identity); absent: its default. */
-  ageIdentity?: string;
-  retryNow: boolean;
-  /** Take over unowned files that already match the revision (agent.toml `adopt`). */
-  adopt: boolean;
-  /** Applied generations kept for rollback. */
-  keepGenerations: number;
-}
+/**
+ * What the agent runs with: the resolved settings it reads (each one row of
+ * src/settings/table.ts, so nothing is spelled twice), with the source made
+ * definite and `--retry-now`.
+ */
+export type AgentSettings =
+  & Pick<
+    Settings,
+    | "dirs"
+    | "stateDir"
+    | "lockPath"
+    | "requireSigned"
+    | "allowedSigners"
+    | "sshKey"
+    | "fetchTimeoutSeconds"
+    | "verifyTimeoutSeconds"
+    | "verifySettleSeconds"
+    | "pullTimeoutSeconds"
+    | "retryInitialSeconds"
+    | "retryMaxSeconds"
+    | "configRoots"
+    | "ageIdentity"
+    | "adopt"
+    | "keepGenerations"
+  >
+  & {
+    repo: string;
+    rev: string;
+    /** Where the rev came from, for hints (`--rev`, `CORE_OPS_REV`, `rev in agent.toml`). */
+    revFrom?: string;
+    host: string | null;
+    retryNow: boolean;
+  };
 
 /** What the agent shows as it runs (its stdout lands in the unit's journal). */
 export interface AgentOutput {
@@ -331,9 +335,9 @@ class Tick {
         generator: this.ports.generator,
         adopt: s.adopt ? "matching" : false,
         keepGenerations: s.keepGenerations,
-        secrets: s.ageIdentity === undefined ? undefined : { identity: s.ageIdentity },
-        verifyTimeoutMs: s.verifyTimeoutMs,
-        verifySettleMs: s.verifySettleMs,
+        secrets: { identity: s.ageIdentity },
+        verifyTimeoutMs: s.verifyTimeoutSeconds * 1000,
+        verifySettleMs: s.verifySettleSeconds * 1000,
         pullTimeoutSeconds: s.pullTimeoutSeconds,
         retry: { initialSeconds: s.retryInitialSeconds, maxSeconds: s.retryMaxSeconds },
         now: this.ports.now,
