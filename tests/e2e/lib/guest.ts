@@ -114,6 +114,7 @@ export class Guest {
       if (opts.prepareRoot) {
         const prepare = opts.prepareRoot;
         await guest.#measure("prepare-root", () => prepare(guest.root));
+        await guest.#carryHomes();
       }
       await guest.#measure("boot", () => guest.#start(opts));
       return guest;
@@ -152,6 +153,17 @@ export class Guest {
         await Deno.symlink(`${GUEST_PACKAGE_DIR}/bin/core-ops`, `${this.root}${GUEST_CORE_OPS}`);
       }
     }
+  }
+
+  /**
+   * Homes made before boot (by `prepareRoot`, e.g. a login Ignition creates)
+   * land in the overlay's /home, which the bind of `<run dir>/home` hides at
+   * boot: they are copied onto the bind, owners and modes kept.
+   */
+  async #carryHomes(): Promise<void> {
+    const homes = await Array.fromAsync(Deno.readDir(`${this.root}/home`));
+    if (homes.length === 0) return;
+    await mustRun("cp", ["-a", `${this.root}/home/.`, `${this.runDir}/home/`]);
   }
 
   async #start(opts: BootOptions): Promise<void> {

@@ -5,7 +5,9 @@
  * and `systemctl --user -M <login>@` drives it. The container runs as the
  * login, reads a config file only the login may read, and serves it through
  * rootless networking (pasta); journald files its output under the login's
- * uid and user unit. A second scenario shows what lingering changes.
+ * uid and user unit. Two more show what lingering changes: a linger file
+ * written before boot (as a Butane config does) brings the manager up at
+ * boot, and without lingering the manager lives only as long as a session.
  *
  * Facts these pin down for the agent: the system generator ignores `users/`,
  * a root `-user` dry-run reads `users/0` unless `QUADLET_UNIT_DIRS` names the
@@ -16,6 +18,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { run } from "../lib/proc.ts";
 import { TEST_IMAGE, TEST_IMAGE_TAR } from "../lib/rootfs.ts";
 import { describe, type Login, type Scenario, type ScenarioContext } from "../lib/scenario.ts";
 
@@ -69,6 +72,36 @@ async function waitUserManager(t: ScenarioContext, login: Login, want: string): 
 
 /** Rootless quadlets under a login's own systemd. */
 export const rootlessScenarios: Scenario[] = [
+  {
+    name:
+      "rootless: a login made before boot with a linger file (as Butane does) has its manager at boot and its home",
+    async prepareRoot(root) {
+      // What Ignition does for a Butane `passwd.users` entry plus a file at the linger path.
+      const useradd = await run("useradd", [
+        "--root",
+        root,
+        "--create-home",
+        "--user-group",
+        "carol",
+      ]);
+      assert.equal(useradd.code, 0, describe(["useradd", "--root", root], useradd));
+      await Deno.mkdir(`${root}/var/lib/systemd/linger`, { recursive: true });
+      await Deno.writeTextFile(`${root}/var/lib/systemd/linger/carol`, "");
+    },
+    async run(t) {
+      const uid = (await t.ok(["id", "-u", "carol"])).stdout.trim();
+      const login: Login = { login: "carol", uid: Number(uid), home: "/home/carol" };
+      // logind reads the linger dir when it starts and starts the manager by itself.
+      await waitUserManager(t, login, "active");
+      const home = await t.ok(["stat", "-c", "%U %a", "/home/carol"]);
+      assert.equal(home.stdout.trim(), "carol 700", "the home made before boot is missing");
+      const running = await t.userSystemctl("carol", ["is-system-running"]);
+      assert.equal(running.stdout.trim(), "running", describe(["is-system-running"], running));
+      await t.importTestImage(login);
+      const images = await t.asLogin(login, ["podman", "image", "exists", TEST_IMAGE]);
+      assert.equal(images.code, 0, describe(["podman", "image", "exists"], images));
+    },
+  },
   {
     name:
       "rootless: a quadlet in /etc/containers/systemd/users/<uid> runs as the login under systemctl --user -M, networked by pasta",
