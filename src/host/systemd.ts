@@ -74,7 +74,8 @@ export interface Systemd {
   job(op: JobOp, units: readonly string[]): Promise<JobOutcome>;
   /**
    * The last `lines` journal lines of `unit` (for failure reports); a user
-   * unit's are its login's (`_UID=` and `_SYSTEMD_USER_UNIT=`).
+   * unit's are its login's (`_UID=` with `_SYSTEMD_USER_UNIT=`, and with
+   * `USER_UNIT=` for what its manager says about it).
    */
   journal(unit: string, lines: number): Promise<string[]>;
   /**
@@ -347,7 +348,14 @@ export const realSystemd: Systemd = {
     if (login !== null) {
       const uid = (await realUsers.lookup([login])).get(login)?.uid;
       if (uid === undefined) return [`(no login ${login} on this host)`];
-      match = [`_UID=${uid}`, `_SYSTEMD_USER_UNIT=${unit}`];
+      // The unit's own output, and its manager's lines about it (started, failed): two matches.
+      match = [
+        `_UID=${uid}`,
+        `_SYSTEMD_USER_UNIT=${unit}`,
+        "+",
+        `_UID=${uid}`,
+        `USER_UNIT=${unit}`,
+      ];
     }
     const output = await new Deno.Command("journalctl", {
       args: ["--no-pager", "-o", "short-iso", "-n", String(lines), ...match],

@@ -182,7 +182,8 @@ export const userScenarios: Scenario[] = [
       const explain = await t.coreOps(["explain", "alice:app.service"]);
       assert.equal(explain.code, 0, explain.stderr);
       assert.match(explain.stdout, /live: alice:app\.service active \(running\)/);
-      assert.match(explain.stdout, /app-started/, "the user unit's journal lines");
+      assert.match(explain.stdout, /app-started/, "the user unit's own journal lines");
+      assert.match(explain.stdout, /Started app\.service/, "its manager's lines about it");
 
       // A config change restarts only the user unit that mounts it.
       const web = (await t.unit("web.service", ["InvocationID"])).InvocationID;
