@@ -33,6 +33,7 @@ import { recordHeld, recordRefusal } from "./record.ts";
 import type { Resolved, SourcePorts } from "./resolve.ts";
 import { resolve } from "./resolve.ts";
 import { applyRevision, type ApplyRunContext } from "./run.ts";
+import { mark } from "../trace.ts";
 
 /** A held run lock. */
 export interface HeldLock {
@@ -214,12 +215,14 @@ class Tick {
     } finally {
       await this.ports.clearTrigger?.();
     }
+    mark("lock taken");
     return { at: "locked", lock: this.#lock };
   }
 
   /** locked → ready, or paused when `core-ops pause` holds the host still. */
   async readState(at: Extract<AgentState, { at: "locked" }>): Promise<AgentState> {
     const state = await this.#store.readState();
+    mark("state.json read");
     if (state.paused !== null) return { at: "paused", lock: at.lock, state, pause: state.paused };
     return { at: "ready", lock: at.lock, state };
   }
@@ -275,7 +278,9 @@ class Tick {
       await fetching;
       throw error;
     }
+    mark("manifest read, unit states asked");
     const fetched = await fetching;
+    mark("fetched");
     if ("error" in fetched) {
       const error = asCoreOpsError(fetched.error);
       // A signature refusal names the commit it refused: that revision backs off.
@@ -312,6 +317,7 @@ class Tick {
   async apply(at: Extract<AgentState, { at: "applying" }>): Promise<AgentState> {
     const s = this.settings;
     const build = await this.ports.buildIdentity?.();
+    mark("build identity");
     try {
       const report = await applyRevision({
         runId: this.#runId,
@@ -359,7 +365,9 @@ class Tick {
     const recorded = await this.#store.readState();
     const event = eventFromReport(at.report, recorded.generation);
     await this.ports.emit(event);
+    mark("event sent");
     await this.ports.writeMetrics(event, recorded);
+    mark("metrics written");
     return { at: "done", exitCode: at.report.exitCode, error: null };
   }
 

@@ -34,6 +34,7 @@ import { resolve, type Resolved, type SourcePorts, type SourceSpec } from "./res
 import { failedUnitDetails, failureReason, rollBack } from "./rollback.ts";
 import { validate } from "./validate.ts";
 import { startedUnits, verify, type VerifyContext } from "./verify.ts";
+import { mark } from "../trace.ts";
 
 /** Where a run reads its revision from: a source to resolve, or one already resolved (agent). */
 export type RunSource = { spec: SourceSpec; ports: SourcePorts } | { resolved: Resolved };
@@ -133,6 +134,7 @@ export async function applyRevision(ctx: ApplyRunContext): Promise<RunReport> {
   const state = await store.readState();
   // Read before anything is attributed to the revision: a corrupt manifest is the host's fault.
   const manifestOnDisk = await store.readManifest();
+  mark("run: state and manifest read");
   const pending = state.in_progress?.pending ?? null;
   let source: Resolved | undefined;
   let planned: Planned;
@@ -143,11 +145,15 @@ export async function applyRevision(ctx: ApplyRunContext): Promise<RunReport> {
       ctx.source.ports,
     );
     const loaded = await read(source, ctx.read);
+    mark("read: desired state");
     await requireSystemd(ctx.systemd);
     const named = await validate(loaded, validateOptions(ctx, manifestOnDisk, pending, true));
+    mark("validated: units named");
     // On the host only, after validate and before plan: secrets in memory, keyed digests.
     opened = await decrypt(named, "require", ctx);
+    mark("decrypted");
     planned = await plan(opened.named, manifestOnDisk, pending, { ...ctx, secretKey: opened.key });
+    mark("planned");
   } catch (error) {
     const failure = asCoreOpsError(error);
     await recordRefusal(
@@ -198,6 +204,7 @@ export async function applyRevision(ctx: ApplyRunContext): Promise<RunReport> {
       policy,
       keep,
     );
+    mark("recorded");
     return done;
   }
 
