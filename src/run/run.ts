@@ -24,6 +24,7 @@ import type { RecordPolicy } from "../state/next.ts";
 import type { RetryPolicy } from "../state/retry.ts";
 import type { StateStore } from "../state/store.ts";
 import { decrypt, type Decryption, type SecretsContext } from "./decrypt.ts";
+import { cachedGenerator } from "./dryrun_cache.ts";
 import { execute, keepForRollback, unitKinds } from "./execute.ts";
 import { type PausePoint, pausePoint } from "../host/faults.ts";
 import type { NamedState } from "./naming.ts";
@@ -147,7 +148,13 @@ export async function applyRevision(ctx: ApplyRunContext): Promise<RunReport> {
     const loaded = await read(source, ctx.read);
     mark("read: desired state");
     await requireSystemd(ctx.systemd);
-    const named = await validate(loaded, validateOptions(ctx, manifestOnDisk, pending, true));
+    // The generator's verdict is kept per input in the state dir (dryrun_cache.ts): a no-change
+    // tick stages no quadlet and starts no generator.
+    const generator = cachedGenerator(ctx.generator, store.dir, ctx.files);
+    const named = await validate(
+      loaded,
+      validateOptions({ ...ctx, generator }, manifestOnDisk, pending, true),
+    );
     mark("validated: units named");
     // On the host only, after validate and before plan: secrets in memory, keyed digests.
     opened = await decrypt(named, "require", ctx);
