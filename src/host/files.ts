@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+// Not node:crypto: evaluating Node's crypto layer costs ~20 ms of every start (BENCHMARKS.md).
+import { sha256 as sha256Of } from "@noble/hashes/sha2";
 import { basename, dirname, join } from "../paths.ts";
 import { CoreOpsError, Exit } from "../errors.ts";
 
@@ -33,7 +34,7 @@ export interface FileContent {
 
 /** sha256 of `bytes`, hex. */
 export function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
+  return sha256Of(bytes).toHex();
 }
 
 /**
