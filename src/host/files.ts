@@ -129,6 +129,24 @@ async function isEmptyDir(dir: string): Promise<boolean> {
   }
 }
 
+/** Every regular file below `dir`, recursively, sorted; `[]` when `dir` is absent. */
+function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    try {
+      for (const entry of Deno.readDirSync(d)) {
+        const path = join(d, entry.name);
+        if (entry.isDirectory) walk(path);
+        else if (entry.isFile) out.push(path);
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
 /** The real file system. */
 export const realFiles: Files = {
   digests: observeFiles,
@@ -163,22 +181,9 @@ export const realFiles: Files = {
     await fsyncDir(dir);
   },
 
-  async list(dir) {
-    const out: string[] = [];
-    const walk = async (d: string) => {
-      try {
-        for await (const entry of Deno.readDir(d)) {
-          const path = join(d, entry.name);
-          if (entry.isDirectory) await walk(path);
-          else if (entry.isFile) out.push(path);
-        }
-      } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
-      }
-    };
-    await walk(dir);
-    return out.sort();
-  },
+  // Synchronous, like the digests: every tick lists the quadlet dir (hand-placed quadlets),
+  // and an async walk pays a round trip per directory (~5 ms at 500 artifacts, bench/).
+  list: (dir) => Promise.resolve().then(() => listFiles(dir)),
 
   async remove(path) {
     try {
