@@ -24,7 +24,13 @@ import { redactUrl } from "../host/remote.ts";
 import type { QuadletGenerator } from "../plan/dryrun.ts";
 import type { Systemd } from "../host/systemd.ts";
 import type { TargetDirs } from "../model.ts";
-import { eventFromError, eventFromReport, pausedEvent, type RunEvent } from "../report/event.ts";
+import {
+  backoffEvent,
+  eventFromError,
+  eventFromReport,
+  pausedEvent,
+  type RunEvent,
+} from "../report/event.ts";
 import type { RunReport } from "../report/run_report.ts";
 import { decide, type RetryDecision } from "../state/retry.ts";
 import { type PauseRecord, type RunState, StateStore } from "../state/store.ts";
@@ -104,7 +110,7 @@ export interface AgentOutput {
 type AgentState =
   | { at: "start" }
   | { at: "locked"; lock: HeldLock }
-  | { at: "ready"; lock: HeldLock; state: RunState }
+  | { at: "ready"; lock: HeldLock; state: Promise<Settled<RunState>> }
   | { at: "paused"; lock: HeldLock; state: RunState; pause: PauseRecord }
   | { at: "fetched"; lock: HeldLock; state: RunState; source: Resolved }
   | {
@@ -219,12 +225,18 @@ class Tick {
     return { at: "locked", lock: this.#lock };
   }
 
-  /** locked → ready, or paused when `core-ops pause` holds the host still. */
+  /**
+   * locked → ready, or paused when `core-ops pause` holds the host still. Only the pause is
+   * looked up before the fetch (a paused host is never fetched for); the state is validated
+   * while git fetches.
+   */
   async readState(at: Extract<AgentState, { at: "locked" }>): Promise<AgentState> {
+    const ready = !(await this.#store.mayBePaused());
+    mark("pause looked up");
+    if (ready) return { at: "ready", lock: at.lock, state: settled(this.#store.readState()) };
     const state = await this.#store.readState();
-    mark("state.json read");
     if (state.paused !== null) return { at: "paused", lock: at.lock, state, pause: state.paused };
-    return { at: "ready", lock: at.lock, state };
+    return { at: "ready", lock: at.lock, state: Promise.resolve({ value: state }) };
   }
 
   /** paused → done: a run that applied nothing, recorded and reported (status noop, exit 0). */
@@ -263,8 +275,12 @@ class Tick {
       sshKey: s.sshKey,
       allowedSigners: s.requireSigned ? s.allowedSigners ?? "" : null,
     }, this.ports.source));
-    const state = at.state;
+    let state: RunState;
     try {
+      const read = await at.state;
+      if ("error" in read) throw read.error;
+      state = read.value;
+      mark("state.json read");
       const manifest = await this.#store.readManifest();
       if (manifest !== null) {
         this.#prefetch = prefetchStates(
@@ -273,8 +289,8 @@ class Tick {
         );
       }
     } catch (error) {
-      // A corrupt manifest is this host's problem, not the revision's: reported, never
-      // written over. git still writes the mirror, which the lock guards: it finishes first.
+      // A corrupt state file or manifest is this host's problem, not the revision's: reported,
+      // never written over. git still writes the mirror, which the lock guards: it finishes first.
       await fetching;
       throw error;
     }
@@ -414,34 +430,10 @@ class Tick {
   }
 }
 
-/** A promise's outcome as a value: awaited later, its rejection is never unhandled meanwhile. */
-function settled<T>(p: Promise<T>): Promise<{ value: T } | { error: unknown }> {
-  return p.then((value) => ({ value }), (error: unknown) => ({ error }));
-}
+/** A promise's outcome as a value. */
+type Settled<T> = { value: T } | { error: unknown };
 
-function backoffEvent(
-  state: RunState,
-  revision: string,
-  runId: string,
-  decision: { failures: number; nextAttempt: string },
-  durationMs: number,
-): RunEvent {
-  const reason = `revision ${revision} failed ${decision.failures} time${
-    decision.failures === 1 ? "" : "s"
-  }; not retried before ${decision.nextAttempt} (core-ops agent --retry-now overrides)`;
-  return {
-    runId,
-    status: "failure",
-    revision,
-    generation: state.generation,
-    planSummary: "none",
-    actions: [],
-    counts: {},
-    failedArtifacts: state.failure?.units.map((u) => u.unit) ?? [],
-    failureClass: state.failure?.class ?? "apply",
-    failureReason: reason,
-    drift: [],
-    durationMs,
-    message: `core-ops: backing off: ${reason}`,
-  };
+/** A promise's outcome as a value: awaited later, its rejection is never unhandled meanwhile. */
+function settled<T>(p: Promise<T>): Promise<Settled<T>> {
+  return p.then((value) => ({ value }), (error: unknown) => ({ error }));
 }
