@@ -243,6 +243,7 @@ async function main(): Promise<void> {
             pull: only.has("pull") ? Math.max(2, Math.ceil(runs / 2)) : 0,
           }, say);
           rows.push(...result.rows);
+          notes.push(...result.notes);
           hosts.push(`- ${suite}: ${describeHost(result.host)}, booted with systemd-nspawn`);
         }
       }
@@ -261,7 +262,7 @@ async function main(): Promise<void> {
     ...growthLines(rows),
     "",
     `peak RSS of any run: ${peak.toFixed(0)} MB (target ≤ 150 MB: ${verdict(peak <= 150)})`,
-    ...notes,
+    ...(notes.length > 0 ? ["", ...notes] : []),
   ];
   console.log(lines.join("\n"));
   if (out) await Deno.writeTextFile(out, lines.join("\n") + "\n");

@@ -10,6 +10,7 @@
 import { PAUSE_VARIABLE } from "../src/host/faults.ts";
 import { GENERATOR_PATHS } from "../src/host/quadlet.ts";
 import { REMOVED_VARIABLES } from "../src/settings/removed.ts";
+import { TRACE_VARIABLE } from "../src/trace.ts";
 import { CONFIG_ENV, envOf, rowOf, SETTINGS } from "../src/settings/table.ts";
 
 /** Default target dirs, state dir and lock dir of a production host (SPEC §1, §3): the table's. */
@@ -43,6 +44,8 @@ const ENV = [
   "USER",
   // Settings of the original (Rust) core-ops, read only to warn that they are gone.
   ...Object.keys(REMOVED_VARIABLES),
+  // The bench's phase marks (src/trace.ts), off unless set.
+  TRACE_VARIABLE,
   // Read by the `yaml` package at run time (the colour variables were commander's, before
   // issue 15; kept until a run without them is shown not to need them).
   "LOG_TOKENS",

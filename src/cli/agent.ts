@@ -29,6 +29,7 @@ import {
   settingSource,
 } from "./options.ts";
 import type { Output } from "./output.ts";
+import { mark } from "../trace.ts";
 
 /** The host adapters `agent` drives; tests pass fakes. */
 export interface AgentAdapters {
@@ -72,6 +73,7 @@ export function agentCommand(out: Output, adapters: AgentAdapters = REAL) {
           );
         }
         checkWritable(settings);
+        mark("settings resolved");
       } catch (error) {
         // A run that cannot even read its settings still leaves its one event.
         if (error instanceof CoreOpsError) {

@@ -10,6 +10,7 @@ import { VERSION } from "../version.ts";
 import { versionText } from "./version.ts";
 import { type Output, processOutput } from "./output.ts";
 import { type Command, Program } from "./args.ts";
+import { mark } from "../trace.ts";
 
 /**
  * Every subcommand, in the order help lists them. Each module is imported
@@ -53,6 +54,7 @@ export async function run(args: string[], out: Output = processOutput): Promise<
   }
   try {
     const commands = await Promise.all(commandsFor(args).map((name) => COMMANDS[name](out)));
+    mark("command modules evaluated");
     // Only --version asks where the build came from (a checkout asks git).
     const version = args.includes("--version") ? await versionText() : VERSION;
     const program = new Program(

@@ -138,3 +138,31 @@ export function auditEvent(event: RunEvent): AuditEvent {
     },
   };
 }
+
+/** The event of an agent tick that found its revision backing off (the host stays as it is). */
+export function backoffEvent(
+  state: RunState,
+  revision: string,
+  runId: string,
+  decision: { failures: number; nextAttempt: string },
+  durationMs: number,
+): RunEvent {
+  const reason = `revision ${revision} failed ${decision.failures} time${
+    decision.failures === 1 ? "" : "s"
+  }; not retried before ${decision.nextAttempt} (core-ops agent --retry-now overrides)`;
+  return {
+    runId,
+    status: "failure",
+    revision,
+    generation: state.generation,
+    planSummary: "none",
+    actions: [],
+    counts: {},
+    failedArtifacts: state.failure?.units.map((u) => u.unit) ?? [],
+    failureClass: state.failure?.class ?? "apply",
+    failureReason: reason,
+    drift: [],
+    durationMs,
+    message: `core-ops: backing off: ${reason}`,
+  };
+}

@@ -25,7 +25,13 @@ import { redactUrl } from "../host/remote.ts";
 import type { QuadletGenerator } from "../plan/dryrun.ts";
 import type { Systemd } from "../host/systemd.ts";
 import type { TargetDirs } from "../model.ts";
-import { eventFromError, eventFromReport, pausedEvent, type RunEvent } from "../report/event.ts";
+import {
+  backoffEvent,
+  eventFromError,
+  eventFromReport,
+  pausedEvent,
+  type RunEvent,
+} from "../report/event.ts";
 import type { RunReport } from "../report/run_report.ts";
 import { decide, type RetryDecision } from "../state/retry.ts";
 import { type PauseRecord, type RunState, StateStore } from "../state/store.ts";
@@ -34,6 +40,7 @@ import { recordHeld, recordRefusal } from "./record.ts";
 import type { Resolved, SourcePorts } from "./resolve.ts";
 import { resolve } from "./resolve.ts";
 import { applyRevision, type ApplyRunContext } from "./run.ts";
+import { mark } from "../trace.ts";
 
 /** A held run lock. */
 export interface HeldLock {
@@ -107,7 +114,7 @@ export interface AgentOutput {
 type AgentState =
   | { at: "start" }
   | { at: "locked"; lock: HeldLock }
-  | { at: "ready"; lock: HeldLock; state: RunState }
+  | { at: "ready"; lock: HeldLock; state: Promise<Settled<RunState>> }
   | { at: "paused"; lock: HeldLock; state: RunState; pause: PauseRecord }
   | { at: "fetched"; lock: HeldLock; state: RunState; source: Resolved }
   | {
@@ -218,14 +225,22 @@ class Tick {
     } finally {
       await this.ports.clearTrigger?.();
     }
+    mark("lock taken");
     return { at: "locked", lock: this.#lock };
   }
 
-  /** locked → ready, or paused when `core-ops pause` holds the host still. */
+  /**
+   * locked → ready, or paused when `core-ops pause` holds the host still. Only the pause is
+   * looked up before the fetch (a paused host is never fetched for); the state is validated
+   * while git fetches.
+   */
   async readState(at: Extract<AgentState, { at: "locked" }>): Promise<AgentState> {
+    const ready = !(await this.#store.mayBePaused());
+    mark("pause looked up");
+    if (ready) return { at: "ready", lock: at.lock, state: settled(this.#store.readState()) };
     const state = await this.#store.readState();
     if (state.paused !== null) return { at: "paused", lock: at.lock, state, pause: state.paused };
-    return { at: "ready", lock: at.lock, state };
+    return { at: "ready", lock: at.lock, state: Promise.resolve({ value: state }) };
   }
 
   /** paused → done: a run that applied nothing, recorded and reported (status noop, exit 0). */
@@ -264,8 +279,12 @@ class Tick {
       sshKey: s.sshKey,
       allowedSigners: s.requireSigned ? s.allowedSigners ?? "" : null,
     }, this.ports.source));
-    const state = at.state;
+    let state: RunState;
     try {
+      const read = await at.state;
+      if ("error" in read) throw read.error;
+      state = read.value;
+      mark("state.json read");
       const manifest = await this.#store.readManifest();
       if (manifest !== null) {
         this.#prefetch = prefetchStates(
@@ -274,12 +293,14 @@ class Tick {
         );
       }
     } catch (error) {
-      // A corrupt manifest is this host's problem, not the revision's: reported, never
-      // written over. git still writes the mirror, which the lock guards: it finishes first.
+      // A corrupt state file or manifest is this host's problem, not the revision's: reported,
+      // never written over. git still writes the mirror, which the lock guards: it finishes first.
       await fetching;
       throw error;
     }
+    mark("manifest read, unit states asked");
     const fetched = await fetching;
+    mark("fetched");
     if ("error" in fetched) {
       const error = asCoreOpsError(fetched.error);
       // A signature refusal names the commit it refused: that revision backs off.
@@ -316,6 +337,7 @@ class Tick {
   async apply(at: Extract<AgentState, { at: "applying" }>): Promise<AgentState> {
     const s = this.settings;
     const build = await this.ports.buildIdentity?.();
+    mark("build identity");
     try {
       const report = await applyRevision({
         runId: this.#runId,
@@ -363,7 +385,9 @@ class Tick {
     const recorded = await this.#store.readState();
     const event = eventFromReport(at.report, recorded.generation);
     await this.ports.emit(event);
+    mark("event sent");
     await this.ports.writeMetrics(event, recorded);
+    mark("metrics written");
     return { at: "done", exitCode: at.report.exitCode, error: null };
   }
 
@@ -410,34 +434,10 @@ class Tick {
   }
 }
 
-/** A promise's outcome as a value: awaited later, its rejection is never unhandled meanwhile. */
-function settled<T>(p: Promise<T>): Promise<{ value: T } | { error: unknown }> {
-  return p.then((value) => ({ value }), (error: unknown) => ({ error }));
-}
+/** A promise's outcome as a value. */
+type Settled<T> = { value: T } | { error: unknown };
 
-function backoffEvent(
-  state: RunState,
-  revision: string,
-  runId: string,
-  decision: { failures: number; nextAttempt: string },
-  durationMs: number,
-): RunEvent {
-  const reason = `revision ${revision} failed ${decision.failures} time${
-    decision.failures === 1 ? "" : "s"
-  }; not retried before ${decision.nextAttempt} (core-ops agent --retry-now overrides)`;
-  return {
-    runId,
-    status: "failure",
-    revision,
-    generation: state.generation,
-    planSummary: "none",
-    actions: [],
-    counts: {},
-    failedArtifacts: state.failure?.units.map((u) => u.unit) ?? [],
-    failureClass: state.failure?.class ?? "apply",
-    failureReason: reason,
-    drift: [],
-    durationMs,
-    message: `core-ops: backing off: ${reason}`,
-  };
+/** A promise's outcome as a value: awaited later, its rejection is never unhandled meanwhile. */
+function settled<T>(p: Promise<T>): Promise<Settled<T>> {
+  return p.then((value) => ({ value }), (error: unknown) => ({ error }));
 }

@@ -26,6 +26,7 @@ import { basename, dirname } from "../paths.ts";
 import { imageReference } from "../plan/images.ts";
 import { parseUnitFile } from "../source/unitfile.ts";
 import type { NamedState } from "./naming.ts";
+import { mark } from "../trace.ts";
 
 /** What a plan was made from, and the plan. */
 export interface Planned {
@@ -82,6 +83,7 @@ export async function plan(
     ctx.systemd.states(unitsOfInterest(desired, manifestOnDisk)),
     ctx.systemd.instances(templatesOfInterest(desired, manifestOnDisk)),
   ]);
+  mark("plan: files hashed, units and instances observed");
   const manifest = recoverManifest(manifestOnDisk, pending, digests);
   const images = await deployedImages(desired, manifest, digests, ctx.files);
   const planned = planner({

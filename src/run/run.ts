@@ -25,6 +25,7 @@ import type { RecordPolicy } from "../state/next.ts";
 import type { RetryPolicy } from "../state/retry.ts";
 import type { StateStore } from "../state/store.ts";
 import { decrypt, type Decryption, type SecretsContext } from "./decrypt.ts";
+import { cachedGenerator } from "./dryrun_cache.ts";
 import { execute, keepForRollback, unitKinds } from "./execute.ts";
 import { type PausePoint, pausePoint } from "../host/faults.ts";
 import type { NamedState } from "./naming.ts";
@@ -37,6 +38,7 @@ import { placeUsers, requireUserManagers, usersOnce } from "./users.ts";
 import { validate } from "./validate.ts";
 import { realUsers, type Users } from "../host/users.ts";
 import { startedUnits, verify, type VerifyContext } from "./verify.ts";
+import { mark } from "../trace.ts";
 
 /** Where a run reads its revision from: a source to resolve, or one already resolved (agent). */
 export type RunSource = { spec: SourceSpec; ports: SourcePorts } | { resolved: Resolved };
@@ -142,6 +144,7 @@ export async function applyRevision(ctx: ApplyRunContext): Promise<RunReport> {
   const state = await store.readState();
   // Read before anything is attributed to the revision: a corrupt manifest is the host's fault.
   const manifestOnDisk = await store.readManifest();
+  mark("run: state and manifest read");
   const pending = state.in_progress?.pending ?? null;
   let source: Resolved | undefined;
   let planned: Planned;
@@ -153,12 +156,22 @@ export async function applyRevision(ctx: ApplyRunContext): Promise<RunReport> {
     );
     const users = usersOnce(usersOf(ctx));
     const loaded = await placeUsers(await read(source, ctx.read), ctx.dirs.quadletDir, users);
+    mark("read: desired state");
     await requireSystemd(ctx.systemd);
     await requireUserManagers(loaded, users, ctx.systemd);
-    const named = await validate(loaded, validateOptions(ctx, manifestOnDisk, pending, true));
+    // The generator's verdict is kept per input in the state dir (dryrun_cache.ts): a no-change
+    // tick stages no quadlet and starts no generator.
+    const generator = cachedGenerator(ctx.generator, store.dir, ctx.files);
+    const named = await validate(
+      loaded,
+      validateOptions({ ...ctx, generator }, manifestOnDisk, pending, true),
+    );
+    mark("validated: units named");
     // On the host only, after validate and before plan: secrets in memory, keyed digests.
     opened = await decrypt(named, "require", ctx);
+    mark("decrypted");
     planned = await plan(opened.named, manifestOnDisk, pending, { ...ctx, secretKey: opened.key });
+    mark("planned");
   } catch (error) {
     const failure = asCoreOpsError(error);
     await recordRefusal(
@@ -209,6 +222,7 @@ export async function applyRevision(ctx: ApplyRunContext): Promise<RunReport> {
       policy,
       keep,
     );
+    mark("recorded");
     return done;
   }
 

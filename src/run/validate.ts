@@ -14,6 +14,7 @@ import type { ExtraQuadletFile, QuadletGenerator } from "../plan/dryrun.ts";
 import { type DesiredState, isQuadletFileName, isQuadletKind } from "../model.ts";
 import { bringUpOrder, describeUnits } from "../plan/units.ts";
 import { type NamedState, nameUnits } from "./naming.ts";
+import { mark } from "../trace.ts";
 
 /** What validating needs. */
 export interface ValidateOptions {
@@ -40,6 +41,7 @@ export async function validate(
   const extra = options.handPlaced === undefined
     ? []
     : await handPlacedQuadlets(loaded, options.quadletDir, options.handPlaced);
+  mark("validate: hand-placed quadlets listed");
   const named = await nameUnits(
     loaded,
     options.quadletDir,

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { sha256 } from "../host/files.ts";
 import {
   type Artifact,
   IDENTIFIER,
@@ -144,7 +144,7 @@ function artifact(
   return {
     ...fields,
     source: entry.path,
-    sha256: createHash("sha256").update(content).digest("hex"),
+    sha256: sha256(content),
     content,
   };
 }

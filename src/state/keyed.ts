@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { createHmac } from "node:crypto";
+import { hmac } from "@noble/hashes/hmac";
+import { sha256 } from "@noble/hashes/sha2";
 import type { Files } from "../host/files.ts";
 
 /** The key's file name in the state dir. */
@@ -17,7 +18,7 @@ export const SECRET_KEY_BYTES = 32;
 
 /** HMAC-SHA256 of `content` under `key`, hex: the same shape as a sha256, never the same value. */
 export function keyedDigest(key: Uint8Array, content: Uint8Array): string {
-  return createHmac("sha256", key).update(content).digest("hex");
+  return hmac(sha256, key, content).toHex();
 }
 
 /** A fresh random key. */

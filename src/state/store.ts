@@ -234,6 +234,8 @@ export class StateStore {
   // handed out, so no caller can alter what the next one reads.
   #state: RunState | undefined;
   #manifest: OwnershipManifest | null | undefined;
+  /** `state.json` as {@link mayBePaused} read it, until {@link readState} parses it. */
+  #peeked: Uint8Array | undefined;
 
   constructor(readonly dir: string, readonly files: Files) {}
 
@@ -250,12 +252,35 @@ export class StateStore {
   /** The recorded state; the initial state where none was ever written. */
   async readState(): Promise<RunState> {
     if (this.#state === undefined) {
-      const bytes = await this.#read(this.statePath, "state file");
+      const bytes = this.#peeked ?? await this.#read(this.statePath, "state file");
+      this.#peeked = undefined;
       this.#state = bytes === null
         ? initialState()
         : parseState(new TextDecoder().decode(bytes), this.statePath);
     }
     return structuredClone(this.#state);
+  }
+
+  /**
+   * Whether `state.json` may record a pause, from its `paused` field alone, before the file
+   * is validated: the agent starts its fetch on `false` and validates while git works (a
+   * paused host is never fetched for). `true` for a file that is not a JSON object, so that
+   * the validated read refuses it before any fetch. The bytes are kept for {@link readState}.
+   */
+  async mayBePaused(): Promise<boolean> {
+    if (this.#state !== undefined) return this.#state.paused !== null;
+    const bytes = await this.#read(this.statePath, "state file");
+    if (bytes === null) return false;
+    this.#peeked = bytes;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(new TextDecoder().decode(bytes));
+    } catch (error) {
+      if (error instanceof SyntaxError) return true;
+      throw error;
+    }
+    return typeof raw !== "object" || raw === null ||
+      ((raw as { paused?: unknown }).paused ?? null) !== null;
   }
 
   /** Replaces `state.json` atomically. */

@@ -270,6 +270,34 @@ Deno.test("agent: a corrupt manifest is an explicit 65, never a backoff of the r
   assert.equal((await w.state()).last_applied_revision, "c2");
 });
 
+Deno.test("agent: a corrupt state file is an explicit 65, written over never, after git finished", async () => {
+  const w = new World();
+  assert.equal(await w.run(), 0);
+  const statePath = `${SETTINGS.stateDir}/state.json`;
+  const good = w.files.text(statePath)!;
+  // Not JSON: refused before any fetch. JSON of another shape: refused while git fetches
+  // (only the pause is looked up first), so the failure waits for the fetch to finish.
+  for (const [bad, fetched] of [["{not json", false], ['{"schema_version": 99}', true]] as const) {
+    w.files.put(statePath, bad);
+    w.slowFetch = true;
+    w.systemd.calls.length = 0;
+    let thrown: unknown;
+    try {
+      await runAgent(SETTINGS, w.ports());
+    } catch (error) {
+      thrown = error;
+    }
+    assert.ok(thrown instanceof CoreOpsError, bad);
+    assert.equal(thrown.exitCode, 65, bad);
+    assert.equal(thrown.diagnostics[0].location?.file, statePath, bad);
+    assert.equal(w.events.at(-1)!.status, "failure", bad);
+    assert.equal(w.files.text(statePath), bad, "never written over");
+    assert.equal(w.systemd.calls.includes("(fetched)"), fetched, bad);
+  }
+  w.files.put(statePath, good);
+  assert.equal(await w.run(), 0, "runs again once the state file is restored");
+});
+
 Deno.test("agent: a no-change tick writes state.json once", async () => {
   const w = new World();
   await w.run();

@@ -6,6 +6,7 @@
  *
  *  -1  build_stamp.ts                            data a build writes (its commit)
  *   0  errors.ts model.ts tree.ts paths.ts version.ts   the vocabulary
+ *   0  trace.ts                                  the bench's phase marks (imports nothing)
  *   1  host/                                     adapters (files, git, systemd, …)
  *   2  settings.ts settings/ source/ state/      settings; pure loading; the state dir
  *   3  plan/                                     the pure planner
@@ -24,6 +25,7 @@ const LAYERS: Record<string, number> = {
   tree: 0,
   version: 0,
   paths: 0,
+  trace: 0,
   build_stamp: -1,
   host: 1,
   settings: 2,

@@ -98,6 +98,7 @@ Deno.test("desired cache: a damaged, tampered or foreign cache is ignored and re
     // Same key, other bytes under an unchanged digest: must never be deployed.
     ["content swapped", (t) => t.replace(btoa("x = 1\n"), btoa("x = 2\n"))],
     ["bad base64", (t) => t.replace(btoa("x = 1\n"), "!!!")],
+    ["digest altered", (t) => t.replace(/"digest":"[0-9a-f]{64}"/, `"digest":"${"0".repeat(64)}"`)],
   ];
   for (const [what, mangle] of damage) {
     const files = new FakeFiles();

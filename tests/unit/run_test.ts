@@ -98,6 +98,22 @@ Deno.test("second and third apply: nothing planned, no write, no reload, no job"
   assert.equal(state.last_run?.outcome, "noop");
 });
 
+Deno.test("a no-change run reuses the generator's verdict from the state dir: no second dry-run", async () => {
+  const h = host();
+  // A generator that says which binary it is: only then is its verdict kept (dryrun_cache.ts).
+  const generator = Object.assign(fakeGenerator(), {
+    identity: () => Promise.resolve("quadlet 5.4.2"),
+  });
+  h.generator = generator;
+  await applyRevision(context(h, repo()));
+  assert.equal(generator.calls, 1);
+  const report = await applyRevision(context(h, repo()));
+  assert.equal(report.outcome, "noop");
+  assert.equal(generator.calls, 1, "the second run took the kept verdict");
+  await applyRevision(context(h, repo({ "services/web/quadlet/more.volume": "[Volume]\n" })));
+  assert.equal(generator.calls, 2, "a changed quadlet set is judged again");
+});
+
 Deno.test("a changed mounted config restarts only its container, with no reload", async () => {
   const h = host();
   await applyRevision(context(h, repo()));
