@@ -18,7 +18,9 @@ import { applyRevision, type ApplyRunContext } from "../../src/run/run.ts";
 import { placeUsers, requireUserManagers } from "../../src/run/users.ts";
 import { loadDesiredState } from "../../src/source/layout.ts";
 import { FakeFiles, FakeSystemd, FakeUsers } from "../helpers/fakes.ts";
-import { committed, DIRS, runContext } from "../helpers/run_context.ts";
+import { committed, DIRS, runContext, STATE } from "../helpers/run_context.ts";
+import { generationSource } from "../../src/run/generation.ts";
+import { StateStore } from "../../src/state/store.ts";
 import { type Files, memoryTree } from "../helpers/repo.ts";
 
 const APP = "[Container]\nImage=localhost/busybox:latest\nPull=never\n" +
@@ -330,4 +332,29 @@ Deno.test("pulls: a user container's image goes to its login's store, named in t
     steps.some((l) => l.startsWith("pull localhost/busybox:latest as alice … ok")),
     steps.join(""),
   );
+});
+
+Deno.test("rollback to a kept generation brings a removed user service back under its login", async () => {
+  const h = { files: new FakeFiles(), systemd: new FakeSystemd() };
+  h.systemd.running("user@1001.service");
+  const users = new FakeUsers({ alice: 1001 });
+  await applyRevision(context(repo(), h, users, "r1"));
+  const { "services/app/service.yaml": _y, ...noYaml } = repo();
+  const systemOnly = Object.fromEntries(
+    Object.entries(noYaml).filter(([path]) => !path.startsWith("services/app/")),
+  );
+  await applyRevision(context(systemOnly, h, users, "r2"));
+  assert.equal(h.files.text("/q/users/1001/app.container"), undefined);
+
+  h.systemd.calls.length = 0;
+  const store = new StateStore(STATE, h.files);
+  const { resolved } = await generationSource(store, null);
+  const report = await applyRevision(runContext(h, { resolved }, { users }));
+  assert.equal(report.outcome, "success");
+  assert.ok(h.files.text("/q/users/1001/app.container")?.includes("Image=localhost/busybox"));
+  assert.deepEqual(h.systemd.jobs(), [
+    "alice:daemon-reload",
+    "start alice:cache-volume.service",
+    "start alice:app.service",
+  ]);
 });
