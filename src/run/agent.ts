@@ -24,7 +24,6 @@ import type { Files } from "../host/files.ts";
 import { redactUrl } from "../host/remote.ts";
 import type { QuadletGenerator } from "../plan/dryrun.ts";
 import type { Systemd } from "../host/systemd.ts";
-import type { TargetDirs } from "../model.ts";
 import {
   backoffEvent,
   eventFromError,

@@ -34,7 +34,7 @@ import { read, type ReadOptions } from "./read.ts";
 import { nextManifest, recordRefusal, recordRun, recordStart, sameOwnership } from "./record.ts";
 import { resolve, type Resolved, type SourcePorts, type SourceSpec } from "./resolve.ts";
 import { failedUnitDetails, failureReason, rollBack } from "./rollback.ts";
-import { placeUsers, requireUserManagers, usersOnce } from "./users.ts";
+import { placeUsers, planUserManagers, requireUserManagers, usersOnce } from "./users.ts";
 import { validate } from "./validate.ts";
 import { realUsers, type Users } from "../host/users.ts";
 import { startedUnits, verify, type VerifyContext } from "./verify.ts";
@@ -114,16 +114,15 @@ export async function planRevision(
   const manifest = await ctx.store.readManifest();
   const pending = state.in_progress?.pending ?? null;
   return await withSource(ctx.source, async (source) => {
-    const loaded = await placeUsers(
-      await read(source, ctx.read),
-      ctx.dirs.quadletDir,
-      usersOf(ctx),
-    );
+    const users = usersOnce(usersOf(ctx));
+    const placed = await placeUsers(await read(source, ctx.read), ctx.dirs.quadletDir, users);
+    // Logins that cannot run their units here are warnings for plan, and never asked.
+    const { desired: loaded, systemd } = await planUserManagers(placed, users, ctx.systemd);
     const named = await validate(loaded, validateOptions(ctx, manifest, pending, false));
     const opened = await decrypt(named, "try", ctx);
     return {
       revision: source.revision,
-      ...await plan(opened.named, manifest, pending, { ...ctx, secretKey: opened.key }),
+      ...await plan(opened.named, manifest, pending, { ...ctx, systemd, secretKey: opened.key }),
     };
   });
 }

@@ -11,7 +11,13 @@
 import { CoreOpsError, type Diagnostic, Exit } from "../errors.ts";
 import type { Systemd } from "../host/systemd.ts";
 import { LINGER_DIR, type UserEntry, type Users } from "../host/users.ts";
-import { type Artifact, type DesiredState, userQuadletDir, type UserScope } from "../model.ts";
+import {
+  type Artifact,
+  type DesiredState,
+  unitScope,
+  userQuadletDir,
+  type UserScope,
+} from "../model.ts";
 import { compare } from "../tree.ts";
 
 /**
@@ -93,50 +99,102 @@ export async function requireUserManagers(
   users: Users,
   systemd: Systemd,
 ): Promise<void> {
+  const problems = await userManagerProblems(desired, users, systemd);
+  if (problems.size > 0) {
+    throw new CoreOpsError(Exit.failed, "plan", [...problems.values()], { blame: "host" });
+  }
+}
+
+/**
+ * `plan`'s view of the same preconditions: each problem is a warning, and the
+ * managers of those logins are never asked — a login without lingering would
+ * get a user manager started just for the question (`systemctl --user -M`
+ * starts one), and an unknown login has none. Their units' states are unknown.
+ * Off-host (no systemd) only an unknown login is known to be a problem.
+ */
+export async function planUserManagers(
+  desired: DesiredState,
+  users: Users,
+  systemd: Systemd,
+): Promise<{ desired: DesiredState; systemd: Systemd }> {
+  if (loginsOf(desired).length === 0) return { desired, systemd };
+  const problems = await userManagerProblems(desired, users, systemd);
+  if (problems.size === 0) return { desired, systemd };
+  const warnings = [...desired.warnings];
+  for (const [login, d] of problems) {
+    // placeUsers already warned about a login this host does not know.
+    if (desired.artifacts.some((a) => a.user?.login === login && a.user.uid === null)) continue;
+    warnings.push({ message: `${d.message}; its units' states are unknown (hint: ${d.hint})` });
+  }
+  return { desired: { ...desired, warnings }, systemd: withoutManagers(systemd, problems) };
+}
+
+/** `systemd` that never asks the managers of `logins` for their units. */
+function withoutManagers(systemd: Systemd, logins: ReadonlyMap<string, unknown>): Systemd {
+  const asked = (units: readonly string[]) =>
+    units.filter((u) => !logins.has(unitScope(u).login ?? ""));
+  return {
+    available: () => systemd.available(),
+    states: (units) => systemd.states(asked(units)),
+    instances: (templates) => systemd.instances(asked(templates)),
+    show: (units, props) => systemd.show(asked(units), props),
+    daemonReload: (login) => systemd.daemonReload(login),
+    job: (op, units) => systemd.job(op, units),
+    journal: (unit, lines) => systemd.journal(unit, lines),
+    pull: (image, policy, seconds, login) => systemd.pull(image, policy, seconds, login),
+  };
+}
+
+/**
+ * What keeps each login of `desired` from running its units here, by login:
+ * not in the user database, not lingering, or its manager not running (only
+ * asked where systemd runs).
+ */
+async function userManagerProblems(
+  desired: DesiredState,
+  users: Users,
+  systemd: Systemd,
+): Promise<Map<string, Diagnostic>> {
+  const problems = new Map<string, Diagnostic>();
   const logins = loginsOf(desired);
-  if (logins.length === 0) return;
+  if (logins.length === 0) return problems;
   const known = await users.lookup(logins);
-  const problems: Diagnostic[] = [];
   const managers = new Map<string, string>();
   for (const login of logins) {
     const entry = known.get(login);
     const where = serviceFileOf(desired, login);
     if (entry === undefined) {
-      problems.push({
+      problems.set(login, {
         message: `login ${login} (user: of ${where}) does not exist on this host`,
         location: { file: where },
         hint: `create it with a subuid/subgid range (useradd ${login}, or passwd.users in ` +
           `the Butane config) and enable lingering for it`,
       });
-      continue;
-    }
-    if (!(await users.lingers(login))) {
-      problems.push({
+    } else if (!(await users.lingers(login))) {
+      problems.set(login, {
         message: `lingering is not enabled for ${login} (user: of ${where}): ` +
           `its systemd manager does not run without a session`,
         location: { file: where },
         hint: `loginctl enable-linger ${login}, or a Butane storage.files entry at ` +
           `${LINGER_DIR}/${login}`,
       });
-      continue;
+    } else {
+      managers.set(login, `user@${entry.uid}.service`);
     }
-    managers.set(login, `user@${entry.uid}.service`);
   }
-  if (managers.size > 0) {
+  if (managers.size > 0 && await systemd.available()) {
     const states = await systemd.show([...managers.values()], ["ActiveState"]);
     for (const [login, unit] of managers) {
       const active = states.get(unit)?.ActiveState ?? "unknown";
       if (active === "active") continue;
-      problems.push({
+      problems.set(login, {
         message: `${unit}, the systemd manager of ${login}, is ${active}`,
         hint: `systemctl start ${unit} (lingering starts it at boot); ` +
           `systemctl status ${unit} says why it is not running`,
       });
     }
   }
-  if (problems.length > 0) {
-    throw new CoreOpsError(Exit.failed, "plan", problems, { blame: "host" });
-  }
+  return problems;
 }
 
 /** The service.yaml that names `login` (the first, for the message). */

@@ -14,7 +14,7 @@ import { planRollback } from "../../src/apply/rollback.ts";
 import { stepLine } from "../../src/report/run_text.ts";
 import type { DryRunOptions, QuadletGenerator } from "../../src/plan/dryrun.ts";
 import { nameUnits } from "../../src/run/naming.ts";
-import { applyRevision, type ApplyRunContext } from "../../src/run/run.ts";
+import { applyRevision, type ApplyRunContext, planRevision } from "../../src/run/run.ts";
 import { placeUsers, requireUserManagers } from "../../src/run/users.ts";
 import { loadDesiredState } from "../../src/source/layout.ts";
 import { FakeFiles, FakeSystemd, FakeUsers } from "../helpers/fakes.ts";
@@ -357,4 +357,18 @@ Deno.test("rollback to a kept generation brings a removed user service back unde
     "start alice:cache-volume.service",
     "start alice:app.service",
   ]);
+});
+
+Deno.test("plan: a login that cannot run its units is a warning, and its manager is never asked", async () => {
+  const h = { files: new FakeFiles(), systemd: new FakeSystemd() };
+  const users = new FakeUsers({ alice: 1001 }, new Set());
+  const planned = await planRevision(context(repo(), h, users));
+  const warnings = planned.plan.warnings.map((w) => w.message).join("\n");
+  assert.match(warnings, /lingering is not enabled for alice.*states are unknown/);
+  assert.ok(
+    !h.systemd.calls.some((c) => / alice:/.test(c)),
+    `asked alice's manager: ${h.systemd.calls.join("; ")}`,
+  );
+  assert.ok(planned.plan.actions.some((a) => a.op === "start" && a.target === "alice:app.service"));
+  assert.deepEqual(h.files.calls, [], "plan writes nothing");
 });
