@@ -211,6 +211,22 @@ export const userScenarios: Scenario[] = [
       // A login that does not linger, and one that does not exist: refused before any write.
       for (const login of ["bob", "carol"]) {
         const sha = await publish(t, revision(login, "d", token), `app as ${login}`);
+        // plan shows it with a warning, and starts no manager for bob to ask it.
+        const preview = await t.coreOps([
+          "plan",
+          "--json",
+          "--repo",
+          `file://${REMOTE}`,
+          "--rev",
+          "main",
+        ]);
+        assert.equal(preview.code, 0, preview.stderr);
+        assert.match(
+          preview.stdout,
+          login === "bob" ? /lingering is not enabled for bob/ : /login carol does not exist/,
+        );
+        const bobManager = await t.exec(["systemctl", "is-active", `user@${bob.uid}.service`]);
+        assert.notEqual(bobManager.stdout.trim(), "active", "plan started bob's manager");
         const before = await t.snapshot([QUADLETS, "/etc/app"]);
         assert.equal(await serviceRun(t), 1, await runLog(t));
         assert.equal(await t.snapshot([QUADLETS, "/etc/app"]), before, `${login}: files changed`);
