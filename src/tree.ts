@@ -99,3 +99,61 @@ export function isReserved(name: string): boolean {
 export function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/**
+ * One walk of a repository against the caps above, whatever it walks (a
+ * checkout on disk, a commit in the mirror): the entries recorded so far,
+ * and whether a cap stopped the walk. Each walker asks before it records.
+ */
+export class TreeWalk {
+  readonly entries: TreeEntry[] = [];
+  #files = 0;
+  #bytes = 0;
+  #stopped: "count" | "size" | null = null;
+
+  /** Whether a cap stopped the walk: nothing more is recorded after that. */
+  get stopped(): boolean {
+    return this.#stopped !== null;
+  }
+
+  /**
+   * The path of `name` under `rel` if the walk records it: `null` when the
+   * walk stopped ({@link MAX_ENTRIES} reached) or `name` is a reserved
+   * top-level name. A path that cannot be walked is recorded as refused, and
+   * `null` returned too.
+   */
+  enter(rel: string, name: string, depth: number): string | null {
+    if (this.#stopped !== null) return null;
+    if (depth === 0 && isReserved(name)) return null;
+    if (this.entries.length >= MAX_ENTRIES) {
+      this.#stopped = "count";
+      return null;
+    }
+    const path = rel === "" ? name : `${rel}/${name}`;
+    const problem = unwalkable(path);
+    if (problem === null) return path;
+    this.entries.push({ type: "refused", path, problem });
+    return null;
+  }
+
+  /** Counts a file; `false` (and the walk stopped) past {@link MAX_FILES}. */
+  file(): boolean {
+    if (++this.#files > MAX_FILES) this.#stopped = "count";
+    return this.#stopped === null;
+  }
+
+  /** Counts `size` bytes of content to read; `false` (and the walk stopped) past {@link MAX_TOTAL_SIZE}. */
+  content(size: number): boolean {
+    this.#bytes += size;
+    if (this.#bytes > MAX_TOTAL_SIZE) this.#stopped = "size";
+    return this.#stopped === null;
+  }
+
+  /** The walk as a tree. */
+  tree(): RepoTree {
+    const truncated = this.#stopped !== null;
+    return this.#stopped === "size"
+      ? { entries: this.entries, truncated, truncatedBy: "size" }
+      : { entries: this.entries, truncated };
+  }
+}

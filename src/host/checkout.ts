@@ -10,16 +10,11 @@ import { CoreOpsError, Exit, noInput } from "../errors.ts";
 import {
   compare,
   inGitDir,
-  isReserved,
   MAX_DEPTH,
-  MAX_ENTRIES,
   MAX_FILE_SIZE,
-  MAX_FILES,
-  MAX_TOTAL_SIZE,
   PAYLOAD_ROOTS,
   type RepoTree,
-  type TreeEntry,
-  unwalkable,
+  TreeWalk,
 } from "../tree.ts";
 
 /**
@@ -37,11 +32,8 @@ export async function readRepoTree(root: string): Promise<RepoTree> {
     throw sourceError(error, root, root);
   }
 
-  const entries: TreeEntry[] = [];
-  let files = 0;
-  let bytes = 0;
-  let truncated = false;
-  let truncatedBy: "size" | undefined;
+  const walked = new TreeWalk();
+  const entries = walked.entries;
 
   // Synchronous calls: a CLI run has nothing else to do meanwhile, and each
   // async file op pays a thread-pool round trip (bench/plan_bench.ts).
@@ -54,17 +46,10 @@ export async function readRepoTree(root: string): Promise<RepoTree> {
     }
     names.sort((a, b) => compare(a.name, b.name));
     for (const entry of names) {
-      if (truncated) return;
-      if (depth === 0 && isReserved(entry.name)) continue;
-      if (entries.length >= MAX_ENTRIES) {
-        truncated = true;
-        return;
-      }
-      const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
-      // A name Deno could not decode cannot be addressed again: record it unread.
-      const problem = unwalkable(path);
-      if (problem !== null) {
-        entries.push({ type: "refused", path, problem });
+      // A name Deno could not decode cannot be addressed again: recorded unread.
+      const path = walked.enter(rel, entry.name, depth);
+      if (path === null) {
+        if (walked.stopped) return;
         continue;
       }
       const full = join(dirReal, entry.name);
@@ -113,19 +98,11 @@ export async function readRepoTree(root: string): Promise<RepoTree> {
         entries.push({ type: "dir", path });
         if (inPayload) walk(real, path, depth + 1, new Set([...stack, real]));
       } else if (info.isFile) {
-        if (++files > MAX_FILES) {
-          truncated = true;
-          return;
-        }
+        if (!walked.file()) return;
         const worldReadable = ((info.mode ?? 0o644) & 0o004) !== 0;
         let content: Uint8Array | null = null;
         if (inPayload && info.size <= MAX_FILE_SIZE) {
-          bytes += info.size;
-          if (bytes > MAX_TOTAL_SIZE) {
-            truncated = true;
-            truncatedBy = "size";
-            return;
-          }
+          if (!walked.content(info.size)) return;
           try {
             content = Deno.readFileSync(real);
           } catch (error) {
@@ -140,7 +117,7 @@ export async function readRepoTree(root: string): Promise<RepoTree> {
   }
 
   walk(rootReal, "", 0, new Set([rootReal]));
-  return truncatedBy ? { entries, truncated, truncatedBy } : { entries, truncated };
+  return walked.tree();
 }
 
 /**

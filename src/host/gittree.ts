@@ -11,16 +11,12 @@ import { git } from "./git.ts";
 import {
   compare,
   inGitDir,
-  isReserved,
   MAX_DEPTH,
-  MAX_ENTRIES,
   MAX_FILE_SIZE,
-  MAX_FILES,
-  MAX_TOTAL_SIZE,
   PAYLOAD_ROOTS,
   type RepoTree,
   type TreeEntry,
-  unwalkable,
+  TreeWalk,
 } from "../tree.ts";
 
 /** Longest symbolic link target read; Linux refuses longer ones (PATH_MAX). */
@@ -110,26 +106,16 @@ export async function readGitTree(
     return blob === undefined ? null : decoder.decode(blob);
   };
 
-  const entries: TreeEntry[] = [];
+  const walked = new TreeWalk();
+  const entries = walked.entries;
   /** Entries whose content is still to be read, by blob id. */
   const pending: { entry: Extract<TreeEntry, { type: "file" }>; oid: string }[] = [];
-  let files = 0;
-  let bytes = 0;
-  let truncated = false;
-  let truncatedBy: "size" | undefined;
 
   const walk = (dirReal: string, rel: string, depth: number, stack: Set<string>) => {
     for (const name of children.get(dirReal) ?? []) {
-      if (truncated) return;
-      if (depth === 0 && isReserved(name)) continue;
-      if (entries.length >= MAX_ENTRIES) {
-        truncated = true;
-        return;
-      }
-      const path = rel === "" ? name : `${rel}/${name}`;
-      const problem = unwalkable(path);
-      if (problem !== null) {
-        entries.push({ type: "refused", path, problem });
+      const path = walked.enter(rel, name, depth);
+      if (path === null) {
+        if (walked.stopped) return;
         continue;
       }
       const inPayload = depth > 0 || PAYLOAD_ROOTS.has(name);
@@ -166,10 +152,7 @@ export async function readGitTree(
         entries.push({ type: "dir", path });
         if (inPayload) walk(real, path, depth + 1, new Set([...stack, real]));
       } else if (node.kind === "file") {
-        if (++files > MAX_FILES) {
-          truncated = true;
-          return;
-        }
+        if (!walked.file()) return;
         // Git stores 0644 and 0755 only: every blob is world-readable once checked out.
         const entry = {
           type: "file" as const,
@@ -180,12 +163,7 @@ export async function readGitTree(
         };
         entries.push(entry);
         if (inPayload && node.size <= MAX_FILE_SIZE) {
-          bytes += node.size;
-          if (bytes > MAX_TOTAL_SIZE) {
-            truncated = true;
-            truncatedBy = "size";
-            return;
-          }
+          if (!walked.content(node.size)) return;
           pending.push({ entry, oid: node.oid });
         }
       } else {
@@ -196,10 +174,11 @@ export async function readGitTree(
   };
   walk("", "", 0, new Set([""]));
 
-  if (truncatedBy) return { entries, truncated, truncatedBy };
+  // A tree the loader refuses as too big needs none of its content.
+  if (walked.stopped) return walked.tree();
   const blobs = await catFiles(gitDir, pending.map((p) => p.oid));
   for (const { entry, oid } of pending) entry.content = blobs.get(oid)!;
-  return { entries, truncated };
+  return walked.tree();
 }
 
 /**
