@@ -9,13 +9,8 @@ import { type AgentPorts, runAgent } from "../run/agent.ts";
 import { pausePoint } from "../host/faults.ts";
 import { applySummary, stepLine } from "../report/run_text.ts";
 import { CoreOpsError, RunFailed, usage } from "../errors.ts";
-import { type Files, realFiles } from "../host/files.ts";
 import { type EventSink, journal } from "../host/journal.ts";
-import { flockLocker, type RunLocker } from "../host/lock.ts";
 import { buildIdentity } from "../host/program.ts";
-import type { QuadletGenerator } from "../plan/dryrun.ts";
-import { podmanGenerator } from "../run/generator.ts";
-import { realSystemd, type Systemd } from "../host/systemd.ts";
 import { hostSources } from "../host/sources.ts";
 import { clearTrigger, triggerPath } from "../host/trigger.ts";
 import { auditEvent, eventFromError, type RunEvent } from "../report/event.ts";
@@ -28,25 +23,19 @@ import {
   settingsFrom,
   settingSource,
 } from "./options.ts";
+import { type HostAdapters, REAL_HOST } from "./adapters.ts";
 import type { Output } from "./output.ts";
 import { mark } from "../trace.ts";
 
 /** The host adapters `agent` drives; tests pass fakes. */
-export interface AgentAdapters {
-  locker: RunLocker;
-  files: Files;
-  systemd: Systemd;
-  generator: QuadletGenerator;
+export interface AgentAdapters extends HostAdapters {
   events: EventSink;
   sources: typeof hostSources;
   clearTrigger: (path: string) => Promise<void>;
 }
 
 const REAL: AgentAdapters = {
-  locker: flockLocker,
-  files: realFiles,
-  systemd: realSystemd,
-  generator: podmanGenerator,
+  ...REAL_HOST,
   events: journal,
   sources: hostSources,
   clearTrigger,

@@ -5,12 +5,7 @@
  * @module
  */
 import { RunFailed } from "../errors.ts";
-import { type Files, realFiles } from "../host/files.ts";
-import { flockLocker, type RunLocker } from "../host/lock.ts";
 import type { Settings } from "../settings.ts";
-import type { QuadletGenerator } from "../plan/dryrun.ts";
-import { podmanGenerator } from "../run/generator.ts";
-import { realSystemd, type Systemd } from "../host/systemd.ts";
 import { applyRevision } from "../run/run.ts";
 import { applyJson, applySummary, stepLine } from "../report/run_text.ts";
 import { StateStore } from "../state/store.ts";
@@ -23,26 +18,15 @@ import {
   sourceCommand,
 } from "./options.ts";
 import { readOptionsOf, sourceOf } from "./source.ts";
+import { type HostAdapters, REAL_HOST } from "./adapters.ts";
 import type { Output } from "./output.ts";
 import { pauseJson, pauseLine } from "./pause.ts";
 
 /** The host adapters `apply` drives; tests pass fakes. */
-export interface ApplyAdapters {
-  locker: RunLocker;
-  files: Files;
-  systemd: Systemd;
-  generator: QuadletGenerator;
-}
-
-const REAL: ApplyAdapters = {
-  locker: flockLocker,
-  files: realFiles,
-  systemd: realSystemd,
-  generator: podmanGenerator,
-};
+export type ApplyAdapters = HostAdapters;
 
 /** Builds the `apply` command. */
-export function applyCommand(out: Output, adapters: ApplyAdapters = REAL) {
+export function applyCommand(out: Output, adapters: ApplyAdapters = REAL_HOST) {
   return sourceCommand("apply")
     .description("make this host match the source: write, reload, restart, verify, roll back")
     .addOption(options.json())

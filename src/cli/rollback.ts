@@ -8,38 +8,22 @@
  * @module
  */
 import { RunFailed } from "../errors.ts";
-import { type Files, realFiles } from "../host/files.ts";
-import { flockLocker, type RunLocker } from "../host/lock.ts";
-import type { QuadletGenerator } from "../plan/dryrun.ts";
 import { applyJson, applySummary, stepLine } from "../report/run_text.ts";
 import { generationSource } from "../run/generation.ts";
-import { podmanGenerator } from "../run/generator.ts";
 import { applyRevision } from "../run/run.ts";
-import { realSystemd, type Systemd } from "../host/systemd.ts";
 import { nextState } from "../state/next.ts";
 import { StateStore } from "../state/store.ts";
 import { checkWritable, options, settingsCommand, settingsFrom } from "./options.ts";
+import { type HostAdapters, REAL_HOST } from "./adapters.ts";
 import type { Output } from "./output.ts";
 import { operator, pauseJson, pauseLine } from "./pause.ts";
 import { readOptionsOf } from "./source.ts";
 
 /** The host adapters `rollback` drives; tests pass fakes. */
-export interface RollbackAdapters {
-  locker: RunLocker;
-  files: Files;
-  systemd: Systemd;
-  generator: QuadletGenerator;
-}
-
-const REAL: RollbackAdapters = {
-  locker: flockLocker,
-  files: realFiles,
-  systemd: realSystemd,
-  generator: podmanGenerator,
-};
+export type RollbackAdapters = HostAdapters;
 
 /** Builds the `rollback` command. */
-export function rollbackCommand(out: Output, adapters: RollbackAdapters = REAL) {
+export function rollbackCommand(out: Output, adapters: RollbackAdapters = REAL_HOST) {
   return settingsCommand("rollback")
     .description(
       "re-apply an earlier generation from the state dir (no network), then pause the agent",
