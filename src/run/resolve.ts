@@ -16,6 +16,7 @@
  */
 import { CoreOpsError } from "../errors.ts";
 import { redactUrl } from "../host/remote.ts";
+import type { FetchRequest } from "../host/mirror.ts";
 import type { DesiredState } from "../model.ts";
 import type { RepoTree } from "../tree.ts";
 
@@ -62,14 +63,7 @@ export interface SourcePorts {
   /** Reads a checkout on disk. */
   readCheckout(path: string): Promise<RepoTree>;
   /** Fetches `rev` of `url` into the mirror under `stateDir`; the commit and the mirror. */
-  fetch(request: {
-    url: string;
-    rev: string;
-    revFrom?: string;
-    stateDir: string;
-    timeoutSeconds: number;
-    sshKey: string | null;
-  }): Promise<{ commit: string; mirror: string }>;
+  fetch(request: FetchRequest): Promise<{ commit: string; mirror: string }>;
   /** Exit 65 unless `commit` carries a signature of an allowed signer. */
   verifySignature(mirror: string, commit: string, allowedSigners: string): Promise<void>;
   /** Reads `commit` from the objects of the bare repository `mirror`. */
