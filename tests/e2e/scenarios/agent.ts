@@ -117,13 +117,25 @@ export async function setUpAgent(
 ): Promise<string> {
   await t.ok(["git", "init", "-q", "--bare", "-b", "main", REMOTE]);
   const sha = await publish(t, files);
+  await installAgent(t, repo, settings);
+  return sha;
+}
+
+/**
+ * The shipped units installed, the timer active but held (the scenario plays
+ * the ticks), agent.toml pointing at `repo`; the remote is the caller's.
+ */
+export async function installAgent(
+  t: ScenarioContext,
+  repo = FILE_URL,
+  settings: Record<string, Setting> = {},
+): Promise<void> {
   await installShippedUnits(t);
   await t.writeFile(TIMER_DROPIN, TIMER_HOLD);
   await configure(t, repo, settings);
   await t.ok(["systemctl", "daemon-reload"]);
   await t.ok(["systemctl", "start", "core-ops.timer"]);
   await t.assertUnit("core-ops.service", { TriggeredBy: "core-ops.timer" });
-  return sha;
 }
 
 export async function configure(

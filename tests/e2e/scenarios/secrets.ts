@@ -14,15 +14,13 @@ import { armor } from "age-encryption";
 import { encrypt, encryptArmored, newIdentity } from "../../helpers/age.ts";
 import { describe, type Files, type Scenario, type ScenarioContext } from "../lib/scenario.ts";
 import { container, REPO } from "./fixtures.ts";
-import { installShippedUnits } from "./units.ts";
+import { FILE_URL, installAgent, publish, REMOTE, runService } from "./agent.ts";
 
-const REMOTE = "/srv/git/secrets.git";
 const STATE = "/var/lib/core-ops";
 const METRICS = `${STATE}/metrics.prom`;
 const IDENTITY = "/etc/core-ops/age.key";
 const SECRET = "/etc/web/db-password";
 const TARGETS = ["/etc/containers/systemd", "/etc/web", "/etc/api"];
-const TIMER_DROPIN = "/run/systemd/system/core-ops.timer.d/e2e-ticks-by-the-test.conf";
 
 /** A plaintext found only where it is deployed: a marker and a random tail. */
 function planted(label: string): string {
@@ -45,38 +43,19 @@ function revision(webSecret: string, apiSecret: string, failing = false): Files 
   };
 }
 
-/** agent.toml: the file:// remote, the identity, metrics in the state dir. */
-function agentToml(): string {
-  return [
-    `repo = "file://${REMOTE}"`,
-    `rev = "main"`,
-    `verify-settle = 1`,
-    `verify-timeout = 60`,
-    `metrics-file = "${METRICS}"`,
-    `age-identity = "${IDENTITY}"`,
-    "",
-  ].join("\n");
-}
-
-async function publish(t: ScenarioContext, files: Files, message: string): Promise<string> {
-  const sha = await t.writeRepo(REPO, files, { replace: true, message });
-  await t.ok(["git", "-C", REPO, "push", "-q", "--force", REMOTE, "HEAD:refs/heads/main"]);
-  return sha;
-}
-
-/** One run of the shipped, hardened core-ops.service; its exit code. */
-async function serviceRun(t: ScenarioContext): Promise<number> {
-  await t.exec(["systemctl", "start", "core-ops.service"], { timeoutMs: 240_000 });
-  return Number((await t.unit("core-ops.service", ["ExecMainStatus"])).ExecMainStatus);
-}
-
-async function installAgent(t: ScenarioContext): Promise<void> {
+/** The agent tracking the shared remote, with the identity and metrics in the state dir. */
+async function installSecretsAgent(t: ScenarioContext): Promise<void> {
   await t.ok(["git", "init", "-q", "--bare", "-b", "main", REMOTE]);
-  await installShippedUnits(t);
-  // The test ticks the agent itself.
-  await t.writeFile(TIMER_DROPIN, "[Timer]\nOnBootSec=\nOnUnitActiveSec=\nOnCalendar=2099-01-01\n");
-  await t.writeFile("/etc/core-ops/agent.toml", agentToml());
-  await t.ok(["systemctl", "daemon-reload"]);
+  await installAgent(t, FILE_URL, {
+    "verify-timeout": 60,
+    "metrics-file": METRICS,
+    "age-identity": IDENTITY,
+  });
+}
+
+/** One run of the shipped core-ops.service; its exit code. */
+async function serviceRun(t: ScenarioContext): Promise<number> {
+  return (await runService(t)).code;
 }
 
 async function statusJson(t: ScenarioContext): Promise<Record<string, unknown>> {
@@ -120,9 +99,9 @@ async function outputsOf(t: ScenarioContext): Promise<string[]> {
   const out: string[] = [];
   for (
     const args of [
-      ["plan", "--repo", `file://${REMOTE}`, "--rev", "main", "--diff"],
-      ["plan", "--repo", `file://${REMOTE}`, "--rev", "main", "--json"],
-      ["validate", "--repo", `file://${REMOTE}`, "--rev", "main"],
+      ["plan", "--repo", FILE_URL, "--rev", "main", "--diff"],
+      ["plan", "--repo", FILE_URL, "--rev", "main", "--json"],
+      ["validate", "--repo", FILE_URL, "--rev", "main"],
       ["status"],
       ["status", "--json"],
       ["explain", "last"],
@@ -149,11 +128,14 @@ export const secretScenarios: Scenario[] = [
       // Encrypted anew for every revision: a new age file of the same plaintext each time.
       const apiFile = async () => await encryptArmored(`TOKEN=${apiToken}\n`, host.recipient);
       await t.writeFile(IDENTITY, { content: `# e2e host\n${host.identity}\n`, mode: 0o400 });
-      await installAgent(t);
+      await installSecretsAgent(t);
       const outputs: string[] = [];
 
       // First apply, by the hardened service: the container reads the plaintext.
-      await publish(t, revision(await web(a), await apiFile()), "secrets A");
+      await publish(t, revision(await web(a), await apiFile()), {
+        replace: true,
+        message: "secrets A",
+      });
       const code = await serviceRun(t);
       const journal = await t.ok(["journalctl", "-u", "core-ops.service", "--no-pager"]);
       assert.equal(code, 0, journal.stdout);
@@ -169,7 +151,10 @@ export const secretScenarios: Scenario[] = [
         api: await invocation(t, "api.service"),
       };
       const stamp = (await t.ok(["stat", "-c", "%Y %i", SECRET])).stdout;
-      await publish(t, revision(await web(a), await apiFile()), "secrets A, encrypted again");
+      await publish(t, revision(await web(a), await apiFile()), {
+        replace: true,
+        message: "secrets A, encrypted again",
+      });
       assert.equal(await serviceRun(t), 0);
       const last = (await statusJson(t)).last_run as { outcome: string };
       assert.equal(last.outcome, "noop");
@@ -177,7 +162,10 @@ export const secretScenarios: Scenario[] = [
       assert.equal(await invocation(t, "web.service"), before.web);
 
       // A new plaintext: rewritten, and only web (which mounts it) restarts.
-      await publish(t, revision(await web(b), await apiFile()), "secrets B");
+      await publish(t, revision(await web(b), await apiFile()), {
+        replace: true,
+        message: "secrets B",
+      });
       assert.equal(await serviceRun(t), 0);
       assert.equal(await inContainer(t, "web", "/run/secrets/db-password"), b);
       assert.notEqual(await invocation(t, "web.service"), before.web, "web was not restarted");
@@ -192,7 +180,10 @@ export const secretScenarios: Scenario[] = [
       assert.equal(await t.readFile(SECRET), b);
 
       // A new plaintext with a web that fails: rolled back to b, decrypted again.
-      await publish(t, revision(await web(c), await apiFile(), true), "secrets C");
+      await publish(t, revision(await web(c), await apiFile(), true), {
+        replace: true,
+        message: "secrets C",
+      });
       assert.equal(await serviceRun(t), 1);
       assert.equal(await t.readFile(SECRET), b, "rollback did not restore the previous plaintext");
       assert.equal(await inContainer(t, "web", "/run/secrets/db-password"), b);

@@ -14,13 +14,12 @@ import assert from "node:assert/strict";
 import { encryptArmored, newIdentity } from "../../helpers/age.ts";
 import { TEST_IMAGE } from "../lib/rootfs.ts";
 import type { Files, Login, Scenario, ScenarioContext } from "../lib/scenario.ts";
-import { container, REPO } from "./fixtures.ts";
-import { exposure, installShippedUnits } from "./units.ts";
+import { container } from "./fixtures.ts";
+import { FILE_URL, installAgent, publish, REMOTE, runService } from "./agent.ts";
+import { exposure } from "./units.ts";
 
-const REMOTE = "/srv/git/users.git";
 const IDENTITY = "/etc/core-ops/age.key";
 const QUADLETS = "/etc/containers/systemd";
-const TIMER_DROPIN = "/run/systemd/system/core-ops.timer.d/e2e-ticks-by-the-test.conf";
 const USER_DROPIN = "/etc/systemd/system/core-ops.service.d/user-services.conf";
 /**
  * Highest `systemd-analyze security` exposure of core-ops.service with the
@@ -65,36 +64,24 @@ function revision(
   };
 }
 
-async function publish(t: ScenarioContext, files: Files, message: string): Promise<string> {
-  const sha = await t.writeRepo(REPO, files, { replace: true, message });
-  await t.ok(["git", "-C", REPO, "push", "-q", "--force", REMOTE, "HEAD:refs/heads/main"]);
-  return sha;
-}
-
-/** One run of the shipped core-ops.service; its exit code. */
-async function serviceRun(t: ScenarioContext): Promise<number> {
-  await t.exec(["systemctl", "start", "core-ops.service"], { timeoutMs: 240_000 });
-  return Number((await t.unit("core-ops.service", ["ExecMainStatus"])).ExecMainStatus);
-}
-
 async function runLog(t: ScenarioContext): Promise<string> {
   return (await t.exec(["journalctl", "-u", "core-ops.service", "--no-pager", "-n", "60"])).stdout;
 }
 
-async function installAgent(t: ScenarioContext): Promise<void> {
+/** The agent with the user-services drop-in, tracking the shared remote; its identity too. */
+async function installUserAgent(t: ScenarioContext): Promise<void> {
   await t.ok(["git", "init", "-q", "--bare", "-b", "main", REMOTE]);
-  await installShippedUnits(t);
+  await installAgent(t, FILE_URL, { "verify-timeout": 60, "age-identity": IDENTITY });
   await t.writeFile(
     USER_DROPIN,
     await Deno.readTextFile(`${CHECKOUT}/systemd/core-ops.service.d/user-services.conf`),
   );
-  await t.writeFile(TIMER_DROPIN, "[Timer]\nOnBootSec=\nOnUnitActiveSec=\nOnCalendar=2099-01-01\n");
-  await t.writeFile(
-    "/etc/core-ops/agent.toml",
-    `repo = "file://${REMOTE}"\nrev = "main"\nverify-settle = 1\nverify-timeout = 60\n` +
-      `age-identity = "${IDENTITY}"\n`,
-  );
   await t.ok(["systemctl", "daemon-reload"]);
+}
+
+/** One run of the shipped core-ops.service; its exit code. */
+async function serviceRun(t: ScenarioContext): Promise<number> {
+  return (await runService(t)).code;
 }
 
 /** What the login's container sees at `path`. */
@@ -124,7 +111,7 @@ export const userScenarios: Scenario[] = [
       const host = await newIdentity();
       await t.writeFile(IDENTITY, { content: `${host.identity}\n`, mode: 0o400 });
       const token = await encryptArmored("token-of-app\n", host.recipient);
-      await installAgent(t);
+      await installUserAgent(t);
       const userDir = `${QUADLETS}/users/${alice.uid}`;
 
       // The drop-in's grants, measured: what a host with user services pays (README).
@@ -132,7 +119,10 @@ export const userScenarios: Scenario[] = [
       assert.ok(withUsers <= USER_SERVICES_EXPOSURE, `exposure ${withUsers} with the drop-in`);
 
       // First run: both services converge in one run of the sandboxed agent.
-      await publish(t, revision("alice", "a", token), "app as alice, web as root");
+      await publish(t, revision("alice", "a", token), {
+        replace: true,
+        message: "app as alice, web as root",
+      });
       assert.equal(await serviceRun(t), 0, await runLog(t));
       const app = await t.userUnit(alice, "app.service", [
         "ActiveState",
@@ -163,7 +153,7 @@ export const userScenarios: Scenario[] = [
         "plan",
         "--json",
         "--repo",
-        `file://${REMOTE}`,
+        FILE_URL,
         "--rev",
         "main",
       ]);
@@ -187,7 +177,7 @@ export const userScenarios: Scenario[] = [
 
       // A config change restarts only the user unit that mounts it.
       const web = (await t.unit("web.service", ["InvocationID"])).InvocationID;
-      await publish(t, revision("alice", "b", token), "greeting b");
+      await publish(t, revision("alice", "b", token), { replace: true, message: "greeting b" });
       assert.equal(await serviceRun(t), 0, await runLog(t));
       const restarted = await t.userUnit(alice, "app.service", ["ActiveState", "InvocationID"]);
       assert.equal(restarted.ActiveState, "active");
@@ -200,7 +190,10 @@ export const userScenarios: Scenario[] = [
       assert.equal(await inApp(t, alice, "/app.conf"), "greeting=b\n");
 
       // A failing user container: rolled back to b, running again.
-      await publish(t, revision("alice", "c", token, { failing: true }), "app fails");
+      await publish(t, revision("alice", "c", token, { failing: true }), {
+        replace: true,
+        message: "app fails",
+      });
       assert.equal(await serviceRun(t), 1, await runLog(t));
       assert.equal(await t.readFile("/etc/app/app.conf"), "greeting=b\n");
       assert.match(await t.readFile(`${userDir}/app.container`), /app-started/);
@@ -210,13 +203,16 @@ export const userScenarios: Scenario[] = [
 
       // A login that does not linger, and one that does not exist: refused before any write.
       for (const login of ["bob", "carol"]) {
-        const sha = await publish(t, revision(login, "d", token), `app as ${login}`);
+        const sha = await publish(t, revision(login, "d", token), {
+          replace: true,
+          message: `app as ${login}`,
+        });
         // plan shows it with a warning, and starts no manager for bob to ask it.
         const preview = await t.coreOps([
           "plan",
           "--json",
           "--repo",
-          `file://${REMOTE}`,
+          FILE_URL,
           "--rev",
           "main",
         ]);
@@ -246,7 +242,7 @@ export const userScenarios: Scenario[] = [
       await publish(
         t,
         { "services/web/quadlet/web.container": container("ContainerName=web\n") },
-        "no app",
+        { replace: true, message: "no app" },
       );
       assert.equal(await serviceRun(t), 0, await runLog(t));
       const gone = await t.userUnit(alice, "app.service", ["LoadState", "ActiveState"]);
