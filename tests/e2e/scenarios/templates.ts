@@ -106,6 +106,19 @@ async function names(t: ScenarioContext, what: "volume" | "network"): Promise<st
   return out.stdout.trim().split("\n").filter((n) => n.startsWith("systemd-")).sort();
 }
 
+/** The environment of the container `unit` runs (asserting there is one). */
+async function containerEnv(t: ScenarioContext, unit: string): Promise<string> {
+  const cid = (await t.podman([
+    "ps",
+    "--filter",
+    `label=PODMAN_SYSTEMD_UNIT=${unit}`,
+    "--format",
+    "{{.ID}}",
+  ])).stdout.trim();
+  assert.notEqual(cid, "", `no container for ${unit}`);
+  return (await t.podman(["inspect", "--format", "{{.Config.Env}}", cid])).stdout;
+}
+
 /** Template quadlets on this host's Podman, with this host's names. */
 export const templateScenarios: Scenario[] = [
   {
@@ -172,15 +185,7 @@ export const templateScenarios: Scenario[] = [
       assert.deepEqual(await names(t, "network"), []);
 
       // The instance has the template's drop-in and its own.
-      const cid = (await t.podman([
-        "ps",
-        "--filter",
-        "label=PODMAN_SYSTEMD_UNIT=web@a.service",
-        "--format",
-        "{{.ID}}",
-      ])).stdout.trim();
-      assert.notEqual(cid, "", "no container for web@a.service");
-      const env = (await t.podman(["inspect", "--format", "{{.Config.Env}}", cid])).stdout;
+      const env = await containerEnv(t, "web@a.service");
       assert.match(env, /\bTPL=1\b/);
       assert.match(env, /\bINST=a\b/);
 
@@ -214,14 +219,7 @@ export const templateScenarios: Scenario[] = [
       assert.equal(reapplied.outcome, "success", JSON.stringify(reapplied));
       const restarted = (reapplied.steps as Step[]).filter((s) => s.op === "restart");
       assert.deepEqual(restarted.map((s) => s.target), ["web@a.service"]);
-      const after = (await t.podman([
-        "ps",
-        "--filter",
-        "label=PODMAN_SYSTEMD_UNIT=web@a.service",
-        "--format",
-        "{{.ID}}",
-      ])).stdout.trim();
-      const newEnv = (await t.podman(["inspect", "--format", "{{.Config.Env}}", after])).stdout;
+      const newEnv = await containerEnv(t, "web@a.service");
       assert.match(newEnv, /\bTPL=2\b/);
     },
   },
