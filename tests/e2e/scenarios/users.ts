@@ -79,6 +79,9 @@ async function installUserAgent(t: ScenarioContext): Promise<void> {
   await t.ok(["systemctl", "daemon-reload"]);
 }
 
+/** `plan --json` of the remote's main, as an operator on the host asks it. */
+const PLAN_JSON = ["plan", "--json", "--repo", FILE_URL, "--rev", "main"];
+
 /** One run of the shipped core-ops.service; its exit code. */
 async function serviceRun(t: ScenarioContext): Promise<number> {
   return (await runService(t)).code;
@@ -149,14 +152,7 @@ export const userScenarios: Scenario[] = [
       );
 
       // plan, status and explain: `alice:app.service`, scope with the uid.
-      const plan = await t.coreOpsJson([
-        "plan",
-        "--json",
-        "--repo",
-        FILE_URL,
-        "--rev",
-        "main",
-      ]);
+      const plan = await t.coreOpsJson(PLAN_JSON);
       const artifacts = plan.artifacts as { unit: string | null; scope: unknown; kind: string }[];
       const quadlet = artifacts.find((a) =>
         a.unit === "alice:app.service" && a.kind === "container"
@@ -208,14 +204,7 @@ export const userScenarios: Scenario[] = [
           message: `app as ${login}`,
         });
         // plan shows it with a warning, and starts no manager for bob to ask it.
-        const preview = await t.coreOps([
-          "plan",
-          "--json",
-          "--repo",
-          FILE_URL,
-          "--rev",
-          "main",
-        ]);
+        const preview = await t.coreOps(PLAN_JSON);
         assert.equal(preview.code, 0, preview.stderr);
         assert.match(
           preview.stdout,
