@@ -12,7 +12,8 @@ import { usage } from "../errors.ts";
 import { type Files, realFiles } from "../host/files.ts";
 import { realSystemd, type Systemd, type UnitProperties } from "../host/systemd.ts";
 import { realUsers, type Users } from "../host/users.ts";
-import { isTemplateUnit, type JsonScope, jsonScope, unitScope } from "../model.ts";
+import { isTemplateUnit, type JsonScope } from "../model.ts";
+import { unitScopes } from "../run/users.ts";
 import type { ManifestEntry } from "../state/manifest.ts";
 import { type FailedUnit, type RunState, StateStore } from "../state/store.ts";
 import { options, settingsCommand, settingsFrom } from "./options.ts";
@@ -114,11 +115,7 @@ export async function explainObject(
     : [];
   const journal: Record<string, string[]> = {};
   for (const unit of live.keys()) journal[unit] = await systemd.journal(unit, 10);
-  const logins = [...new Set(units.flatMap((u) => unitScope(u).login ?? []))];
-  const entries = await users.lookup(logins);
-  const scopes = Object.fromEntries(
-    units.map((u) => [u, jsonScope(u, (login) => entries.get(login)?.uid ?? null)]),
-  );
+  const scopes = Object.fromEntries(await unitScopes(units, users));
   return {
     kind: found.kind,
     name: target,

@@ -8,7 +8,8 @@
 import { type Files, realFiles } from "../host/files.ts";
 import { realSystemd, type Systemd, type UnitProperties } from "../host/systemd.ts";
 import { realUsers, type Users } from "../host/users.ts";
-import { isTemplateUnit, jsonScope, unitScope } from "../model.ts";
+import { isTemplateUnit, type JsonScope } from "../model.ts";
+import { unitScopes } from "../run/users.ts";
 import { newSecretKey, observeDigests } from "../state/keyed.ts";
 import type { ManifestEntry, OwnershipManifest } from "../state/manifest.ts";
 import { basename } from "../paths.ts";
@@ -39,8 +40,8 @@ export interface StatusReport {
   nextRun: string | null;
   /** The applied generations kept for `core-ops rollback`, oldest first. */
   generations: { generation: number; revision: string; applied: string; files: number }[];
-  /** The uid of each login with user units (SPEC §7), as the user database says now. */
-  uids: Map<string, number>;
+  /** Whose manager runs each unit (SPEC §7), with the uid the user database says now. */
+  scopes: Map<string, JsonScope>;
   /**
    * Containers whose files on the host say `AutoUpdate=` (SPEC §9), with the
    * policy: `podman auto-update` may replace their images behind core-ops' back.
@@ -83,16 +84,10 @@ export async function gatherStatus(
   const timer = shown.get(AGENT_TIMER);
   shown.delete(AGENT_TIMER);
   const units = shown;
-  const logins = new Set<string>();
-  for (const unit of units.keys()) {
-    const { login } = unitScope(unit);
-    if (login !== null) logins.add(login);
-  }
-  const [found, autoUpdate] = await Promise.all([
-    users.lookup([...logins]),
+  const [scopes, autoUpdate] = await Promise.all([
+    unitScopes(units.keys(), users),
     autoUpdates(owned, files),
   ]);
-  const uids = new Map([...found].map(([login, entry]) => [login, entry.uid]));
   const next = timer?.NextElapseUSecRealtime;
   const nextRun = timer?.ActiveState === "active" && next ? next : null;
   const drift = (manifest?.files ?? []).flatMap((f) => {
@@ -107,7 +102,7 @@ export async function gatherStatus(
     units,
     nextRun,
     generations,
-    uids,
+    scopes,
     autoUpdate,
   };
 }
@@ -172,7 +167,7 @@ export function statusJson(report: StatusReport): string {
       sub: p.SubState ?? "",
       result: p.Result ?? "",
       restarts: p.NRestarts ?? "",
-      scope: jsonScope(unit, (login) => report.uids.get(login) ?? null),
+      scope: report.scopes.get(unit) ?? "system",
     };
   }
   const { state } = report;

@@ -14,6 +14,8 @@ import { LINGER_DIR, type UserEntry, type Users } from "../host/users.ts";
 import {
   type Artifact,
   type DesiredState,
+  type JsonScope,
+  jsonScope,
   unitScope,
   userQuadletDir,
   type UserScope,
@@ -42,6 +44,20 @@ export function usersOnce(users: Users): Users {
     },
     lingers: (login) => users.lingers(login),
   };
+}
+
+/**
+ * The `--json` scope of each of `units` (SPEC §7): `"system"`, or its login
+ * with the uid the user database gives it now; one lookup for all of them.
+ */
+export async function unitScopes(
+  units: Iterable<string>,
+  users: Users,
+): Promise<Map<string, JsonScope>> {
+  const all = [...units];
+  const logins = [...new Set(all.flatMap((u) => unitScope(u).login ?? []))];
+  const found = await users.lookup(logins);
+  return new Map(all.map((u) => [u, jsonScope(u, (login) => found.get(login)?.uid ?? null)]));
 }
 
 /** The logins of the user services of `desired`, sorted. */

@@ -3,6 +3,7 @@
  * are taken, the paused tick's audit event, and the status a paused host
  * shows (with its kept generations).
  */
+import type { JsonScope } from "../../src/model.ts";
 import assert from "node:assert/strict";
 import { checkReason, operator, pauseJson } from "../../src/cli/pause.ts";
 import { statusJson, statusText } from "../../src/cli/status.ts";
@@ -90,7 +91,7 @@ Deno.test("status: a paused host says so first; kept generations are listed, new
     drift: [],
     units: new Map(),
     nextRun: null,
-    uids: new Map<string, number>(),
+    scopes: new Map<string, JsonScope>(),
     autoUpdate: new Map<string, string>(),
     generations: [
       { generation: 3, revision: "r3", applied: "2026-12-05T10:00:00.000Z", files: 3 },
