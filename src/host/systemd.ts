@@ -254,6 +254,17 @@ async function transient(
   return { unit: planName(login, unit), output };
 }
 
+/** Each login's uid, looked up once per process: a report asks for many units' journals. */
+const uids = new Map<string, Promise<number | undefined>>();
+function uidOf(login: string): Promise<number | undefined> {
+  let uid = uids.get(login);
+  if (uid === undefined) {
+    uid = realUsers.lookup([login]).then((found) => found.get(login)?.uid);
+    uids.set(login, uid);
+  }
+  return uid;
+}
+
 /** The real systemd of this host. */
 export const realSystemd: Systemd = {
   async available() {
@@ -346,7 +357,7 @@ export const realSystemd: Systemd = {
     const { login, unit } = unitScope(name);
     let match = ["-u", unit];
     if (login !== null) {
-      const uid = (await realUsers.lookup([login])).get(login)?.uid;
+      const uid = await uidOf(login);
       if (uid === undefined) return [`(no login ${login} on this host)`];
       // The unit's own output, and its manager's lines about it (started, failed): two matches.
       match = [
