@@ -4,15 +4,15 @@
  * would make a test wait set to nothing. Tests spread their own fields over it
  * (a retry policy, an age identity, a user database, …).
  */
-import type { TargetDirs } from "../../src/model.ts";
 import type { ApplyRunContext, RunSource } from "../../src/run/run.ts";
 import { StateStore } from "../../src/state/store.ts";
 import type { RepoTree } from "../../src/tree.ts";
 import { type FakeFiles, fakeGenerator, type FakeSystemd } from "./fakes.ts";
+import { DIRS } from "./layout.ts";
 import { type Files, memoryTree } from "./repo.ts";
 
-/** The target dirs every run-core test deploys to. */
-export const DIRS: TargetDirs = { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" };
+/** The target dirs every run-core test deploys to: the layout tests' own. */
+export { DIRS };
 
 /** The state dir of every run-core test. */
 export const STATE = "/var/lib/state";

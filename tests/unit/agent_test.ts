@@ -4,15 +4,13 @@
  * never count against a revision, and the state each run leaves.
  */
 import assert from "node:assert/strict";
+import { DIRS } from "../helpers/layout.ts";
 import { type AgentPorts, type AgentSettings, runAgent } from "../../src/run/agent.ts";
 import { CoreOpsError, Exit } from "../../src/errors.ts";
-import type { TargetDirs } from "../../src/model.ts";
 import type { RunEvent } from "../../src/report/event.ts";
 import { StateStore } from "../../src/state/store.ts";
 import { FakeFiles, fakeGenerator, FakeSystemd } from "../helpers/fakes.ts";
 import { type Files, memoryTree } from "../helpers/repo.ts";
-
-const DIRS: TargetDirs = { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" };
 
 const GOOD: Files = {
   "services/web/quadlet/web.container": "[Container]\nImage=x\n[Install]\nWantedBy=a\n",

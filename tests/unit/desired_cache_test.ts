@@ -1,5 +1,6 @@
 /** The loaded desired state is reused only under the same key, and only when every byte checks out. */
 import assert from "node:assert/strict";
+import { DIRS } from "../helpers/layout.ts";
 import {
   cachedLoad,
   DESIRED_CACHE_FILE,
@@ -10,7 +11,6 @@ import { loadDesiredState } from "../../src/source/layout.ts";
 import { FakeFiles } from "../helpers/fakes.ts";
 import { memoryTree } from "../helpers/repo.ts";
 
-const DIRS = { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" };
 const PATH = `/state/${DESIRED_CACHE_FILE}`;
 
 /** A repo with a quadlet, a host drop-in, a config file and a binary one that is not world-readable. */

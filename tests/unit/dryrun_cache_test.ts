@@ -1,5 +1,6 @@
 /** The generator's verdict is reused for byte-identical input only, and only when accepted. */
 import assert from "node:assert/strict";
+import { DIRS } from "../helpers/layout.ts";
 import { cachedGenerator } from "../../src/run/dryrun_cache.ts";
 import type { DryRunResult, QuadletGenerator } from "../../src/plan/dryrun.ts";
 import type { Artifact } from "../../src/model.ts";
@@ -10,7 +11,7 @@ import { memoryTree } from "../helpers/repo.ts";
 function quadlets(image: string): Artifact[] {
   return loadDesiredState(
     memoryTree({ "services/web/quadlet/web.container": `[Container]\nImage=${image}\n` }),
-    { host: null, dirs: { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" } },
+    { host: null, dirs: DIRS },
   ).artifacts;
 }
 

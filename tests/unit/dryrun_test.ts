@@ -4,6 +4,7 @@
  * real generator).
  */
 import assert from "node:assert/strict";
+import { DIRS } from "../helpers/layout.ts";
 import {
   crashSuspects,
   generatedUnits,
@@ -20,7 +21,7 @@ const quadlets = loadDesiredState(
     "services/web/quadlet/web.container.d/10.conf": "[Container]\nFooBar=1\n",
     "services/web/quadlet/data.volume": "[Volume]\n",
   }),
-  { host: null, dirs: { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" } },
+  { host: null, dirs: DIRS },
 ).artifacts;
 
 const GOOD = "---data-volume.service---\n[Unit]\n\n---web.service---\n[Unit]\n";
@@ -139,7 +140,7 @@ const crashSet = loadDesiredState(
     "services/s/quadlet/b.container": "[Container]\nImage=x\nMount=type=bind,destination=/x\n",
     "services/s/quadlet/c.container": "[Container]\nImage=x\n",
   }),
-  { host: null, dirs: { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" } },
+  { host: null, dirs: DIRS },
 ).artifacts;
 
 Deno.test("a Go panic is a crash: its message, exit status and the kind being converted", () => {

@@ -3,16 +3,14 @@
  * entries as the checkout reader, and the refusals only a git tree can hold.
  */
 import assert from "node:assert/strict";
+import { DIRS } from "../helpers/layout.ts";
 import { basename, join } from "node:path";
 import { CoreOpsError } from "../../src/errors.ts";
-import type { TargetDirs } from "../../src/model.ts";
 import { readGitTree } from "../../src/host/gittree.ts";
 import { loadDesiredState } from "../../src/source/layout.ts";
 import { readRepoTree } from "../../src/host/checkout.ts";
 import { MAX_FILE_SIZE, type RepoTree } from "../../src/tree.ts";
 import { baseRepo, commitAll, git, writeRepo } from "../helpers/repo.ts";
-
-const DIRS: TargetDirs = { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" };
 
 /** Runs git in `dir` with `input` on stdin; returns stdout, trimmed. */
 async function gitInput(dir: string, input: Uint8Array, ...args: string[]): Promise<string> {

@@ -1,5 +1,6 @@
 /** Health checks and auto-updates of desired containers (src/plan/health.ts, SPEC §9). */
 import assert from "node:assert/strict";
+import { DIRS } from "../helpers/layout.ts";
 import {
   containerHealth,
   goDuration,
@@ -9,8 +10,6 @@ import {
 import { describeUnits } from "../../src/plan/units.ts";
 import { loadDesiredState } from "../../src/source/layout.ts";
 import { memoryTree } from "../helpers/repo.ts";
-
-const DIRS = { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" };
 
 function unitsOf(files: Record<string, string>) {
   return describeUnits(loadDesiredState(memoryTree(files), { host: null, dirs: DIRS }).artifacts);

@@ -1,12 +1,11 @@
 /** Pre-pull planning (src/plan/images.ts, SPEC §9): which images, in which order, for whom. */
 import assert from "node:assert/strict";
+import { DIRS } from "../helpers/layout.ts";
 import { pullActions } from "../../src/plan/images.ts";
 import { describeUnits } from "../../src/plan/units.ts";
 import { loadDesiredState } from "../../src/source/layout.ts";
 import { memoryTree } from "../helpers/repo.ts";
 import type { Action } from "../../src/model.ts";
-
-const DIRS = { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" };
 
 const units = describeUnits(
   loadDesiredState(

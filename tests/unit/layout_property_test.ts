@@ -5,15 +5,14 @@
  * the disk: the test runs without file, process or network permissions.
  */
 import assert from "node:assert/strict";
+import { DIRS } from "../helpers/layout.ts";
 import fc from "fast-check";
 import { CoreOpsError } from "../../src/errors.ts";
-import type { TargetDirs } from "../../src/model.ts";
 import type { ConfigRootPolicy } from "../../src/source/config_roots.ts";
 import { loadDesiredState } from "../../src/source/layout.ts";
 import type { RepoTree, TreeEntry } from "../../src/tree.ts";
 import { baseRepo, memoryTree } from "../helpers/repo.ts";
 
-const DIRS: TargetDirs = { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" };
 const encoder = new TextEncoder();
 
 const layoutWords = fc.constantFrom("services", "hosts", "quadlet", "systemd", "config");

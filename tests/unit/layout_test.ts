@@ -1,12 +1,11 @@
 /** Accepted forms of the layout (SPEC §1), through the pure loader. */
 import assert from "node:assert/strict";
+import { DIRS } from "../helpers/layout.ts";
 import { CoreOpsError } from "../../src/errors.ts";
-import type { DesiredState, TargetDirs } from "../../src/model.ts";
+import type { DesiredState } from "../../src/model.ts";
 import { loadDesiredState } from "../../src/source/layout.ts";
 import type { RepoTree } from "../../src/tree.ts";
 import { baseRepo, type Files, memoryTree, sha256 } from "../helpers/repo.ts";
-
-const DIRS: TargetDirs = { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" };
 
 function load(files: Files, host: string | null = "h1", tree?: RepoTree): DesiredState {
   return loadDesiredState(tree ?? memoryTree(files), { host, dirs: DIRS });

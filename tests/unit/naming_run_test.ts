@@ -1,5 +1,6 @@
 /** The naming step plan and validate share: generator when present, else built-in. */
 import assert from "node:assert/strict";
+import { DIRS } from "../helpers/layout.ts";
 import { nameUnits } from "../../src/run/naming.ts";
 import { CoreOpsError } from "../../src/errors.ts";
 import type { DryRunResult, ExtraQuadletFile, QuadletGenerator } from "../../src/plan/dryrun.ts";
@@ -13,7 +14,7 @@ const state = loadDesiredState(
     "services/a/quadlet/db@.volume.d/10.conf": "[Volume]\nLabel=a=b\n",
     "services/a/systemd/x.service": "[Service]\nExecStart=/bin/true\n",
   }),
-  { host: null, dirs: { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" } },
+  { host: null, dirs: DIRS },
 );
 
 /** A recording generator that answers with `result`. */

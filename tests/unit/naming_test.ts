@@ -1,17 +1,11 @@
 /** Unit naming: built-in per Podman version, or taken from the generator's dry-run. */
 import assert from "node:assert/strict";
+import { DIRS } from "../helpers/layout.ts";
 import { CoreOpsError } from "../../src/errors.ts";
-import {
-  namingForPodmanVersion,
-  NEWEST_NAMING,
-  quadletUnitName,
-  type TargetDirs,
-} from "../../src/model.ts";
+import { namingForPodmanVersion, NEWEST_NAMING, quadletUnitName } from "../../src/model.ts";
 import { describeNaming, withBuiltInNaming, withGeneratorNaming } from "../../src/plan/naming.ts";
 import { loadDesiredState } from "../../src/source/layout.ts";
 import { type Files, memoryTree } from "../helpers/repo.ts";
-
-const DIRS: TargetDirs = { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" };
 
 const TEMPLATES: Files = {
   "services/a/quadlet/foo@.volume": "[Volume]\n",

@@ -3,16 +3,15 @@
  * pod members and template instances (SPEC §2).
  */
 import assert from "node:assert/strict";
+import { DIRS } from "../helpers/layout.ts";
 import { CoreOpsError } from "../../src/errors.ts";
-import type { DesiredState, TargetDirs } from "../../src/model.ts";
+import type { DesiredState } from "../../src/model.ts";
 import { isInstanceOf, plan, type PlanInput, templatesOfInterest } from "../../src/plan/planner.ts";
 import { type Action, type UnitState } from "../../src/model.ts";
 import { withBuiltInNaming } from "../../src/plan/naming.ts";
 import { describeUnits } from "../../src/plan/units.ts";
 import { loadDesiredState } from "../../src/source/layout.ts";
 import { type Files, manifestOf, memoryTree } from "../helpers/repo.ts";
-
-const DIRS: TargetDirs = { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" };
 
 function desired(files: Files): DesiredState {
   return loadDesiredState(memoryTree(files), { host: null, dirs: DIRS });

@@ -1,13 +1,12 @@
 /** The planner (SPEC §2): ordering, restart-what-changed, ownership, drift, idempotence. */
 import assert from "node:assert/strict";
-import type { DesiredState, TargetDirs } from "../../src/model.ts";
+import { DIRS } from "../helpers/layout.ts";
+import type { DesiredState } from "../../src/model.ts";
 import { plan, type PlanInput } from "../../src/plan/planner.ts";
 import { type Action, type UnitState } from "../../src/model.ts";
 import { loadDesiredState } from "../../src/source/layout.ts";
 import type { OwnershipManifest } from "../../src/state/manifest.ts";
 import { baseRepo, type Files, manifestOf, memoryTree, sha256 } from "../helpers/repo.ts";
-
-const DIRS: TargetDirs = { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" };
 
 function desired(files: Files, host: string | null = "h1"): DesiredState {
   return loadDesiredState(memoryTree(files), { host, dirs: DIRS });

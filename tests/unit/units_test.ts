@@ -1,10 +1,9 @@
 /** Dependency facts read from the unit files. */
 import assert from "node:assert/strict";
+import { DIRS } from "../helpers/layout.ts";
 import { describeUnits, mountsPath } from "../../src/plan/units.ts";
 import { loadDesiredState } from "../../src/source/layout.ts";
 import { memoryTree } from "../helpers/repo.ts";
-
-const DIRS = { quadletDir: "/q", systemdUnitDir: "/s", configDir: "/etc" };
 
 Deno.test("quadlet references become unit dependencies and config paths", () => {
   const state = loadDesiredState(
