@@ -265,6 +265,24 @@ function uidOf(login: string): Promise<number | undefined> {
   return uid;
 }
 
+/**
+ * `base` with some of its calls answered otherwise (a prefetched answer, a
+ * manager left unasked); every other call goes to `base`.
+ */
+export function overriding(base: Systemd, overrides: Partial<Systemd>): Systemd {
+  return {
+    available: () => base.available(),
+    states: (units) => base.states(units),
+    instances: (templates) => base.instances(templates),
+    show: (units, props) => base.show(units, props),
+    daemonReload: (login) => base.daemonReload(login),
+    job: (op, units) => base.job(op, units),
+    journal: (unit, lines) => base.journal(unit, lines),
+    pull: (image, policy, seconds, login) => base.pull(image, policy, seconds, login),
+    ...overrides,
+  };
+}
+
 /** The real systemd of this host. */
 export const realSystemd: Systemd = {
   async available() {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Systemd } from "../host/systemd.ts";
+import { overriding, type Systemd } from "../host/systemd.ts";
 
 /** Unit states asked for early, and the systemd that answers with them. */
 export interface PrefetchedStates {
@@ -30,8 +30,7 @@ export function prefetchStates(systemd: Systemd, units: readonly string[]): Pref
   let used = false;
   return {
     done: early.then(() => {}),
-    systemd: {
-      available: () => systemd.available(),
+    systemd: overriding(systemd, {
       states: async (query) => {
         if (!used && key(query) === asked) {
           used = true;
@@ -40,13 +39,6 @@ export function prefetchStates(systemd: Systemd, units: readonly string[]): Pref
         }
         return await systemd.states(query);
       },
-      instances: (templates) => systemd.instances(templates),
-      show: (units, props) => systemd.show(units, props),
-      daemonReload: (login) => systemd.daemonReload(login),
-      job: (op, units) => systemd.job(op, units),
-      journal: (unit, lines) => systemd.journal(unit, lines),
-      pull: (image, policy, timeoutSeconds, login) =>
-        systemd.pull(image, policy, timeoutSeconds, login),
-    },
+    }),
   };
 }

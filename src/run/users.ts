@@ -9,7 +9,7 @@
  * @module
  */
 import { CoreOpsError, type Diagnostic, Exit } from "../errors.ts";
-import type { Systemd } from "../host/systemd.ts";
+import { overriding, type Systemd } from "../host/systemd.ts";
 import { LINGER_DIR, type UserEntry, type Users } from "../host/users.ts";
 import {
   type Artifact,
@@ -149,16 +149,11 @@ export async function planUserManagers(
 function withoutManagers(systemd: Systemd, logins: ReadonlyMap<string, unknown>): Systemd {
   const asked = (units: readonly string[]) =>
     units.filter((u) => !logins.has(unitScope(u).login ?? ""));
-  return {
-    available: () => systemd.available(),
+  return overriding(systemd, {
     states: (units) => systemd.states(asked(units)),
     instances: (templates) => systemd.instances(asked(templates)),
     show: (units, props) => systemd.show(asked(units), props),
-    daemonReload: (login) => systemd.daemonReload(login),
-    job: (op, units) => systemd.job(op, units),
-    journal: (unit, lines) => systemd.journal(unit, lines),
-    pull: (image, policy, seconds, login) => systemd.pull(image, policy, seconds, login),
-  };
+  });
 }
 
 /**
