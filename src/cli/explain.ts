@@ -15,7 +15,7 @@ import { realUsers, type Users } from "../host/users.ts";
 import { isTemplateUnit, type JsonScope } from "../model.ts";
 import { unitScopes } from "../run/users.ts";
 import type { ManifestEntry } from "../state/manifest.ts";
-import { type FailedUnit, type RunState, StateStore } from "../state/store.ts";
+import { type FailedUnit, type LastChange, type RunState, StateStore } from "../state/store.ts";
 import { options, settingsCommand, settingsFrom } from "./options.ts";
 import type { Output } from "./output.ts";
 import { pauseJson, pauseLine } from "./pause.ts";
@@ -30,7 +30,7 @@ const LIVE_PROPS = [
   "ActiveEnterTimestamp",
 ];
 
-type Step = NonNullable<RunState["last_change"]>["steps"][number];
+type Step = LastChange["steps"][number];
 
 /** What `explain` found about an owned object. */
 export interface ObjectExplanation {
@@ -89,6 +89,7 @@ export function resolveTarget(
 export async function explainObject(
   target: string,
   state: RunState,
+  change: LastChange | null,
   files: readonly ManifestEntry[],
   systemd: Systemd,
   users: Users = realUsers,
@@ -105,7 +106,6 @@ export async function explainObject(
   const units = [...new Set(found.entries.flatMap((f) => f.unit ? [f.unit] : []))]
     .filter((u) => !isTemplateUnit(u));
   const targets = new Set<string>([...units, ...found.entries.map((f) => f.path)]);
-  const change = state.last_change;
   const reachable = units.length > 0 && (await systemd.available());
   const live = reachable
     ? await systemd.show(units, LIVE_PROPS)
@@ -248,7 +248,7 @@ export function explainCommand(out: Output, files: Files = realFiles, systemd = 
                 failure: state.failure,
                 retry: state.retry,
                 paused: pauseJson(state.paused),
-                last_change: state.last_change,
+                last_change: await store.readLastChange(),
               },
               null,
               2,
@@ -258,7 +258,8 @@ export function explainCommand(out: Output, files: Files = realFiles, systemd = 
         return;
       }
       const manifest = await store.readManifest();
-      const e = await explainObject(target, state, manifest?.files ?? [], systemd);
+      const change = await store.readLastChange();
+      const e = await explainObject(target, state, change, manifest?.files ?? [], systemd);
       out.stdout(flags.json ? JSON.stringify(e, null, 2) + "\n" : objectText(e));
     });
 }

@@ -8,10 +8,10 @@
 import type { CoreOpsError } from "../errors.ts";
 import type { ManifestEntry } from "./manifest.ts";
 import { afterFailure, type RetryPolicy } from "./retry.ts";
-import type { FailureRecord, LastRun, RunState } from "./store.ts";
+import type { FailureRecord, LastChange, LastRun, RunState } from "./store.ts";
 
-/** One executed step or verdict, as the state file tells it (`last_change.steps`). */
-export type ChangeStep = NonNullable<RunState["last_change"]>["steps"][number];
+/** One executed step or verdict, as `last-change.json` tells it. */
+export type ChangeStep = LastChange["steps"][number];
 
 /** The run's identity and timing, common to every outcome. */
 export interface RunStamp {
@@ -116,19 +116,27 @@ function ran(
     consecutive_failures: ok ? 0 : previous.consecutive_failures + 1,
     last_run: lastRun(event.stamp, event.outcome, event.revision, event.actions, event.drift),
     failure: event.failure,
-    last_change: event.outcome === "noop" ? previous.last_change : {
-      run_id: event.stamp.runId,
-      revision: event.revision,
-      outcome: event.outcome,
-      finished,
-      steps: event.steps,
-    },
     retry: policy.retry === null
       ? previous.retry
       : ok
       ? null
       : afterFailure(previous.retry, event.revision, Date.parse(finished), policy.retry),
     in_progress: null,
+  };
+}
+
+/**
+ * What `last-change.json` records after a run that reached its plan: what it
+ * executed; `null` after a no-op, which keeps the last change. Pure.
+ */
+export function nextChange(event: Extract<StateEvent, { kind: "ran" }>): LastChange | null {
+  if (event.outcome === "noop") return null;
+  return {
+    run_id: event.stamp.runId,
+    revision: event.revision,
+    outcome: event.outcome,
+    finished: event.stamp.finished,
+    steps: event.steps,
   };
 }
 

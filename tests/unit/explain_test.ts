@@ -122,7 +122,7 @@ Deno.test("explain: no systemd here says so; the unit's recorded failure and jou
     available: () => Promise.resolve(false),
     show: () => Promise.reject(new Error("not asked")),
     journal: () => Promise.reject(new Error("not asked")),
-  } as unknown as Parameters<typeof explainObject>[3];
+  } as unknown as Parameters<typeof explainObject>[4];
   const state = {
     ...initialState(),
     status: "failed" as const,
@@ -143,7 +143,7 @@ Deno.test("explain: no systemd here says so; the unit's recorded failure and jou
       rollback_error: null,
     },
   };
-  const e = await explainObject("web.container", state, FILES, noSystemd);
+  const e = await explainObject("web.container", state, null, FILES, noSystemd);
   assert.equal(e.live_state, "systemd-unavailable");
   assert.deepEqual(e.last_failure?.units.map((u) => u.unit), ["web.service"]);
   const text = objectText(e);
@@ -155,7 +155,7 @@ Deno.test("explain: no systemd here says so; the unit's recorded failure and jou
   );
   assert.match(text, /^ {4}\| web: cannot bind :80$/m);
 
-  const config = await explainObject("/etc/web/app.conf", state, FILES, noSystemd);
+  const config = await explainObject("/etc/web/app.conf", state, null, FILES, noSystemd);
   assert.equal(config.live_state, "no-units");
   assert.equal(config.last_failure, null);
   assert.doesNotMatch(objectText(config), /live: unknown/);
@@ -164,6 +164,7 @@ Deno.test("explain: no systemd here says so; the unit's recorded failure and jou
   const fixed = await explainObject(
     "web.service",
     { ...state, status: "success" },
+    null,
     FILES,
     noSystemd,
   );

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { CoreOpsError, Exit } from "../../src/errors.ts";
-import { nextState, type RecordPolicy, type StateEvent } from "../../src/state/next.ts";
+import { nextChange, nextState, type RecordPolicy, type StateEvent } from "../../src/state/next.ts";
 import { initialState, type RunState } from "../../src/state/store.ts";
 
 const T0 = "2026-12-01T10:00:00.000Z";
@@ -289,4 +289,19 @@ Deno.test("nextState: pause, resume and a paused tick, as a table", () => {
   const applied = nextState(PAUSED, ran("success"), HAND);
   assert.deepEqual(applied.paused, PAUSED.paused);
   assert.equal(applied.last_applied_revision, "r2");
+});
+
+Deno.test("nextChange: what executed is the last change; a no-op keeps the one before", () => {
+  const step = { op: "write", target: "/etc/a", reason: "changed", status: "ok", message: "" };
+  for (const outcome of ["success", "failure"] as const) {
+    const event = { ...ran(outcome), steps: [step] } as Extract<StateEvent, { kind: "ran" }>;
+    assert.deepEqual(nextChange(event), {
+      run_id: "run-2",
+      revision: "r2",
+      outcome,
+      finished: T1,
+      steps: [step],
+    });
+  }
+  assert.equal(nextChange(ran("noop") as Extract<StateEvent, { kind: "ran" }>), null);
 });

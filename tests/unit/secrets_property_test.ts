@@ -135,9 +135,13 @@ Deno.test("property: no rendered output and nothing in the state dir holds a sec
       const store = new StateStore(STATE, files);
       const state = await store.readState();
       const manifest = (await store.readManifest())!;
+      const change = await store.readLastChange();
+      assert.notEqual(change, null);
       outputs.push(lastText(state));
       for (const target of ["web.service", `/etc/web/${rel}`, "web"]) {
-        outputs.push(objectText(await explainObject(target, state, manifest.files, systemd)));
+        outputs.push(
+          objectText(await explainObject(target, state, change, manifest.files, systemd)),
+        );
       }
       // A secret for other recipients: refused, the diagnostics rendered.
       const refusal = await applyRevision(
