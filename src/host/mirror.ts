@@ -116,6 +116,16 @@ export async function fetchIntoMirror(request: FetchRequest): Promise<Fetched> {
     );
     start = await abbreviated(mirror, base.prefix, rev, url, from);
   } else {
+    if (base.kind === "name" && walk === "") {
+      // Most ticks find the ref where the last one left it: one round trip that lists the
+      // ref (no pack is made, sent or indexed) instead of a fetch, which re-sends a shallow
+      // commit even when the mirror has it (bench/, issue 15).
+      const [tracked, remote] = await Promise.all([
+        revParse(mirror, `${TRACKED_REF}^{commit}`),
+        remoteCommit(url, base.name, env, request.timeoutSeconds, from),
+      ]);
+      if (tracked !== null && tracked === remote) return { commit: tracked, mirror };
+    }
     // A full commit id is fetched as itself (protocol v2 serves any reachable
     // commit); a name the way `git fetch` resolves it (refs/<rev>,
     // refs/tags/<rev>, refs/heads/<rev>, …).
@@ -202,6 +212,57 @@ async function abbreviated(
     }]);
   }
   return commit;
+}
+
+/**
+ * git's rules for the ref a short name stands for, most specific first (its
+ * ref_rev_parse_rules): `git fetch` takes the remote ref that matches the
+ * earliest rule.
+ */
+const NAME_RULES = [
+  (n: string) => n,
+  (n: string) => `refs/${n}`,
+  (n: string) => `refs/tags/${n}`,
+  (n: string) => `refs/heads/${n}`,
+  (n: string) => `refs/remotes/${n}`,
+  (n: string) => `refs/remotes/${n}/HEAD`,
+];
+
+/**
+ * The commit `git fetch` would take for `name` from the remote's ref list
+ * (`git ls-remote` lines: id, tab, ref; a tag's commit on its `^{}` line), or
+ * `null` when no listed ref matches. Pure.
+ */
+export function commitOfName(listing: string, name: string): string | null {
+  const ids = new Map<string, string>();
+  for (const line of listing.split("\n")) {
+    const tab = line.indexOf("\t");
+    if (tab > 0) ids.set(line.slice(tab + 1), line.slice(0, tab));
+  }
+  for (const rule of NAME_RULES) {
+    const ref = rule(name);
+    const id = ids.get(`${ref}^{}`) ?? ids.get(ref);
+    if (id !== undefined) return FULL_COMMIT.test(id) ? id : null;
+  }
+  return null;
+}
+
+/** The commit the remote's ref `name` points at (see {@link commitOfName}), or `null`. */
+async function remoteCommit(
+  url: string,
+  name: string,
+  env: Record<string, string>,
+  timeoutSeconds: number,
+  from: string,
+): Promise<string | null> {
+  // The name as a pattern: git lists the refs it names or that end in /<name>; and the same
+  // with ^{}, for the commit an annotated tag points at.
+  const listed = await git([...SAFE_CONFIG, "ls-remote", "--", url, name, `${name}^{}`], {
+    env,
+    timeoutMs: timeoutSeconds * 1000,
+  });
+  if (!listed.ok) throw fetchFailure(url, name, listed, timeoutSeconds, from);
+  return commitOfName(listed.stdout, name);
 }
 
 /** The commit `expr` names in the mirror, or `null`. */
