@@ -14,7 +14,7 @@
  * @module
  */
 import { parse as parseToml, TomlError } from "smol-toml";
-import { z } from "zod";
+import { z } from "./zod.ts";
 import { CoreOpsError, type Diagnostic, Exit, noInput } from "./errors.ts";
 import type { TargetDirs } from "./model.ts";
 import {
@@ -184,11 +184,12 @@ function escape(text: string): string {
  * path. An explicit path that is missing is an error (66); a missing default
  * is not: plan and validate run without one.
  */
-export async function readAgentToml(explicit: string | undefined): Promise<SettingsInput["toml"]> {
+export function readAgentToml(explicit: string | undefined): SettingsInput["toml"] {
   const path = explicit ?? DEFAULT_CONFIG_PATH;
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    // Synchronous: the first async file op of a process waits for the runtime's thread pool.
+    text = Deno.readTextFileSync(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound && explicit === undefined) return null;
     if (error instanceof Deno.errors.NotFound) throw noInput("agent config not found", path);

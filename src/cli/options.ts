@@ -92,13 +92,13 @@ export type CommonFlags = SettingFlags & { sourceRepo?: string };
  * command's own flag of the same name (plan's and apply's `--adopt`, which
  * takes over any unowned file, unlike the agent's `adopt`) is not the setting.
  */
-export async function settingsFrom(
+export function settingsFrom(
   flags: SettingFlags,
   command: CommandName,
   configPath?: string,
-): Promise<Settings> {
+): Settings {
   const env = (name: string) => Deno.env.get(name);
-  const toml = await readAgentToml(configPath ?? env(CONFIG_ENV));
+  const toml = readAgentToml(configPath ?? env(CONFIG_ENV));
   const given: Partial<Record<SettingName, string>> = {};
   const parsed: Record<string, string | true | undefined> = flags;
   for (const row of SETTINGS) {

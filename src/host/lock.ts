@@ -38,17 +38,19 @@ export const flockLocker: RunLocker = { acquire: acquireRunLock };
 
 /** Takes an exclusive, non-blocking flock on `path`, creating it (and its dir, 0755). */
 export async function acquireRunLock(path: string): Promise<RunLock> {
-  await ensureDir(dirname(path));
+  // Synchronous up to the lock: the first async file op of a process waits for the runtime's
+  // thread pool, and every timer tick takes this lock (bench/, issue 15).
+  ensureDir(dirname(path));
   let file: Deno.FsFile;
   try {
     // No truncate on open: the file holds the current holder's pid.
-    file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o644 });
+    file = Deno.openSync(path, { read: true, write: true, create: true, mode: 0o644 });
   } catch (error) {
     throw lockFileError(path, error);
   }
   let locked: boolean;
   try {
-    locked = await file.tryLock(true);
+    locked = file.tryLockSync(true);
   } catch (error) {
     file.close();
     throw lockFileError(path, error);
@@ -65,8 +67,8 @@ export async function acquireRunLock(path: string): Promise<RunLock> {
     }]);
   }
   try {
-    await file.truncate(0);
-    await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
+    file.truncateSync(0);
+    file.writeSync(new TextEncoder().encode(`${Deno.pid}\n`));
   } catch (error) {
     file.close();
     throw lockFileError(path, error);
@@ -89,17 +91,17 @@ export async function acquireRunLock(path: string): Promise<RunLock> {
   };
 }
 
-async function ensureDir(dir: string): Promise<void> {
+function ensureDir(dir: string): void {
   try {
-    await Deno.stat(dir);
+    Deno.statSync(dir);
     return;
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw lockFileError(dir, error);
   }
   try {
-    await Deno.mkdir(dir, { recursive: true, mode: 0o755 });
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
     // mkdir's mode is filtered by the umask; the lock dir is 0755 whatever it is.
-    await Deno.chmod(dir, 0o755);
+    Deno.chmodSync(dir, 0o755);
   } catch (error) {
     throw lockFileError(dir, error);
   }

@@ -27,11 +27,12 @@ export async function setTrigger(path: string): Promise<void> {
 }
 
 /** Removes the trigger at `path`; a missing one is nothing to do. */
-export async function clearTrigger(path: string): Promise<void> {
+export function clearTrigger(path: string): Promise<void> {
+  // Synchronous: every tick clears it, and an async remove waits for the thread pool.
   try {
-    await Deno.remove(path);
+    Deno.removeSync(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return;
-    throw error;
+    if (!(error instanceof Deno.errors.NotFound)) return Promise.reject(error);
   }
+  return Promise.resolve();
 }

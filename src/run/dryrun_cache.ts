@@ -9,8 +9,9 @@
  * @module
  */
 import { join } from "../paths.ts";
-import { z } from "zod";
-import { type Files, sha256 } from "../host/files.ts";
+import { z } from "../zod.ts";
+import type { Files } from "../host/files.ts";
+import { sha256 } from "../digest.ts";
 import type { DryRunResult, QuadletGenerator } from "../plan/dryrun.ts";
 import { readCacheFile, writeCacheFile } from "../state/cache_file.ts";
 

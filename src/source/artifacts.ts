@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { sha256 } from "../host/files.ts";
+import { sha256 } from "../digest.ts";
 import {
   type Artifact,
   IDENTIFIER,

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import { z } from "../zod.ts";
 import { IDENTIFIER } from "../model.ts";
 import { showPath } from "./names.ts";
 import type { Problems } from "./problems.ts";

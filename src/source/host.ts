@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import { z } from "../zod.ts";
 import { IDENTIFIER, isNativeKind, isQuadletKind } from "../model.ts";
 import {
   baseName,

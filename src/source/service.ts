@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import { z } from "../zod.ts";
 import { IDENTIFIER, type UnitKind } from "../model.ts";
 import { type ConfigRootChoice, configRootSchema } from "./config_roots.ts";
 import {

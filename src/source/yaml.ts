@@ -5,7 +5,7 @@
  * @module
  */
 import { isAlias, isMap, isNode, isScalar, LineCounter, parseDocument, visit } from "yaml";
-import type { z } from "zod";
+import type { z } from "../zod.ts";
 import type { Diagnostic } from "../errors.ts";
 
 /** Largest YAML manifest read; `service.yaml` and `host.yaml` are a few lines. */

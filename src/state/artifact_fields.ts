@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import { z } from "../zod.ts";
 import { NATIVE_KINDS, QUADLET_KINDS } from "../model.ts";
 
 /** Every field of `Artifact` but `content` and `secret`. */

@@ -9,7 +9,7 @@
  * @module
  */
 import { join } from "../paths.ts";
-import { z } from "zod";
+import { z } from "../zod.ts";
 import { CoreOpsError, Exit, usage } from "../errors.ts";
 import type { Files } from "../host/files.ts";
 import { type Artifact, type DesiredState } from "../model.ts";

@@ -7,23 +7,14 @@
  *
  * @module
  */
-import { hmac } from "@noble/hashes/hmac";
-import { sha256 } from "@noble/hashes/sha2";
+import { hmacSha256 } from "../digest.ts";
 import type { Files } from "../host/files.ts";
 
-/** The key's file name in the state dir. */
-export const SECRET_KEY_FILE = "secret-key";
-/** Bytes of key: HMAC-SHA256's block-size-safe, full-strength key length. */
-export const SECRET_KEY_BYTES = 32;
+export { newSecretKey, SECRET_KEY_BYTES, SECRET_KEY_FILE } from "./secret_key.ts";
 
 /** HMAC-SHA256 of `content` under `key`, hex: the same shape as a sha256, never the same value. */
 export function keyedDigest(key: Uint8Array, content: Uint8Array): string {
-  return hmac(sha256, key, content).toHex();
-}
-
-/** A fresh random key. */
-export function newSecretKey(): Uint8Array {
-  return crypto.getRandomValues(new Uint8Array(SECRET_KEY_BYTES));
+  return hmacSha256(key, content);
 }
 
 /**

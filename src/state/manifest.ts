@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import { z } from "../zod.ts";
 import { CoreOpsError, Exit } from "../errors.ts";
 import { NATIVE_KINDS, QUADLET_KINDS } from "../model.ts";
 

@@ -7,6 +7,7 @@
  *  -1  build_stamp.ts                            data a build writes (its commit)
  *   0  errors.ts model.ts tree.ts paths.ts version.ts   the vocabulary
  *   0  trace.ts                                  the bench's phase marks (imports nothing)
+ *   0  zod.ts digest.ts                          the schema and hash libraries, as used
  *   1  host/                                     adapters (files, git, systemd, …)
  *   2  settings.ts settings/ source/ state/      settings; pure loading; the state dir
  *   3  plan/                                     the pure planner
@@ -26,6 +27,8 @@ const LAYERS: Record<string, number> = {
   version: 0,
   paths: 0,
   trace: 0,
+  zod: 0,
+  digest: 0,
   build_stamp: -1,
   host: 1,
   settings: 2,

@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { join } from "node:path";
 import { CoreOpsError } from "../../src/errors.ts";
-import { realFiles, sha256 } from "../../src/host/files.ts";
+import { realFiles } from "../../src/host/files.ts";
+import { sha256 } from "../../src/digest.ts";
 import { readIdentityFile } from "../../src/host/identity.ts";
 import {
   keyedDigest,

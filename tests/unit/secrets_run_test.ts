@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { CoreOpsError } from "../../src/errors.ts";
-import { sha256 } from "../../src/host/files.ts";
+import { sha256 } from "../../src/digest.ts";
 import { applyRevision, type ApplyRunContext, planRevision } from "../../src/run/run.ts";
 import { StateStore } from "../../src/state/store.ts";
 import { encryptArmored, newIdentity } from "../helpers/age.ts";
