@@ -4,8 +4,6 @@
  *
  * @module
  */
-// Not node:crypto: evaluating Node's crypto layer costs ~20 ms of every start (BENCHMARKS.md).
-import { sha256 as sha256Of } from "@noble/hashes/sha2";
 import { basename, dirname, join } from "../paths.ts";
 import { CoreOpsError, Exit } from "../errors.ts";
 
@@ -25,6 +23,23 @@ export interface Files {
   remove(path: string): Promise<void>;
   /** Every regular file below `dir`, recursively, as absolute paths; `[]` when `dir` is absent. */
   list(dir: string): Promise<string[]>;
+  /**
+   * What each path is without reading it (lstat): a stamp that changes with
+   * every write, rename over, chmod or chown of the file, `null` where nothing is.
+   */
+  stamps(paths: readonly string[]): Promise<Map<string, FileStamp | null>>;
+}
+
+/**
+ * A file's identity and change time, as lstat(2) gives them. `id` changes with
+ * any change of the file (its inode, size, mode, owner, mtime and ctime are in
+ * it); `changedMs` is when it last changed (the later of mtime and ctime),
+ * which tells whether a stamp is too young to stand for the content
+ * (run/converged.ts).
+ */
+export interface FileStamp {
+  id: string;
+  changedMs: number;
 }
 
 /** A file's bytes and permission bits, and its owner when that is not root. */
@@ -41,17 +56,15 @@ export interface FileOwner {
   gid: number;
 }
 
-/** sha256 of `bytes`, hex. */
-export function sha256(bytes: Uint8Array): string {
-  return sha256Of(bytes).toHex();
-}
-
 /**
  * The sha256 of each file in `paths`, or `null` where nothing is (a missing
  * target dir is simply empty). A path that exists but cannot be read is an
  * error: planning around a file we cannot see would be a guess.
  */
-export function observeFiles(paths: readonly string[]): Promise<Map<string, string | null>> {
+export async function observeFiles(
+  paths: readonly string[],
+): Promise<Map<string, string | null>> {
+  const { sha256 } = await import("../digest.ts");
   // Synchronous reads: a run has nothing else to do meanwhile, and thousands of
   // async reads pay a thread-pool round trip each and hold every buffer at once.
   const out = new Map<string, string | null>();
@@ -64,15 +77,20 @@ export function observeFiles(paths: readonly string[]): Promise<Map<string, stri
     }
     out.set(path, bytes === null ? null : sha256(bytes));
   }
-  return Promise.resolve(out);
+  return out;
 }
 
-async function readBytes(path: string): Promise<Uint8Array | null> {
+function readSync(path: string): FileContent | null {
+  let content: Uint8Array;
   try {
-    return await Deno.readFile(path);
+    content = Deno.readFileSync(path);
   } catch (error) {
     return absentOrThrow(error, path);
   }
+  const info = Deno.statSync(path);
+  const mode = (info.mode ?? 0o644) & 0o7777;
+  const [uid, gid] = [info.uid ?? 0, info.gid ?? 0];
+  return uid === 0 && gid === 0 ? { content, mode } : { content, mode, owner: { uid, gid } };
 }
 
 /** `null` for a path where nothing is; any other failure to read `path` as its error. */
@@ -156,17 +174,42 @@ function listFiles(dir: string): string[] {
   return out.sort();
 }
 
+/** lstat stamps of `paths` (see {@link FileStamp}); `null` where nothing is. */
+export function stampFiles(paths: readonly string[]): Promise<Map<string, FileStamp | null>> {
+  // Synchronous, like the digests: one lstat per owned file on every no-change tick.
+  const out = new Map<string, FileStamp | null>();
+  for (const path of paths) {
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.lstatSync(path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+        out.set(path, null);
+        continue;
+      }
+      throw error;
+    }
+    const mtime = info.mtime?.getTime() ?? 0;
+    const ctime = info.ctime?.getTime() ?? 0;
+    const kind = info.isFile ? "f" : info.isSymlink ? "l" : "o";
+    out.set(path, {
+      id: [kind, info.dev, info.ino, info.mode, info.uid, info.gid, info.size, mtime, ctime]
+        .join(":"),
+      changedMs: Math.max(mtime, ctime),
+    });
+  }
+  return Promise.resolve(out);
+}
+
 /** The real file system. */
 export const realFiles: Files = {
   digests: observeFiles,
+  stamps: stampFiles,
 
-  async read(path) {
-    const content = await readBytes(path);
-    if (content === null) return null;
-    const info = await Deno.stat(path);
-    const mode = (info.mode ?? 0o644) & 0o7777;
-    const [uid, gid] = [info.uid ?? 0, info.gid ?? 0];
-    return uid === 0 && gid === 0 ? { content, mode } : { content, mode, owner: { uid, gid } };
+  read(path) {
+    // Synchronous, like the digests: the state dir's files are read on every tick, and the
+    // first async file op of a process waits for the runtime's thread pool (bench/, issue 15).
+    return Promise.resolve().then(() => readSync(path));
   },
 
   async write(path, content, mode, owner) {

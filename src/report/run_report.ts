@@ -25,7 +25,8 @@ export interface RollbackReport {
 export interface RunReport {
   runId: string;
   revision: string;
-  desired: DesiredState;
+  /** `null` for a no-op the converged record answered (run/converged.ts): it loaded nothing. */
+  desired: DesiredState | null;
   plan: Plan;
   /** Unit states before the run. */
   states: ReadonlyMap<string, UnitState> | null;

@@ -81,10 +81,15 @@ function verdictJson(v: UnitVerdict) {
   };
 }
 
-/** The `apply --json` document. */
+/**
+ * The `apply --json` document, of a run that loaded its desired state (apply
+ * and rollback always do; only an agent tick answers from the converged record).
+ */
 export function applyJson(report: RunReport, extra: Record<string, unknown> = {}): string {
+  const { desired } = report;
+  if (desired === null) throw new Error("internal: apply --json of a run that loaded nothing");
   const doc = {
-    ...planDocument(report),
+    ...planDocument({ ...report, desired }),
     run_id: report.runId,
     outcome: report.outcome,
     exit_code: report.exitCode,

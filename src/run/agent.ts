@@ -284,13 +284,10 @@ class Tick {
       if ("error" in read) throw read.error;
       state = read.value;
       mark("state.json read");
-      const manifest = await this.#store.readManifest();
-      if (manifest !== null) {
-        this.#prefetch = prefetchStates(
-          this.ports.systemd,
-          manifest.files.flatMap((f) => f.unit ?? []),
-        );
-      }
+      // The units the last no-op asked about (converged.ts), else every owned unit.
+      const units = (await this.#store.readConverged())?.record.units ??
+        (await this.#store.readManifest())?.files.flatMap((f) => f.unit ?? []);
+      if (units !== undefined) this.#prefetch = prefetchStates(this.ports.systemd, units);
     } catch (error) {
       // A corrupt state file or manifest is this host's problem, not the revision's: reported,
       // never written over. git still writes the mirror, which the lock guards: it finishes first.

@@ -20,25 +20,21 @@
  * @module
  */
 import { join } from "../paths.ts";
-import { z } from "zod";
+import { z } from "../zod.ts";
 import type { Files } from "../host/files.ts";
 import { ARTIFACT_FIELDS, type Same } from "../state/artifact_fields.ts";
-import { readCacheFile, writeCacheFile } from "../state/cache_file.ts";
-import { type Artifact, type DesiredState, type TargetDirs } from "../model.ts";
+import {
+  type DesiredCacheKey,
+  desiredKeyText,
+  readCacheFile,
+  writeCacheFile,
+} from "../state/cache_file.ts";
+import type { Artifact, DesiredState } from "../model.ts";
+
+export type { DesiredCacheKey };
 
 /** The cache file's name inside the state dir. */
 export const DESIRED_CACHE_FILE = "desired-cache.json";
-
-/** Everything besides the commit's tree that the loaded state depends on. */
-export interface DesiredCacheKey {
-  /** Full commit id: a checkout's provenance is not a key (its files can change under it). */
-  commit: string;
-  host: string | null;
-  dirs: TargetDirs;
-  configRoots: readonly string[] | null;
-  /** The running build ({@link buildIdentity}); another build's cache is never trusted. */
-  build: string;
-}
 
 const artifact = z.strictObject({
   ...ARTIFACT_FIELDS,
@@ -74,15 +70,7 @@ export function cachedLoad(
   files: Files,
 ): () => Promise<DesiredState> {
   const path = join(stateDir, DESIRED_CACHE_FILE);
-  const keyText = JSON.stringify([
-    "desired/2",
-    key.build,
-    key.commit,
-    key.host,
-    // Every target dir, also any added to TargetDirs later.
-    Object.entries(key.dirs).sort(([a], [b]) => a < b ? -1 : 1),
-    key.configRoots,
-  ]);
+  const keyText = desiredKeyText(key);
   return async () => {
     const cached = await readCache(files, path, keyText);
     if (cached !== null) return cached;

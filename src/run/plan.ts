@@ -37,6 +37,15 @@ export interface Planned {
   manifest: OwnershipManifest | null;
   states: ReadonlyMap<string, UnitState> | null;
   plan: Plan;
+  /** What the plan saw besides the unit states (converged.ts keeps it after a no-op). */
+  observed: {
+    /** sha256 (or keyed digest) of every path the plan looked at, `null` where nothing is. */
+    files: ReadonlyMap<string, string | null>;
+    /** The units whose states were asked for (`states` is the answer). */
+    units: readonly string[];
+    templates: readonly string[];
+    instances: ReadonlyMap<string, UnitState> | null;
+  };
 }
 
 /** What planning observes the host through. */
@@ -76,12 +85,14 @@ export async function plan(
   }));
   // The digest key is read only when there is a secret to compare.
   const key = secretPaths.size === 0 ? null : await ctx.secretKey?.() ?? newSecretKey();
+  const units = unitsOfInterest(desired, manifestOnDisk);
+  const templates = templatesOfInterest(desired, manifestOnDisk);
   const [digests, states, instances] = await Promise.all([
     key === null
       ? ctx.files.digests(paths)
       : observeDigests(ctx.files, paths, { paths: secretPaths, key }),
-    ctx.systemd.states(unitsOfInterest(desired, manifestOnDisk)),
-    ctx.systemd.instances(templatesOfInterest(desired, manifestOnDisk)),
+    ctx.systemd.states(units),
+    ctx.systemd.instances(templates),
   ]);
   mark("plan: files hashed, units and instances observed");
   const manifest = recoverManifest(manifestOnDisk, pending, digests);
@@ -109,7 +120,14 @@ export async function plan(
       })),
     );
   }
-  return { desired, naming: named.naming, manifest, states, plan: planned };
+  return {
+    desired,
+    naming: named.naming,
+    manifest,
+    states,
+    plan: planned,
+    observed: { files: digests, units, templates, instances },
+  };
 }
 
 /**

@@ -13,14 +13,15 @@ import type { CoreOpsError } from "../errors.ts";
 import type { DesiredState } from "../model.ts";
 import { type RunReport, summarize } from "../report/run_report.ts";
 import type { ManifestEntry, OwnershipManifest } from "../state/manifest.ts";
-import { type ChangeStep, nextState, type RecordPolicy, type RunStamp } from "../state/next.ts";
-import type { RunState, StateStore } from "../state/store.ts";
 import {
-  generationRecord,
-  keepGeneration,
-  neededObjects,
-  readGenerations,
-} from "../state/generations.ts";
+  type ChangeStep,
+  nextChange,
+  nextState,
+  type RecordPolicy,
+  type RunStamp,
+  type StateEvent,
+} from "../state/next.ts";
+import type { RunState, StateStore } from "../state/store.ts";
 
 /** Records that the run is about to change the host, converging to `next`. */
 export async function recordStart(
@@ -51,9 +52,15 @@ export async function recordRun(
 ): Promise<RunState> {
   const generation = previous.generation + (report.outcome === "success" ? 1 : 0);
   if (manifest !== null) {
+    const { desired } = report;
+    if (desired === null) throw new Error("internal: a run that loaded nothing changed ownership");
+    // Loaded only by a run that changes ownership: a no-change tick never does.
+    const { generationRecord, keepGeneration, neededObjects, readGenerations } = await import(
+      "../state/generations.ts"
+    );
     if (report.outcome !== "failure") {
       // A re-encrypted secret changes no file but the age file rollback decrypts: keep it.
-      for (const a of report.desired.artifacts) {
+      for (const a of desired.artifacts) {
         if (a.secret?.decrypted) await store.putObject(a.secret.ciphertext);
       }
       await store.writeManifest(manifest);
@@ -63,7 +70,7 @@ export async function recordRun(
       ? await keepGeneration(
         store.dir,
         store.files,
-        generationRecord(report.desired, {
+        generationRecord(desired, {
           generation,
           revision: report.revision,
           applied: new Date(Date.parse(report.startedAt) + report.durationMs).toISOString(),
@@ -80,7 +87,7 @@ export async function recordRun(
       ]),
     );
   }
-  const next = nextState(previous, {
+  const event: StateEvent = {
     kind: "ran",
     stamp: stampOf(report.runId, report.startedAt, report.durationMs),
     outcome: report.outcome,
@@ -94,7 +101,10 @@ export async function recordRun(
       ...report.rollback.steps.filter((s) => s.status !== "not-run").map(changeStep),
       ...report.rollback.verification.map((v) => verifyStep(v, "rollback: ")),
     ],
-  }, policy);
+  };
+  const change = nextChange(event);
+  if (change !== null) await store.writeLastChange(change);
+  const next = nextState(previous, event, policy);
   await store.writeState(next);
   return next;
 }

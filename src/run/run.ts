@@ -21,24 +21,28 @@ import type { Systemd } from "../host/systemd.ts";
 import type { DesiredState, TargetDirs } from "../model.ts";
 import type { Plan } from "../plan/planner.ts";
 import { NO_ROLLBACK, type RunReport } from "../report/run_report.ts";
+import type { OwnershipManifest } from "../state/manifest.ts";
 import type { RecordPolicy } from "../state/next.ts";
 import type { RetryPolicy } from "../state/retry.ts";
 import type { StateStore } from "../state/store.ts";
-import { decrypt, type Decryption, type SecretsContext } from "./decrypt.ts";
-import { cachedGenerator } from "./dryrun_cache.ts";
-import { execute, keepForRollback, unitKinds } from "./execute.ts";
+import type { Decryption, SecretsContext } from "./decrypt.ts";
 import { type PausePoint, pausePoint } from "../host/faults.ts";
 import type { NamedState } from "./naming.ts";
-import { ownedPaths, plan, type Planned } from "./plan.ts";
-import { read, type ReadOptions } from "./read.ts";
-import { nextManifest, recordRefusal, recordRun, recordStart, sameOwnership } from "./record.ts";
+import type { Planned } from "./plan.ts";
+import type { ReadOptions } from "./read.ts";
+import { recordRefusal, recordRun, recordStart } from "./record.ts";
 import { resolve, type Resolved, type SourcePorts, type SourceSpec } from "./resolve.ts";
-import { failedUnitDetails, failureReason, rollBack } from "./rollback.ts";
-import { placeUsers, planUserManagers, requireUserManagers, usersOnce } from "./users.ts";
-import { validate } from "./validate.ts";
+import type { VerifyContext } from "./verify.ts";
 import { realUsers, type Users } from "../host/users.ts";
-import { startedUnits, verify, type VerifyContext } from "./verify.ts";
+import { convergedContext, convergedRun } from "./check.ts";
 import { mark } from "../trace.ts";
+
+/**
+ * The steps after check, loaded when a run needs them: a tick that check
+ * answers never evaluates them, nor the planner and the apply engine beneath
+ * (bench/, issue 15).
+ */
+const laterSteps = () => import("./steps.ts");
 
 /** Where a run reads its revision from: a source to resolve, or one already resolved (agent). */
 export type RunSource = { spec: SourceSpec; ports: SourcePorts } | { resolved: Resolved };
@@ -93,6 +97,7 @@ export interface ApplyRunContext extends PlanRunContext {
 export async function validateRevision(
   ctx: ReadContext & { podmanVersion?: string },
 ): Promise<{ revision: string; named: NamedState }> {
+  const { read, validate } = await laterSteps();
   return await withSource(ctx.source, async (source) => {
     const loaded = await read(source, ctx.read);
     const named = await validate(loaded, {
@@ -110,6 +115,8 @@ export async function validateRevision(
 export async function planRevision(
   ctx: PlanRunContext,
 ): Promise<{ revision: string } & Planned> {
+  const { decrypt, ownedPaths, placeUsers, plan, planUserManagers, read, usersOnce, validate } =
+    await laterSteps();
   const state = await ctx.store.readState();
   const manifest = await ctx.store.readManifest();
   const pending = state.in_progress?.pending ?? null;
@@ -118,7 +125,10 @@ export async function planRevision(
     const placed = await placeUsers(await read(source, ctx.read), ctx.dirs.quadletDir, users);
     // Logins that cannot run their units here are warnings for plan, and never asked.
     const { desired: loaded, systemd } = await planUserManagers(placed, users, ctx.systemd);
-    const named = await validate(loaded, validateOptions(ctx, manifest, pending, false));
+    const named = await validate(
+      loaded,
+      validateOptions(ctx, ownedPaths(manifest, pending), false),
+    );
     const opened = await decrypt(named, "try", ctx);
     return {
       revision: source.revision,
@@ -141,13 +151,45 @@ export async function applyRevision(ctx: ApplyRunContext): Promise<RunReport> {
   const { store } = ctx;
   const pause = ctx.pause ?? pausePoint;
   const state = await store.readState();
+  const pending = state.in_progress?.pending ?? null;
+  const converged = await convergedContext(ctx, pending);
+  // check: a tick that finds the host as the last no-op left it plans nothing (check.ts).
+  const shortcut = converged === null ? null : await convergedRun(ctx, converged, state, {
+    ...run,
+    startedMs,
+    policy: policyOf(ctx, "resolved" in ctx.source ? ctx.source.resolved : undefined),
+    keep: ctx.keepGenerations ?? DEFAULT_KEEP_GENERATIONS,
+  });
+  if (shortcut !== null) return shortcut;
+  const {
+    cachedGenerator,
+    decrypt,
+    execute,
+    failedUnitDetails,
+    failureReason,
+    keepConverged,
+    keepForRollback,
+    nextManifest,
+    ownedPaths,
+    placeUsers,
+    plan,
+    read,
+    requireUserManagers,
+    rollBack,
+    sameOwnership,
+    startedUnits,
+    unitKinds,
+    usersOnce,
+    validate,
+    verify,
+  } = await laterSteps();
   // Read before anything is attributed to the revision: a corrupt manifest is the host's fault.
   const manifestOnDisk = await store.readManifest();
   mark("run: state and manifest read");
-  const pending = state.in_progress?.pending ?? null;
   let source: Resolved | undefined;
   let planned: Planned;
   let opened: Decryption;
+  let next: OwnershipManifest;
   try {
     source = "resolved" in ctx.source ? ctx.source.resolved : await resolve(
       ctx.source.spec,
@@ -163,7 +205,7 @@ export async function applyRevision(ctx: ApplyRunContext): Promise<RunReport> {
     const generator = cachedGenerator(ctx.generator, store.dir, ctx.files);
     const named = await validate(
       loaded,
-      validateOptions({ ...ctx, generator }, manifestOnDisk, pending, true),
+      validateOptions({ ...ctx, generator }, ownedPaths(manifestOnDisk, pending), true),
     );
     mark("validated: units named");
     // On the host only, after validate and before plan: secrets in memory, keyed digests.
@@ -171,6 +213,13 @@ export async function applyRevision(ctx: ApplyRunContext): Promise<RunReport> {
     mark("decrypted");
     planned = await plan(opened.named, manifestOnDisk, pending, { ...ctx, secretKey: opened.key });
     mark("planned");
+    next = nextManifest(planned.desired, planned.manifest, source.revision);
+    if (
+      converged !== null && planned.plan.actions.length === 0 &&
+      sameOwnership(next, manifestOnDisk)
+    ) {
+      await keepConverged(converged, source.revision, startedMs, planned);
+    }
   } catch (error) {
     const failure = asCoreOpsError(error);
     await recordRefusal(
@@ -210,7 +259,6 @@ export async function applyRevision(ctx: ApplyRunContext): Promise<RunReport> {
     ...outcome,
   });
 
-  const next = nextManifest(desired, manifest, revision);
   if (actions.actions.length === 0) {
     const done = report({ outcome: "noop" });
     await recordRun(
@@ -316,8 +364,7 @@ async function withSource<T>(
 
 function validateOptions(
   ctx: PlanRunContext,
-  manifest: Parameters<typeof ownedPaths>[0],
-  pending: Parameters<typeof ownedPaths>[1],
+  owned: ReadonlySet<string>,
   requireGenerator: boolean,
 ) {
   return {
@@ -325,7 +372,7 @@ function validateOptions(
     generator: ctx.generator,
     podmanVersion: ctx.podmanVersion,
     requireGenerator,
-    handPlaced: { files: ctx.files, owned: ownedPaths(manifest, pending) },
+    handPlaced: { files: ctx.files, owned },
   };
 }
 

@@ -8,6 +8,7 @@
  * @module
  */
 import type { Files } from "../host/files.ts";
+import type { TargetDirs } from "../model.ts";
 
 /** The parsed JSON at `path`; `undefined` when there is none or it is not JSON. */
 export async function readCacheFile(files: Files, path: string): Promise<unknown> {
@@ -24,4 +25,28 @@ export async function readCacheFile(files: Files, path: string): Promise<unknown
 /** Replaces the cache at `path` with `value`, as JSON, mode 0600. */
 export async function writeCacheFile(files: Files, path: string, value: unknown): Promise<void> {
   await files.write(path, new TextEncoder().encode(JSON.stringify(value) + "\n"), 0o600);
+}
+
+/** Everything besides the commit's tree that the loaded state depends on. */
+export interface DesiredCacheKey {
+  /** Full commit id: a checkout's provenance is not a key (its files can change under it). */
+  commit: string;
+  host: string | null;
+  dirs: TargetDirs;
+  configRoots: readonly string[] | null;
+  /** The running build ({@link buildIdentity}); another build's cache is never trusted. */
+  build: string;
+}
+
+/** `key` as one string: what the desired cache (run/desired_cache.ts) is kept under. */
+export function desiredKeyText(key: DesiredCacheKey): string {
+  return JSON.stringify([
+    "desired/2",
+    key.build,
+    key.commit,
+    key.host,
+    // Every target dir, also any added to TargetDirs later.
+    Object.entries(key.dirs).sort(([a], [b]) => a < b ? -1 : 1),
+    key.configRoots,
+  ]);
 }

@@ -11,11 +11,18 @@
  * @module
  */
 import { join } from "../paths.ts";
-import { z } from "zod";
+import { z } from "../zod.ts";
 import { CoreOpsError, Exit } from "../errors.ts";
 import { pausePoint } from "../host/faults.ts";
-import { type Files, sha256 } from "../host/files.ts";
-import { newSecretKey, SECRET_KEY_BYTES, SECRET_KEY_FILE } from "./keyed.ts";
+import type { Files } from "../host/files.ts";
+import { newSecretKey, SECRET_KEY_BYTES, SECRET_KEY_FILE } from "./secret_key.ts";
+import { type ConvergedFile, readConverged, writeConverged } from "./converged.ts";
+import {
+  LAST_CHANGE_FILE,
+  type LastChange,
+  lastChangeSchema,
+  parseLastChange,
+} from "./last_change.ts";
 import {
   MANIFEST_FILE,
   type ManifestEntry,
@@ -26,6 +33,7 @@ import {
 
 /** The state file's name inside the state dir. */
 export const STATE_FILE = "state.json";
+export { LAST_CHANGE_FILE };
 /** The content store's dir inside the state dir. */
 export const OBJECTS_DIR = "objects";
 
@@ -80,20 +88,11 @@ const stateSchema = z.strictObject({
   consecutive_failures: z.number().int().nonnegative(),
   last_run: lastRun.nullable(),
   failure: failure.nullable(),
-  /** The last run that executed anything: what it did to each target and why. */
-  last_change: z.strictObject({
-    run_id: z.string(),
-    revision: z.string(),
-    outcome: z.enum(["success", "failure"]),
-    finished: z.string().datetime(),
-    steps: z.array(z.strictObject({
-      op: z.string(),
-      target: z.string(),
-      reason: z.string(),
-      status: z.string(),
-      message: z.string(),
-    })),
-  }).nullable().default(null),
+  /**
+   * Where state.json kept the last change before it had a file of its own
+   * (`last-change.json`): read once, moved there by the next write.
+   */
+  last_change: lastChangeSchema.nullable().optional(),
   /** Backoff of the revision that failed last (SPEC §4); `null` once a run succeeds. */
   retry: z.strictObject({
     revision: z.string(),
@@ -122,7 +121,8 @@ const stateSchema = z.strictObject({
 });
 
 /** The content of `state.json`. */
-export type RunState = z.infer<typeof stateSchema>;
+export type RunState = Omit<z.infer<typeof stateSchema>, "last_change">;
+export type { LastChange };
 /** A failed run's failure record. */
 export type FailureRecord = z.infer<typeof failure>;
 /** One failing unit of a failure record. */
@@ -147,15 +147,20 @@ export function initialState(): RunState {
     consecutive_failures: 0,
     last_run: null,
     failure: null,
-    last_change: null,
     retry: null,
     paused: null,
     in_progress: null,
   };
 }
 
-/** Parses state.json text; `file` names it in errors. Pure. */
-export function parseState(text: string, file: string): RunState {
+/**
+ * Parses state.json text into the state and the last change an older version
+ * kept in it; `file` names it in errors. Pure.
+ */
+export function parseState(
+  text: string,
+  file: string,
+): { state: RunState; legacy: LastChange | null | undefined } {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -167,7 +172,8 @@ export function parseState(text: string, file: string): RunState {
     const issue = result.error.issues[0];
     throw corrupt(file, `${issue.path.join(".") || "(root)"}: ${issue.message}`);
   }
-  return result.data;
+  const { last_change: legacy, ...state } = result.data;
+  return { state, legacy };
 }
 
 function corrupt(file: string, detail: string): CoreOpsError {
@@ -236,6 +242,9 @@ export class StateStore {
   #manifest: OwnershipManifest | null | undefined;
   /** `state.json` as {@link mayBePaused} read it, until {@link readState} parses it. */
   #peeked: Uint8Array | undefined;
+  #converged: ConvergedFile | null | undefined;
+  /** A last change state.json still held (an older version's), until it has its own file. */
+  #legacy: LastChange | null | undefined;
 
   constructor(readonly dir: string, readonly files: Files) {}
 
@@ -254,9 +263,13 @@ export class StateStore {
     if (this.#state === undefined) {
       const bytes = this.#peeked ?? await this.#read(this.statePath, "state file");
       this.#peeked = undefined;
-      this.#state = bytes === null
-        ? initialState()
-        : parseState(new TextDecoder().decode(bytes), this.statePath);
+      if (bytes === null) {
+        this.#state = initialState();
+      } else {
+        const { state, legacy } = parseState(new TextDecoder().decode(bytes), this.statePath);
+        this.#state = state;
+        if (legacy !== undefined) this.#legacy = legacy;
+      }
     }
     return structuredClone(this.#state);
   }
@@ -285,9 +298,38 @@ export class StateStore {
 
   /** Replaces `state.json` atomically. */
   async writeState(state: RunState): Promise<void> {
+    // An older state.json's last change moves to its own file before the state drops it.
+    if (this.#legacy !== undefined) {
+      if (
+        this.#legacy !== null && (await this.#read(this.lastChangePath, "last change")) === null
+      ) {
+        await this.writeLastChange(this.#legacy);
+      }
+      this.#legacy = undefined;
+    }
     this.#state = undefined; // a failed write leaves the file to be read again
     await this.files.write(this.statePath, json(state), 0o600);
     this.#state = structuredClone(state);
+  }
+
+  /** Path of `last-change.json`. */
+  get lastChangePath(): string {
+    return join(this.dir, LAST_CHANGE_FILE);
+  }
+
+  /** What the last run that executed anything did; `null` when none did. */
+  async readLastChange(): Promise<LastChange | null> {
+    const bytes = await this.#read(this.lastChangePath, "last change");
+    if (bytes !== null) {
+      return parseLastChange(new TextDecoder().decode(bytes), this.lastChangePath);
+    }
+    if (this.#legacy === undefined) await this.readState();
+    return this.#legacy ?? null;
+  }
+
+  /** Replaces `last-change.json` atomically. */
+  async writeLastChange(change: LastChange): Promise<void> {
+    await this.files.write(this.lastChangePath, json(change), 0o600);
   }
 
   /** The ownership manifest; `null` where core-ops never wrote one. */
@@ -309,8 +351,22 @@ export class StateStore {
     this.#manifest = structuredClone(manifest);
   }
 
+  /** The record of the last run that found nothing to do (converged.ts), read once per run. */
+  async readConverged(): Promise<ConvergedFile | null> {
+    if (this.#converged === undefined) this.#converged = await readConverged(this.files, this.dir);
+    return this.#converged;
+  }
+
+  /** Replaces the converged record. */
+  async writeConverged(file: ConvergedFile): Promise<void> {
+    this.#converged = undefined;
+    await writeConverged(this.files, this.dir, file);
+    this.#converged = file;
+  }
+
   /** Keeps `content` in the content store (once per digest); returns its sha256. */
   async putObject(content: Uint8Array): Promise<string> {
+    const { sha256 } = await import("../digest.ts");
     const digest = sha256(content);
     const path = this.#objectPath(digest);
     const existing = await this.files.digests([path]);
@@ -321,6 +377,7 @@ export class StateStore {
   /** The content stored for `digest`; an explicit error when it is missing or damaged. */
   async getObject(digest: string): Promise<Uint8Array> {
     const path = this.#objectPath(digest);
+    const { sha256 } = await import("../digest.ts");
     const bytes = (await this.files.read(path))?.content ?? null;
     if (bytes === null || sha256(bytes) !== digest) {
       throw new CoreOpsError(Exit.software, "internal", [{

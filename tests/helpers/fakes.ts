@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { sha256 } from "../../src/host/files.ts";
-import type { FileContent, FileOwner, Files } from "../../src/host/files.ts";
+import { sha256 } from "../../src/digest.ts";
+import type { FileContent, FileOwner, Files, FileStamp } from "../../src/host/files.ts";
 import type { UserEntry, Users } from "../../src/host/users.ts";
 import type { DryRunResult, QuadletGenerator } from "../../src/plan/dryrun.ts";
 import type { JobOp, JobOutcome, Systemd, UnitProperties } from "../../src/host/systemd.ts";
@@ -19,6 +19,19 @@ export class FakeFiles implements Files {
   readonly calls: string[] = [];
   /** Paths whose write throws (e.g. a full disk). */
   readonly failWrites = new Set<string>();
+  /** The clock of the files' change times (their stamps' `changedMs`). */
+  now: () => number = () => 0;
+  /** Each path's stamp, renewed by every write and put (as a new inode would be). */
+  readonly #stamps = new Map<string, FileStamp>();
+  #writes = 0;
+
+  stamps(paths: readonly string[]): Promise<Map<string, FileStamp | null>> {
+    return Promise.resolve(new Map(paths.map((p) => [p, this.#stamps.get(p) ?? null])));
+  }
+
+  #stamp(path: string): void {
+    this.#stamps.set(path, { id: `fake:${++this.#writes}`, changedMs: this.now() });
+  }
 
   digests(paths: readonly string[]): Promise<Map<string, string | null>> {
     return Promise.resolve(
@@ -37,12 +50,14 @@ export class FakeFiles implements Files {
     if (this.failWrites.has(path)) return Promise.reject(new Error(`No space left: ${path}`));
     if (!path.includes("/state/")) this.calls.push(`write ${path}`);
     this.files.set(path, owner ? { content, mode, owner } : { content, mode });
+    this.#stamp(path);
     return Promise.resolve();
   }
 
   remove(path: string): Promise<void> {
     if (!path.includes("/state/")) this.calls.push(`remove ${path}`);
     this.files.delete(path);
+    this.#stamps.delete(path);
     return Promise.resolve();
   }
 
@@ -59,6 +74,7 @@ export class FakeFiles implements Files {
   /** Puts `text` at `path`, as a hand edit would. */
   put(path: string, text: string, mode = 0o644): void {
     this.files.set(path, { content: new TextEncoder().encode(text), mode });
+    this.#stamp(path);
   }
 }
 

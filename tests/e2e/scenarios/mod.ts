@@ -14,6 +14,7 @@
 import { type Scenario, tagged } from "../lib/scenario.ts";
 import { adapterScenarios } from "./adapters.ts";
 import { agentScenarios } from "./agent.ts";
+import { convergedScenarios } from "./converged.ts";
 import { applyScenarios } from "./apply.ts";
 import { exampleScenarios } from "./example.ts";
 import { faultScenarios } from "./faults.ts";
@@ -53,6 +54,7 @@ export const SCENARIOS: Scenario[] = [
   ...tagged("host", firstBootScenarios),
   ...tagged("host", firstBootAgentScenarios),
   ...tagged("host", agentScenarios),
+  ...tagged("host", convergedScenarios),
   ...tagged("host", userScenarios),
   ...tagged("host", triggerScenarios),
   ...tagged("host", webhookScenarios),
