@@ -28,7 +28,7 @@
  *
  * @module
  */
-import type { Files } from "../host/files.ts";
+import type { Files, FileStamp } from "../host/files.ts";
 import type { Systemd } from "../host/systemd.ts";
 import type { UnitState } from "../model.ts";
 import type { Plan } from "../plan/planner.ts";
@@ -107,7 +107,34 @@ export async function stillConverged(
     ? new Map<string, string | null>()
     : await ctx.files.digests(young.map(([path]) => path));
   const seen = { listing, stamps, states, instances, digests };
-  return sameHost(record, seen, ctx.store.manifestPath) ? record : null;
+  if (!sameHost(record, seen, ctx.store.manifestPath)) return null;
+  // Files that were too young for their stamps and have aged since: checked by content once
+  // more just now, their stamps can stand for it from the next tick on.
+  const aged = settle(record, stamps, now);
+  if (aged !== null) await ctx.store.writeConverged({ key: ctx.key, record: aged });
+  return record;
+}
+
+/**
+ * `record` with the stamps of its young files that `stamps` (taken at `now`,
+ * their content just found as recorded) shows old enough; `null` when none
+ * is. Pure.
+ */
+export function settle(
+  record: ConvergedRecord,
+  stamps: ReadonlyMap<string, FileStamp | null>,
+  now: number,
+): ConvergedRecord | null {
+  let changed = false;
+  const files = record.files.map(([path, digest, stamp]): ConvergedRecord["files"][number] => {
+    const seen = stamps.get(path) ?? null;
+    if (stamp !== null || digest === null || seen === null || seen.changedMs >= now - RACY_MS) {
+      return [path, digest, stamp];
+    }
+    changed = true;
+    return [path, digest, seen.id];
+  });
+  return changed ? { ...record, files } : null;
 }
 
 /** What a tick saw of the host, for {@link sameHost}. */

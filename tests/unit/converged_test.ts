@@ -215,6 +215,21 @@ Deno.test("check: files that changed just before the no-op are compared by conte
   assert.ok(settled.files.every(([, , stamp]) => stamp !== null));
 });
 
+Deno.test("check: young files found as recorded get their stamps once they are old enough", async () => {
+  const agent = new Agent();
+  agent.files.now = () => agent.clock;
+  await agent.tick();
+  await agent.tick("r1", 500);
+  assert.ok((await readConverged(agent.files, STATE))!.record.files.every(([, , s]) => s === null));
+  // Answered by content, and the aged stamps kept for the next tick.
+  assert.equal((await agent.tick("r1", RACY_MS + 1)).desired, null);
+  const record = (await readConverged(agent.files, STATE))!.record;
+  assert.ok(record.files.every(([, , stamp]) => stamp !== null));
+  const digests = agent.digests;
+  assert.equal((await agent.tick()).desired, null);
+  assert.equal(agent.digests, digests, "answered by stamps alone");
+});
+
 Deno.test("check: a run that did something keeps no record", async () => {
   const agent = new Agent();
   await agent.tick();
