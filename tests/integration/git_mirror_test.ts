@@ -323,3 +323,43 @@ Deno.test("--rev as git takes it: short ids, main~N, tag^, HEAD~1; malformed 64,
     );
   }
 });
+
+Deno.test("a ref that did not move is answered by ls-remote: no pack asked for; a moved one is fetched", async () => {
+  const r = await remote();
+  const url = `file://${r.bare}`;
+  const first = await r.commit({ "a.txt": "1\n" });
+  await git(r.work, "tag", "-a", "-m", "release", "v1");
+  await git(r.work, "push", "--quiet", r.bare, "v1");
+  // The remote without its objects can still list its refs (packed, with the tag's commit),
+  // but could make no pack.
+  await git(r.bare, "pack-refs", "--all");
+  const withoutObjects = async (body: () => Promise<void>) => {
+    await Deno.rename(`${r.bare}/objects`, `${r.root}/objects`);
+    await Deno.mkdir(`${r.bare}/objects`);
+    try {
+      await body();
+    } finally {
+      await Deno.remove(`${r.bare}/objects`, { recursive: true });
+      await Deno.rename(`${r.root}/objects`, `${r.bare}/objects`);
+    }
+  };
+  for (const rev of ["main", "v1"]) {
+    assert.equal((await fetchIntoMirror(request(url, rev, r.state))).commit, first, rev);
+    await withoutObjects(async () => {
+      assert.equal((await fetchIntoMirror(request(url, rev, r.state))).commit, first, rev);
+    });
+  }
+  // The branch moves: fetched (the remote's objects are needed again).
+  const second = await r.commit({ "a.txt": "2\n" });
+  await withoutObjects(async () => {
+    await assert.rejects(fetchIntoMirror(request(url, "main", r.state)), CoreOpsError);
+  });
+  assert.equal((await fetchIntoMirror(request(url, "main", r.state))).commit, second);
+  // A tag and a branch of one name: git's choice, the tag — and then no fetch either.
+  await git(r.work, "tag", "main", first);
+  await git(r.work, "push", "--quiet", r.bare, "refs/tags/main");
+  assert.equal((await fetchIntoMirror(request(url, "main", r.state))).commit, first);
+  await withoutObjects(async () => {
+    assert.equal((await fetchIntoMirror(request(url, "main", r.state))).commit, first);
+  });
+});

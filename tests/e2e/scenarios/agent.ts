@@ -417,6 +417,8 @@ export const agentScenarios: Scenario[] = [
         "tampered = true\n",
       );
       await t.writeFile(cache, { content: JSON.stringify(tampered), mode: 0o600 });
+      // Without the converged record, which would answer the tick before the cache is read.
+      await t.ok(["rm", `${STATE_DIR}/converged.json`]);
       assert.equal(await status(), "noop");
       assert.equal((await t.ok(["sha256sum", path])).stdout.split(" ")[0], deployed);
       const rebuilt = JSON.parse(await Deno.readTextFile(`${t.guest.root}${cache}`)) as Cached;
