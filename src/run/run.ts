@@ -1,10 +1,11 @@
 /**
  * One run of core-ops, on one page (SPEC §2):
  *
- *   resolve → read (→ place users) → validate → decrypt → plan → execute → verify
- *     → (roll back) → record
+ *   resolve → (check) → read (→ place users) → validate → decrypt → plan → execute
+ *     → verify → (roll back) → record
  *
- * one call per step, each step in its own file beside this one. `validate`
+ * one call per step, each step in its own file beside this one. Check is the
+ * agent's: a tick the last no-op's record answers records a no-op there. `validate`
  * and `plan` stop after their step and change nothing; `apply` and the agent
  * (agent.ts, which adds the lock, the backoff and the audit event) run all of
  * it. From the first write on, whatever fails — a step, a unit, or anything
