@@ -24,6 +24,7 @@ import { GNU_TIME, parseRss, type Sample } from "./measure.ts";
 import { BENCH_GIT_IDENTITY, type RepoFiles, writeFiles } from "./repo.ts";
 import { type Row, sampleRow, summarize, verdict } from "./stats.ts";
 import { phaseTable } from "./trace.ts";
+import { RACY_MS } from "../../src/run/converged.ts";
 
 /** Where the bench keeps its repos inside the guest. */
 const REMOTE = "/srv/bench-remote.git";
@@ -463,6 +464,9 @@ systemctl list-units --all --no-pager --no-legend --plain >/dev/null
         `converging ${artifacts} artifacts: outcome ${doc.outcome}, ${doc.artifacts.length} artifacts`,
       );
     }
+    // A host between timer ticks: its files are older than the margin a stamp needs to stand
+    // for their content (src/run/converged.ts). Ticks within it hash the files just written.
+    await new Promise((r) => setTimeout(r, RACY_MS + 500));
     const [floor, subject] = await pairs(
       runs,
       async () =>
