@@ -115,21 +115,51 @@ function absentOrThrow(error: unknown, path: string): null {
   throw error;
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await Deno.open(dir, { read: true });
+/** See {@link Files.write}. */
+function writeSync(path: string, content: Uint8Array, mode: number, owner?: FileOwner): void {
+  const dir = dirname(path);
+  ensureDir(dir);
+  // A dot name with a .tmp suffix: neither the quadlet generator nor systemd reads it.
+  const temp = join(dir, `.${basename(path)}.core-ops-${crypto.randomUUID().slice(0, 8)}.tmp`);
+  const file = Deno.openSync(temp, { write: true, createNew: true, mode });
   try {
-    await handle.sync();
+    try {
+      let written = 0;
+      while (written < content.length) written += file.writeSync(content.subarray(written));
+      file.syncSync();
+    } finally {
+      file.close();
+    }
+    Deno.chmodSync(temp, mode); // the umask must not change the mode
+    // Handed over before it is in place: the user's file is never root's at its path.
+    if (owner !== undefined) Deno.chownSync(temp, owner.uid, owner.gid);
+    Deno.renameSync(temp, path);
+  } catch (error) {
+    try {
+      Deno.removeSync(temp);
+    } catch {
+      // best effort: the write itself already failed, and that error is the one to report
+    }
+    throw error;
+  }
+  fsyncDir(dir);
+}
+
+function fsyncDir(dir: string): void {
+  const handle = Deno.openSync(dir, { read: true });
+  try {
+    handle.syncSync();
   } finally {
     handle.close();
   }
 }
 
 /** Creates `dir` and its missing parents with mode 0755 (not subject to the umask's whims). */
-async function ensureDir(dir: string): Promise<void> {
+function ensureDir(dir: string): void {
   const missing: string[] = [];
   for (let d = dir; d !== dirname(d); d = dirname(d)) {
     try {
-      await Deno.stat(d);
+      Deno.statSync(d);
       break;
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
@@ -138,11 +168,11 @@ async function ensureDir(dir: string): Promise<void> {
   }
   for (const d of missing) {
     try {
-      await Deno.mkdir(d);
+      Deno.mkdirSync(d);
     } catch (error) {
       if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
     }
-    await Deno.chmod(d, 0o755);
+    Deno.chmodSync(d, 0o755);
   }
 }
 
@@ -212,29 +242,10 @@ export const realFiles: Files = {
     return Promise.resolve().then(() => readSync(path));
   },
 
-  async write(path, content, mode, owner) {
-    const dir = dirname(path);
-    await ensureDir(dir);
-    // A dot name with a .tmp suffix: neither the quadlet generator nor systemd reads it.
-    const temp = join(dir, `.${basename(path)}.core-ops-${crypto.randomUUID().slice(0, 8)}.tmp`);
-    const file = await Deno.open(temp, { write: true, createNew: true, mode });
-    try {
-      try {
-        let written = 0;
-        while (written < content.length) written += await file.write(content.subarray(written));
-        await file.sync();
-      } finally {
-        file.close();
-      }
-      await Deno.chmod(temp, mode); // the umask must not change the mode
-      // Handed over before it is in place: the user's file is never root's at its path.
-      if (owner !== undefined) await Deno.chown(temp, owner.uid, owner.gid);
-      await Deno.rename(temp, path);
-    } catch (error) {
-      await Deno.remove(temp).catch(() => {}); // best effort: the write itself already failed
-      throw error;
-    }
-    await fsyncDir(dir);
+  write(path, content, mode, owner) {
+    // Synchronous, like the reads: a run waits for each write anyway, and every timer tick
+    // writes state.json, whose async ops each wait for the runtime's thread pool (bench/).
+    return Promise.resolve().then(() => writeSync(path, content, mode, owner));
   },
 
   // Synchronous, like the digests: every tick lists the quadlet dir (hand-placed quadlets),
@@ -253,6 +264,6 @@ export const realFiles: Files = {
       await Deno.remove(dir);
       dir = dirname(dir);
     }
-    await fsyncDir(dir);
+    fsyncDir(dir);
   },
 };

@@ -76,17 +76,18 @@ export async function acquireRunLock(path: string): Promise<RunLock> {
   let released = false;
   return {
     path,
-    async release() {
-      if (released) return;
+    release() {
+      if (released) return Promise.resolve();
       released = true;
       try {
         // Clear the pid first, so a later holder that does not write one
         // (flock(1)) is not reported as this process.
-        await file.truncate(0);
-        await file.unlock();
+        file.truncateSync(0);
+        file.unlockSync();
       } finally {
         file.close();
       }
+      return Promise.resolve();
     },
   };
 }

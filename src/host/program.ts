@@ -15,13 +15,14 @@ import { VERSION } from "../version.ts";
  * A file that cannot be stat'ed (e.g. the main module inside a compiled
  * binary) contributes its name only.
  */
-export async function buildIdentity(): Promise<string> {
+export function buildIdentity(): Promise<string> {
   const parts = [VERSION];
   const main = Deno.mainModule.startsWith("file:") ? new URL(Deno.mainModule).pathname : null;
   for (const path of [Deno.execPath(), main]) {
     if (path === null) continue;
     try {
-      const s = await Deno.stat(path);
+      // Synchronous: every agent tick asks (the first async file op waits for a thread pool).
+      const s = Deno.statSync(path);
       parts.push(`${path}:${s.ino}:${s.size}:${s.mtime?.getTime()}`);
     } catch (error) {
       // Absent from the real file system (a compiled binary's own modules): the name stands.
@@ -29,5 +30,5 @@ export async function buildIdentity(): Promise<string> {
       parts.push(path);
     }
   }
-  return parts.join("\n");
+  return Promise.resolve(parts.join("\n"));
 }

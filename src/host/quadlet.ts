@@ -54,7 +54,7 @@ export const quadletProcess: QuadletProcess = {
   async identity() {
     const generator = await findGenerator();
     if (generator === null) return null;
-    const info = await Deno.stat(generator);
+    const info = Deno.statSync(generator);
     return `${generator}:${info.size}:${info.mtime?.getTime() ?? 0}:${info.ino ?? 0}`;
   },
   run: runStaged,
@@ -101,14 +101,15 @@ async function runStaged(
   }
 }
 
-async function findGenerator(): Promise<string | null> {
+function findGenerator(): Promise<string | null> {
+  // Synchronous: every agent tick keys its caches with the generator's identity.
   for (const path of GENERATOR_PATHS) {
     try {
-      const info = await Deno.stat(path);
-      if (info.isFile) return path;
+      const info = Deno.statSync(path);
+      if (info.isFile) return Promise.resolve(path);
     } catch {
       // not installed at this path; try the next one
     }
   }
-  return null;
+  return Promise.resolve(null);
 }
