@@ -34,7 +34,8 @@ import {
 import type { RunReport } from "../report/run_report.ts";
 import { decide, type RetryDecision } from "../state/retry.ts";
 import { type PauseRecord, type RunState, StateStore } from "../state/store.ts";
-import { type PrefetchedStates, prefetchStates } from "./prefetch.ts";
+import { type PrefetchedStates, prefetchStamps, prefetchStates } from "./prefetch.ts";
+import { recordPaths } from "./converged.ts";
 import { recordHeld, recordRefusal } from "./record.ts";
 import type { Resolved, SourcePorts } from "./resolve.ts";
 import { resolve } from "./resolve.ts";
@@ -161,6 +162,8 @@ class Tick {
   readonly #runId = crypto.randomUUID();
   readonly #store: StateStore;
   #prefetch: PrefetchedStates | undefined;
+  /** The files, with the converged record's stamps taken early (prefetch.ts). */
+  #files: Files | undefined;
   #lock: HeldLock | null = null;
 
   constructor(
@@ -285,9 +288,14 @@ class Tick {
       state = read.value;
       mark("state.json read");
       // The units the last no-op asked about (converged.ts), else every owned unit.
-      const units = (await this.#store.readConverged())?.record.units ??
+      const kept = await this.#store.readConverged();
+      const units = kept?.record.units ??
         (await this.#store.readManifest())?.files.flatMap((f) => f.unit ?? []);
       if (units !== undefined) this.#prefetch = prefetchStates(this.ports.systemd, units);
+      if (kept !== null) {
+        const paths = recordPaths(kept.record, this.#store.manifestPath);
+        this.#files = prefetchStamps(this.ports.files, this.settings.dirs.quadletDir, paths);
+      }
     } catch (error) {
       // A corrupt state file or manifest is this host's problem, not the revision's: reported,
       // never written over. git still writes the mirror, which the lock guards: it finishes first.
@@ -348,7 +356,7 @@ class Tick {
         },
         dirs: s.dirs,
         store: this.#store,
-        files: this.ports.files,
+        files: this.#files ?? this.ports.files,
         systemd: this.#prefetch?.systemd ?? this.ports.systemd,
         generator: this.ports.generator,
         adopt: s.adopt ? "matching" : false,

@@ -89,11 +89,7 @@ export async function stillConverged(
     ctx.files.list(ctx.quadletDir).then((x) => {
       return x;
     }),
-    ctx.files.stamps([
-      ctx.store.manifestPath,
-      ...record.files.map(([path]) => path),
-      ...record.others.map(([path]) => path),
-    ]),
+    ctx.files.stamps(recordPaths(record, ctx.store.manifestPath)),
     ctx.systemd.states(record.units).then((x) => {
       return x;
     }),
@@ -135,6 +131,15 @@ export function settle(
     return [path, digest, seen.id];
   });
   return changed ? { ...record, files } : null;
+}
+
+/** Every path whose stamp a check compares: the manifest, the files, the quadlet dir's others. */
+export function recordPaths(record: ConvergedRecord, manifestPath: string): string[] {
+  return [
+    manifestPath,
+    ...record.files.map(([path]) => path),
+    ...record.others.map(([path]) => path),
+  ];
 }
 
 /** What a tick saw of the host, for {@link sameHost}. */
