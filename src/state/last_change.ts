@@ -8,6 +8,7 @@
  */
 import { z } from "../zod.ts";
 import { CoreOpsError, Exit } from "../errors.ts";
+import { parseChecked } from "./checked_json.ts";
 
 /** The file's name inside the state dir. */
 export const LAST_CHANGE_FILE = "last-change.json";
@@ -32,18 +33,7 @@ export type LastChange = z.infer<typeof lastChangeSchema>;
 
 /** Parses last-change.json text; `file` names it in errors. Pure. */
 export function parseLastChange(text: string, file: string): LastChange {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw corrupt(file, error instanceof Error ? error.message : String(error));
-  }
-  const result = lastChangeSchema.safeParse(raw);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw corrupt(file, `${issue.path.join(".") || "(root)"}: ${issue.message}`);
-  }
-  return result.data;
+  return parseChecked(text, lastChangeSchema, (detail) => corrupt(file, detail));
 }
 
 function corrupt(file: string, detail: string): CoreOpsError {

@@ -6,6 +6,7 @@
  */
 import { z } from "../zod.ts";
 import { CoreOpsError, Exit } from "../errors.ts";
+import { parseChecked } from "./checked_json.ts";
 import { NATIVE_KINDS, QUADLET_KINDS } from "../model.ts";
 
 /** The manifest file's name inside the state dir. */
@@ -42,18 +43,7 @@ export type OwnershipManifest = z.infer<typeof manifestSchema>;
 
 /** Parses manifest text; `file` names it in errors. Corrupt state is an error, never reset silently. */
 export function parseManifest(text: string, file: string): OwnershipManifest {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw corrupt(file, error instanceof Error ? error.message : String(error));
-  }
-  const result = manifestSchema.safeParse(raw);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw corrupt(file, `${issue.path.join(".") || "(root)"}: ${issue.message}`);
-  }
-  return result.data;
+  return parseChecked(text, manifestSchema, (detail) => corrupt(file, detail));
 }
 
 /** A manifest that cannot be read is this host's problem: never the revision's. */

@@ -13,6 +13,7 @@
 import { join } from "../paths.ts";
 import { z } from "../zod.ts";
 import { CoreOpsError, Exit } from "../errors.ts";
+import { parseChecked } from "./checked_json.ts";
 import { pausePoint } from "../host/faults.ts";
 import type { Files } from "../host/files.ts";
 import { newSecretKey, SECRET_KEY_BYTES, SECRET_KEY_FILE } from "./secret_key.ts";
@@ -161,18 +162,8 @@ export function parseState(
   text: string,
   file: string,
 ): { state: RunState; legacy: LastChange | null | undefined } {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw corrupt(file, error instanceof Error ? error.message : String(error));
-  }
-  const result = stateSchema.safeParse(raw);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw corrupt(file, `${issue.path.join(".") || "(root)"}: ${issue.message}`);
-  }
-  const { last_change: legacy, ...state } = result.data;
+  const parsed = parseChecked(text, stateSchema, (detail) => corrupt(file, detail));
+  const { last_change: legacy, ...state } = parsed;
   return { state, legacy };
 }
 
