@@ -86,16 +86,10 @@ export async function stillConverged(
   const age = now - record.observedAt;
   if (age < 0 || age > MAX_AGE_MS) return null;
   const [listing, stamps, states, instances] = await Promise.all([
-    ctx.files.list(ctx.quadletDir).then((x) => {
-      return x;
-    }),
+    ctx.files.list(ctx.quadletDir),
     ctx.files.stamps(recordPaths(record, ctx.store.manifestPath)),
-    ctx.systemd.states(record.units).then((x) => {
-      return x;
-    }),
-    ctx.systemd.instances(record.templates).then((x) => {
-      return x;
-    }),
+    ctx.systemd.states(record.units),
+    ctx.systemd.instances(record.templates),
   ]);
   // Files too young for their stamp when the record was made: their content, once more.
   const young = record.files.filter(([, digest, stamp]) => digest !== null && stamp === null);
