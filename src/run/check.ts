@@ -1,6 +1,6 @@
 /**
- * Step 2 of an agent tick, check (before read): a tick at the revision the
- * last no-op saw, on a host that is still exactly as it saw it, records a
+ * The agent's step between resolve and read, check: a tick at the revision
+ * the last no-op saw, on a host that is still exactly as it saw it, records a
  * no-op without loading, validating or planning (converged.ts says what
  * "exactly" takes). Any other run goes on to read.
  *
@@ -29,6 +29,7 @@ import { mark } from "../trace.ts";
 
 /** What check needs of the run (the run core's context has all of it). */
 export interface CheckRun {
+  /** Only a resolved source (the agent's fetched revision) is checked; any other is read. */
   source: { resolved: Resolved } | object;
   read: {
     host: string | null;
