@@ -231,6 +231,22 @@ export function stampFiles(paths: readonly string[]): Promise<Map<string, FileSt
   return Promise.resolve(out);
 }
 
+/**
+ * `base` with some of its calls answered otherwise (e.g. a prefetched
+ * answer); every other call goes to `base`.
+ */
+export function overriding(base: Files, overrides: Partial<Files>): Files {
+  return {
+    digests: (paths) => base.digests(paths),
+    read: (path) => base.read(path),
+    write: (path, content, mode, owner) => base.write(path, content, mode, owner),
+    remove: (path) => base.remove(path),
+    list: (dir) => base.list(dir),
+    stamps: (paths) => base.stamps(paths),
+    ...overrides,
+  };
+}
+
 /** The real file system. */
 export const realFiles: Files = {
   digests: observeFiles,

@@ -34,7 +34,13 @@ import {
 import type { RunReport } from "../report/run_report.ts";
 import { decide, type RetryDecision } from "../state/retry.ts";
 import { type PauseRecord, type RunState, StateStore } from "../state/store.ts";
-import { type PrefetchedStates, prefetchStamps, prefetchStates } from "./prefetch.ts";
+import {
+  type PrefetchedStates,
+  prefetchStamps,
+  prefetchStates,
+  type Settled,
+  settled,
+} from "./prefetch.ts";
 import { recordPaths } from "./converged.ts";
 import { recordHeld, recordRefusal } from "./record.ts";
 import type { Resolved, SourcePorts } from "./resolve.ts";
@@ -436,12 +442,4 @@ class Tick {
     await this.#prefetch?.done;
     await this.#lock?.release();
   }
-}
-
-/** A promise's outcome as a value. */
-type Settled<T> = { value: T } | { error: unknown };
-
-/** A promise's outcome as a value: awaited later, its rejection is never unhandled meanwhile. */
-function settled<T>(p: Promise<T>): Promise<Settled<T>> {
-  return p.then((value) => ({ value }), (error: unknown) => ({ error }));
 }

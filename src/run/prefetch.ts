@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { Files } from "../host/files.ts";
-import { overriding, type Systemd } from "../host/systemd.ts";
+import { type Files, type FileStamp, overriding as overridingFiles } from "../host/files.ts";
+import { overriding as overridingSystemd, type Systemd } from "../host/systemd.ts";
 
 /** Unit states asked for early, and the systemd that answers with them. */
 export interface PrefetchedStates {
@@ -25,22 +25,11 @@ export interface PrefetchedStates {
 export function prefetchStates(systemd: Systemd, units: readonly string[]): PrefetchedStates {
   const key = (list: readonly string[]) => [...new Set(list)].sort().join("\n");
   const asked = key(units);
-  const early = systemd.states([...new Set(units)]).then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-  let used = false;
+  const early = settled(systemd.states([...new Set(units)]));
   return {
     done: early.then(() => {}),
-    systemd: overriding(systemd, {
-      states: async (query) => {
-        if (!used && key(query) === asked) {
-          used = true;
-          const got = await early;
-          if ("value" in got) return got.value;
-        }
-        return await systemd.states(query);
-      },
+    systemd: overridingSystemd(systemd, {
+      states: answeredOnce(early, (query) => key(query) === asked, (q) => systemd.states(q)),
     }),
   };
 }
@@ -54,42 +43,44 @@ export function prefetchStates(systemd: Systemd, units: readonly string[]): Pref
  * like every other observation of the run.
  */
 export function prefetchStamps(files: Files, dir: string, paths: readonly string[]): Files {
-  const early = {
-    list: settle(() => files.list(dir)),
-    stamps: settle(() => files.stamps(paths)),
-  };
-  let listed = false;
-  let stamped = false;
-  const same = (a: readonly string[]) =>
-    a.length === paths.length && a.every((p, i) => p === paths[i]);
-  return {
-    digests: (query) => files.digests(query),
-    read: (path) => files.read(path),
-    write: (path, content, mode, owner) => files.write(path, content, mode, owner),
-    remove: (path) => files.remove(path),
-    list: async (query) => {
-      if (!listed && query === dir) {
-        listed = true;
-        const got = await early.list;
-        if ("value" in got) return got.value;
-      }
-      return await files.list(query);
-    },
-    stamps: async (query) => {
-      if (!stamped && same(query)) {
-        stamped = true;
-        const got = await early.stamps;
-        if ("value" in got) return got.value;
-      }
-      return await files.stamps(query);
-    },
-  };
+  // Started here, synchronous work included: what the real adapter throws is settled too.
+  const list = settled(new Promise<string[]>((done) => done(files.list(dir))));
+  const stamps = settled(
+    new Promise<Map<string, FileStamp | null>>((done) => done(files.stamps(paths))),
+  );
+  const same = (query: readonly string[]) =>
+    query.length === paths.length && query.every((p, i) => p === paths[i]);
+  return overridingFiles(files, {
+    list: answeredOnce(list, (query) => query === dir, (q) => files.list(q)),
+    stamps: answeredOnce(stamps, same, (q) => files.stamps(q)),
+  });
 }
 
-function settle<T>(f: () => Promise<T>): Promise<{ value: T } | { error: unknown }> {
-  try {
-    return f().then((value) => ({ value }), (error: unknown) => ({ error }));
-  } catch (error) {
-    return Promise.resolve({ error });
-  }
+/** A promise's outcome as a value. */
+export type Settled<T> = { value: T } | { error: unknown };
+
+/** A promise's outcome as a value: awaited later, its rejection is never unhandled meanwhile. */
+export function settled<T>(p: Promise<T>): Promise<Settled<T>> {
+  return p.then((value) => ({ value }), (error: unknown) => ({ error }));
+}
+
+/**
+ * `ask`, except that the first question `matches` takes gets `early`'s answer;
+ * any other question, a second one, or one whose early asking failed is asked
+ * again, so an error surfaces where the run asks.
+ */
+function answeredOnce<Q, R>(
+  early: Promise<Settled<R>>,
+  matches: (query: Q) => boolean,
+  ask: (query: Q) => Promise<R>,
+): (query: Q) => Promise<R> {
+  let used = false;
+  return async (query) => {
+    if (!used && matches(query)) {
+      used = true;
+      const got = await early;
+      if ("value" in got) return got.value;
+    }
+    return await ask(query);
+  };
 }
