@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { describe, type Files, type Scenario, type ScenarioContext } from "../lib/scenario.ts";
 import {
+  applyRepo,
   container,
   EXAMPLE_NAS_UNITS,
   exampleFiles,
@@ -21,19 +22,6 @@ interface Step {
   op: string;
   target: string;
   status: string;
-}
-
-/** Runs `apply --json` (settle window 1 s unless `settle` says otherwise) and checks its exit code. */
-async function apply(
-  t: ScenarioContext,
-  args: string[],
-  code = 0,
-  settle = "1",
-): Promise<Record<string, unknown>> {
-  return await t.coreOpsJson(
-    ["apply", "--source-repo", REPO, "--json", "--verify-settle", settle, ...args],
-    code,
-  );
 }
 
 function steps(doc: Record<string, unknown>): Step[] {
@@ -67,7 +55,7 @@ export const applyScenarios: Scenario[] = [
     timeoutMs: 8 * 60_000,
     async run(t) {
       const sha = await t.writeRepo(REPO, await exampleOnTestHost());
-      const first = await apply(t, ["--host", "nas"]);
+      const first = await applyRepo(t, ["--host", "nas"]);
       assert.equal(first.outcome, "success");
       for (const unit of EXAMPLE_NAS_UNITS) {
         await t.assertUnit(unit, { LoadState: "loaded", ActiveState: "active" });
@@ -103,7 +91,7 @@ export const applyScenarios: Scenario[] = [
       );
       const before = await invocations(t, ["web.service", "prometheus.service", "echo.socket"]);
       for (const round of [2, 3]) {
-        const again = await apply(t, ["--host", "nas"]);
+        const again = await applyRepo(t, ["--host", "nas"]);
         assert.equal(again.outcome, "noop", `apply #${round}: ${JSON.stringify(again.actions)}`);
         assert.deepEqual(again.actions, []);
         assert.deepEqual(steps(again), []);
@@ -125,11 +113,11 @@ export const applyScenarios: Scenario[] = [
     name: "apply: a native oneshot runs once when new, not on later applies",
     async run(t) {
       await t.writeRepo(REPO, ONESHOT);
-      const first = await apply(t, []);
+      const first = await applyRepo(t, []);
       assert.deepEqual(ran(first, "start"), ["job.service"]);
       await t.assertUnit("job.service", { Result: "success", ActiveState: "inactive" });
       for (const round of [2, 3]) {
-        const again = await apply(t, []);
+        const again = await applyRepo(t, []);
         assert.equal(again.outcome, "noop", `apply #${round}: ${JSON.stringify(again.actions)}`);
       }
       const runs = (await t.readFile("/var/tmp/job.runs")).trim().split("\n");
@@ -146,7 +134,7 @@ export const applyScenarios: Scenario[] = [
         "services/other/quadlet/other.container.d/10-env.conf": "[Container]\nEnvironment=A=1\n",
       };
       await t.writeRepo(REPO, files);
-      await apply(t, []);
+      await applyRepo(t, []);
       const units = ["web.service", "other.service"];
       const v1 = await invocations(t, units);
 
@@ -154,7 +142,7 @@ export const applyScenarios: Scenario[] = [
       const plan = await t.coreOps(["plan", "--source-repo", REPO, "--diff"]);
       assert.equal(plan.code, 0, describe(["plan --diff"], plan));
       assert.match(plan.stdout, /-greeting=hello\n\+greeting=bonjour/);
-      const changed = await apply(t, []);
+      const changed = await applyRepo(t, []);
       assert.deepEqual(ran(changed, "restart"), ["web.service"]);
       assert.deepEqual(ran(changed, "reload"), [], "a config change needs no daemon-reload");
       const v2 = await invocations(t, units);
@@ -182,7 +170,7 @@ export const applyScenarios: Scenario[] = [
         "services/flaky/systemd/flaky.service":
           "[Service]\nExecStart=/bin/sleep infinity\nRestart=no\n",
       });
-      await apply(t, []);
+      await applyRepo(t, []);
       // flaky.service dies: a failed unit that must not linger once it is gone from the repo.
       await t.ok(["systemctl", "kill", "--signal=KILL", "flaky.service"]);
       await t.ok([
@@ -192,7 +180,7 @@ export const applyScenarios: Scenario[] = [
       ]);
 
       await t.writeRepo(REPO, webService(), { replace: true });
-      const removed = await apply(t, []);
+      const removed = await applyRepo(t, []);
       const order = steps(removed).map((s) => `${s.op} ${s.target}`);
       const stop = order.indexOf("stop flaky.service");
       const reset = order.indexOf("reset-failed flaky.service");
@@ -210,7 +198,7 @@ export const applyScenarios: Scenario[] = [
     async run(t) {
       const sha = await t.writeRepo(REPO, webService());
       await t.writeFile("/etc/containers/systemd/mine.container", container());
-      await apply(t, []);
+      await applyRepo(t, []);
       await t.writeFile("/etc/containers/systemd/data.volume", "[Volume]\nLabel=edited=1\n");
 
       const plan = await t.coreOpsJson(["plan", "--source-repo", REPO, "--json"]);
@@ -221,7 +209,7 @@ export const applyScenarios: Scenario[] = [
         "/etc/containers/systemd/data.volume",
       ]);
 
-      const fixed = await apply(t, []);
+      const fixed = await applyRepo(t, []);
       assert.deepEqual(ran(fixed, "write"), ["/etc/containers/systemd/data.volume"]);
       assert.equal(
         await t.readFile("/etc/containers/systemd/data.volume"),
@@ -237,7 +225,7 @@ export const applyScenarios: Scenario[] = [
     name: "apply: a container that fails to start is rolled back; the old one runs again",
     async run(t) {
       const good = await t.writeRepo(REPO, webService());
-      await apply(t, []);
+      await applyRepo(t, []);
       const goodFile = await t.readFile("/etc/containers/systemd/web.container");
 
       const bad = await t.writeRepo(REPO, {
@@ -245,7 +233,7 @@ export const applyScenarios: Scenario[] = [
           "Volume=data.volume:/data\nNetwork=app.network\n",
         ).replace(/^Exec=.*$/m, "Exec=/bin/false"),
       });
-      const failed = await apply(t, ["--verify-timeout", "30"], 1);
+      const failed = await applyRepo(t, ["--verify-timeout", "30"], 1);
       assert.equal(failed.outcome, "failure");
       const failure = failed.failure as { units: { unit: string }[]; rollback: string };
       assert.ok(failure.units.some((u) => u.unit === "web.service"), JSON.stringify(failure));
@@ -278,7 +266,7 @@ export const applyScenarios: Scenario[] = [
     name: "apply: a crash-looping Restart=always container fails verification and is rolled back",
     async run(t) {
       await t.writeRepo(REPO, webService());
-      await apply(t, []);
+      await applyRepo(t, []);
       const goodFile = await t.readFile("/etc/containers/systemd/web.container");
       await t.writeRepo(REPO, {
         "services/web/quadlet/web.container": container(
@@ -287,7 +275,7 @@ export const applyScenarios: Scenario[] = [
           "\n[Service]\nRestart=always\nRestartSec=1\n",
       });
       // The default 3 s settle window outlasts each 1 s life of the container.
-      const failed = await apply(t, ["--verify-timeout", "40"], 1, "3");
+      const failed = await applyRepo(t, ["--verify-timeout", "40"], 1, "3");
       assert.equal(failed.outcome, "failure");
       const verdicts = failed.verification as { unit: string; status: string }[];
       assert.deepEqual(
@@ -302,7 +290,7 @@ export const applyScenarios: Scenario[] = [
     name: "apply: a quadlet the generator rejects exits 65 and changes no file",
     async run(t) {
       await t.writeRepo(REPO, webService());
-      await apply(t, []);
+      await applyRepo(t, []);
       const before = await t.snapshot([
         "/etc/containers/systemd",
         "/var/lib/core-ops/manifest.json",
@@ -328,7 +316,7 @@ export const applyScenarios: Scenario[] = [
       // A quadlet dir the system generator does not read: the dry-run (staged) accepts the
       // file, but after daemon-reload systemd has no such unit — never "verified".
       await t.writeRepo(REPO, { "services/v/quadlet/lost.volume": "[Volume]\n" });
-      const failed = await apply(t, ["--quadlet-dir", "/etc/containers/not-read"], 1);
+      const failed = await applyRepo(t, ["--quadlet-dir", "/etc/containers/not-read"], 1);
       assert.equal(failed.outcome, "failure");
       // systemd refuses to start what it does not have, or verification finds it not-found.
       const failure = failed.failure as { units: { unit: string; reason: string }[] };

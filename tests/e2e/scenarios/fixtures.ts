@@ -5,10 +5,26 @@
  */
 import { join, relative } from "node:path";
 import { TEST_IMAGE } from "../lib/rootfs.ts";
-import type { Files } from "../lib/scenario.ts";
+import type { Files, ScenarioContext } from "../lib/scenario.ts";
 
 /** Where scenarios put their source repository inside the guest. */
 export const REPO = "/srv/core-ops-repo";
+
+/**
+ * `core-ops apply --source-repo REPO --json` with `args` (settle window 1 s
+ * unless `settle` says otherwise); checks its exit code, returns the document.
+ */
+export async function applyRepo(
+  t: ScenarioContext,
+  args: string[] = [],
+  code = 0,
+  settle = "1",
+): Promise<Record<string, unknown>> {
+  return await t.coreOpsJson(
+    ["apply", "--source-repo", REPO, "--json", "--verify-settle", settle, ...args],
+    code,
+  );
+}
 
 /** A long-running container that exits cleanly on SIGTERM. */
 export function container(extra = ""): string {

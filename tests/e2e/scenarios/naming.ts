@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type Scenario, type ScenarioContext, versionAtLeast } from "../lib/scenario.ts";
-import { container, REPO } from "./fixtures.ts";
+import { applyRepo, container, REPO } from "./fixtures.ts";
 
 interface PlanArtifact {
   service: string;
@@ -21,11 +21,6 @@ interface PlanAction {
   op: string;
   target: string;
   reason: string;
-}
-
-/** Converges the guest to the repo with `core-ops apply`. */
-async function converge(t: ScenarioContext): Promise<Record<string, unknown>> {
-  return await t.coreOpsJson(["apply", "--source-repo", REPO, "--json", "--verify-settle", "1"]);
 }
 
 /** Template quadlets: names from the generator, drop-in changes restart running instances. */
@@ -66,7 +61,7 @@ export const namingScenarios: Scenario[] = [
       assert.match(text.stdout, /unit names from the quadlet generator/);
 
       // The same names are what systemd knows once the files are in place.
-      await converge(t);
+      await applyRepo(t);
       // (`systemctl show` of a template fails on systemd 262; `cat` shows it on every version.)
       const unitFile = await t.ok(["systemctl", "cat", cache]);
       assert.match(unitFile.stdout, /^SourcePath=\/etc\/containers\/systemd\/cache@\.volume$/m);
@@ -82,7 +77,7 @@ export const namingScenarios: Scenario[] = [
         "services/echo/systemd/echo@.service": "[Service]\nExecStart=/bin/sleep infinity\n",
       };
       await t.writeRepo(REPO, base);
-      await converge(t);
+      await applyRepo(t);
       await t.ok(["systemctl", "start", "web@a.service", "echo@x.service"]);
       await t.assertUnit("web@a.service", { ActiveState: "active" });
       await t.assertUnit("web@b.service", { ActiveState: "inactive" });
@@ -113,7 +108,7 @@ export const namingScenarios: Scenario[] = [
       // And apply does exactly that on the real host: the running instances restart with the
       // new drop-in; the instance that was not running stays down.
       const before = (await t.unit("web@a.service", ["InvocationID"])).InvocationID;
-      const applied = await converge(t);
+      const applied = await applyRepo(t);
       const ran = (applied.steps as { op: string; target: string; status: string }[])
         .filter((s) => s.op === "restart" && s.status === "ok").map((s) => s.target);
       assert.deepEqual(ran, ["web@a.service", "echo@x.service"]);

@@ -16,7 +16,7 @@ import {
   type ScenarioContext,
   versionAtLeast,
 } from "../lib/scenario.ts";
-import { REPO } from "./fixtures.ts";
+import { applyRepo, REPO } from "./fixtures.ts";
 
 interface PlanArtifact {
   kind: string;
@@ -150,14 +150,7 @@ export const templateScenarios: Scenario[] = [
         .filter((a) => a.op === "start" || a.op === "restart").map((a) => a.target).sort();
       assert.deepEqual(starts, ["plain-volume.service", "web@a.service"]);
 
-      const applied = await t.coreOpsJson([
-        "apply",
-        "--source-repo",
-        REPO,
-        "--json",
-        "--verify-settle",
-        "1",
-      ]);
+      const applied = await applyRepo(t);
       assert.equal(applied.outcome, "success", JSON.stringify(applied));
       const ran = (applied.steps as Step[]).filter((s) => s.op === "start").map((s) => s.target);
       assert.deepEqual(ran.sort(), ["plain-volume.service", "web@a.service"]);
@@ -208,14 +201,7 @@ export const templateScenarios: Scenario[] = [
       const changed = repo(newNaming);
       changed[`${SRC}/web@.container.d/10-env.conf`] = "[Container]\nEnvironment=TPL=2\n";
       await t.writeRepo(REPO, changed, { replace: true, message: "template drop-in" });
-      const reapplied = await t.coreOpsJson([
-        "apply",
-        "--source-repo",
-        REPO,
-        "--json",
-        "--verify-settle",
-        "1",
-      ]);
+      const reapplied = await applyRepo(t);
       assert.equal(reapplied.outcome, "success", JSON.stringify(reapplied));
       const restarted = (reapplied.steps as Step[]).filter((s) => s.op === "restart");
       assert.deepEqual(restarted.map((s) => s.target), ["web@a.service"]);
