@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type Scenario, type ScenarioContext, versionAtLeast } from "../lib/scenario.ts";
+import { type Scenario, versionAtLeast } from "../lib/scenario.ts";
 import { applyRepo, container, REPO } from "./fixtures.ts";
 
 interface PlanArtifact {
