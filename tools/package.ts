@@ -8,8 +8,21 @@
  *   bin/core-ops   launcher (POSIX sh): production permission flags, --cached-only
  *   bin/deno       the Deno runtime this checkout pins in package.json, for <arch>
  *   app/           main.ts, src/ (with its build stamp), deno.json, deno.lock
+ *   app/bundle/    that program bundled: main.js and its chunks, with source maps
  *   deno-dir/npm/  every npm dependency, at the versions and hashes deno.lock pins
  * ```
+ *
+ * The launcher runs the bundle. Deno pays for every module it loads
+ * (resolution, a code-cache lookup, evaluation): the source is ~160 modules
+ * on a no-change agent tick, most of them zod's, while the bundle is a few
+ * chunks, split at the program's own dynamic imports so that a tick loads
+ * what it runs and no more (bench/, issue 15). It is built from the staged,
+ * stamped source against the lock, for a runtime without Node built-ins
+ * (`--platform browser`: a package's Node build would pull in Deno's Node
+ * layer, ~18 ms more on every start), and its source maps point back into
+ * app/src, so a stack trace names the TypeScript. The source and its
+ * dependencies stay in the tree: what the bundle was built from, runnable
+ * offline with the same runtime.
  *
  * The launcher finds the tree through its own resolved path, so it works from
  * any cwd, through a symlink (e.g. /usr/local/bin/core-ops), with an empty
@@ -38,7 +51,7 @@
  *
  * @module
  */
-import { PRODUCTION, toFlags } from "./permissions.ts";
+import { type PermissionSet, PRODUCTION, toFlags } from "./permissions.ts";
 import { builtFrom as gitBuiltFrom } from "../src/host/git.ts";
 import { type BuiltFrom, formatVersion } from "../src/version.ts";
 import {
@@ -120,6 +133,7 @@ export async function buildPackage(
       ? `${staging}/bin/deno`
       : await denoRuntime(TARGETS[here], work);
     await cacheDependencies(staging, fetcher, source);
+    await bundleApp(staging, fetcher);
     await Deno.writeTextFile(`${staging}/bin/core-ops`, launcher());
     await Deno.chmod(`${staging}/bin/core-ops`, 0o755);
 
@@ -214,6 +228,61 @@ async function cacheDependencies(tree: string, deno: string, source: string): Pr
   await pruneDenoDir(tree);
 }
 
+/** The program the launcher runs, relative to the tree: the bundled main.ts. */
+export const BUNDLE_MAIN = "app/bundle/main.js";
+
+/**
+ * Bundles `<tree>/app/main.ts` into `<tree>/app/bundle/` with `deno`, from the
+ * npm packages {@link cacheDependencies} put in `<tree>/deno-dir` (see the
+ * module doc). The bundle must import nothing but its own chunks: an import of
+ * `node:`, `npm:` or a URL would load code from outside the tree at run time.
+ */
+async function bundleApp(tree: string, deno: string): Promise<void> {
+  const out = await new Deno.Command(deno, {
+    args: [
+      "bundle",
+      "--quiet",
+      "--no-remote",
+      `--config=${tree}/app/deno.json`,
+      `--lock=${tree}/app/deno.lock`,
+      "--frozen-lockfile",
+      "--platform=browser",
+      "--code-splitting",
+      "--minify",
+      "--keep-names",
+      "--sourcemap=linked",
+      `--outdir=${tree}/app/bundle`,
+      `${tree}/app/main.ts`,
+    ],
+    env: denoEnv(tree),
+    clearEnv: true,
+    stdin: "null",
+  }).output();
+  if (!out.success) {
+    throw new PackageError(
+      `deno bundle failed (exit ${out.code}):\n${new TextDecoder().decode(out.stderr)}`,
+    );
+  }
+  for await (const entry of Deno.readDir(`${tree}/app/bundle`)) {
+    if (!entry.name.endsWith(".js")) continue;
+    const code = await Deno.readTextFile(`${tree}/app/bundle/${entry.name}`);
+    const outside = foreignImport(code);
+    if (outside !== null) {
+      throw new PackageError(`the bundle imports ${outside} (app/bundle/${entry.name})`);
+    }
+  }
+}
+
+/**
+ * The first import of `code` (bundled JavaScript) that names something other
+ * than a file beside it — `node:…`, `npm:…`, `jsr:…` or a URL — or `null`. Pure.
+ */
+export function foreignImport(code: string): string | null {
+  const found = /\b(?:from|import)\s*\(?\s*["'`]((?:node|npm|jsr|https?|file|data):[^"'`]*)["'`]/
+    .exec(code);
+  return found === null ? null : found[1];
+}
+
 /**
  * Throws unless every npm package and specifier in the lockfile at `derived`
  * is pinned, with the same integrity, in the lockfile at `pinned`: a build
@@ -254,25 +323,27 @@ function shQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
-/** The launcher script; the permission flags are baked in from tools/permissions.ts. */
 /**
  * The arguments the launcher gives the packaged runtime before the caller's,
- * for the tree at `root`; the layout check runs a foreign runtime with them.
+ * for the tree at `root` (the release permissions unless told otherwise: the
+ * e2e fault matrix arms its pause points so); the layout check runs a foreign
+ * runtime with them.
  */
-export function runtimeArgs(root: string): string[] {
+export function runtimeArgs(root: string, permissions: PermissionSet = PRODUCTION): string[] {
   return [
     "run",
     "--quiet",
     "--cached-only",
     "--no-remote",
-    `--config=${root}/app/deno.json`,
-    `--lock=${root}/app/deno.lock`,
-    "--frozen",
-    ...toFlags(PRODUCTION),
-    `${root}/app/main.ts`,
+    // The bundle imports only its own chunks: no config, import map or lock applies.
+    "--no-config",
+    "--no-lock",
+    ...toFlags(permissions),
+    `${root}/${BUNDLE_MAIN}`,
   ];
 }
 
+/** The launcher script; the permission flags are baked in from tools/permissions.ts. */
 function launcher(): string {
   // The tree's path is only known when the launcher runs: "$root", spliced into the quoting.
   const ROOT = "\u0000root\u0000";
@@ -289,12 +360,11 @@ self=$(readlink -f -- "$0")
 root=\${self%/*}
 root=\${root%/*}
 DENO_DIR="$root/deno-dir"
-# Deno keeps its parse, transpile and V8 code caches in DENO_DIR. The tree is
-# usually read-only (a package, a read-only mount), and without those caches
-# every run re-transpiles the whole program: about 250 ms more per timer tick
-# (bench/, issue 11). So they go to a private cache dir when one is writable —
-# /var/cache/core-ops for root, else the user's cache, or CORE_OPS_CACHE_DIR —
-# with npm/ linked back to this tree, which stays the only source of code.
+# Deno keeps its V8 code cache in DENO_DIR. The tree is usually read-only (a
+# package, a read-only mount), and without that cache every run compiles the
+# whole program again: tens of ms more per timer tick (bench/, issue 11). So
+# it goes to a private cache dir when one is writable — /var/cache/core-ops for
+# root, else the user's cache, or CORE_OPS_CACHE_DIR.
 # A dir that is a symlink or not ours is never used; any failure keeps the tree's.
 # (-O is "owned by the effective user": only root passes it on root's dir.)
 cache=/var/cache/core-ops/deno-dir
@@ -304,16 +374,9 @@ elif ! { [ -d "$cache" ] && [ -O "$cache" ]; } && [ "$(id -u)" != 0 ]; then
   cache="\${XDG_CACHE_HOME:-\${HOME:-/nonexistent}/.cache}/core-ops/deno-dir"
 fi
 if { [ -d "$cache" ] || (umask 077 && mkdir -p -- "$cache") 2>/dev/null; } && [ ! -L "$cache" ] && [ -O "$cache" ] && [ -w "$cache" ]; then
-  # -ef: the link resolves to this tree's npm/ (test builtin in dash, bash and busybox sh).
-  if ! { [ -L "$cache/npm" ] && [ "$cache/npm" -ef "$root/deno-dir/npm" ]; }; then
-    # rename(2) swaps the link atomically: a concurrent run never sees it missing.
-    ln -sfn -- "$root/deno-dir/npm" "$cache/npm.$$" 2>/dev/null &&
-      mv -fT -- "$cache/npm.$$" "$cache/npm" 2>/dev/null || true
-  fi
-  if [ -L "$cache/npm" ] && [ "$cache/npm" -ef "$root/deno-dir/npm" ]; then DENO_DIR="$cache"; fi
+  DENO_DIR="$cache"
 fi
-# The packaged deno.lock has no package.json section: one found in a parent
-# dir must not count, or the --frozen lock check fails.
+# A package.json found in a parent dir must not count: nothing here is an npm project.
 DENO_NO_PACKAGE_JSON=1
 DENO_NO_UPDATE_CHECK=1
 export DENO_DIR DENO_NO_PACKAGE_JSON DENO_NO_UPDATE_CHECK
@@ -374,7 +437,8 @@ async function verify(tree: string, target: Target, expected: string) {
 
 /**
  * Throws unless the tree holds what a host needs: a runtime for the target's
- * machine, the launcher, the code, and every npm package its lock pins.
+ * machine, the launcher, the bundle, and the source with every npm package its
+ * lock pins.
  */
 export async function checkLayout(tree: string, target: Target): Promise<void> {
   try {
@@ -390,6 +454,9 @@ export async function checkLayout(tree: string, target: Target): Promise<void> {
     if (!(await Deno.stat(`${tree}/app/${entry}`).catch(() => undefined))) {
       throw new PackageError(`app/${entry} is missing`);
     }
+  }
+  if (!(await Deno.stat(`${tree}/${BUNDLE_MAIN}`).catch(() => undefined))?.isFile) {
+    throw new PackageError(`${BUNDLE_MAIN} is missing`);
   }
   const lock: Lockfile = JSON.parse(await Deno.readTextFile(`${tree}/app/deno.lock`));
   for (const name of Object.keys(lock.npm ?? {})) {

@@ -5,7 +5,7 @@
  * runtime's ELF header), and run under qemu-user where that is installed.
  */
 import assert from "node:assert/strict";
-import { buildPackage } from "../../tools/package.ts";
+import { buildPackage, BUNDLE_MAIN, foreignImport } from "../../tools/package.ts";
 import { type Arch, hostArch, runnerFor, TARGETS } from "../../tools/targets.ts";
 import { VERSION } from "../../src/version.ts";
 
@@ -23,6 +23,18 @@ async function git(cwd: string, ...args: string[]): Promise<string> {
   assert.ok(r.success, r.stderr);
   return r.stdout.trim();
 }
+
+Deno.test("package: foreignImport finds an import from outside the bundle, and only that", () => {
+  assert.equal(
+    foreignImport('import{a as b}from"./chunk-X.js";await import("./agent-Y.js")'),
+    null,
+  );
+  assert.equal(foreignImport('const s="import from node:fs is text";'), null);
+  assert.equal(foreignImport('import{createRequire as c}from"node:module";'), "node:module");
+  assert.equal(foreignImport('await import ( "npm:zod@4" )'), "npm:zod@4");
+  assert.equal(foreignImport("import 'https://example.com/x.js';"), "https://example.com/x.js");
+  assert.equal(foreignImport('export*from"jsr:@std/path"'), "jsr:@std/path");
+});
 
 Deno.test("package: built from a modified tree, --version names its commit and says dirty", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "core-ops-package-test-" });
@@ -88,6 +100,20 @@ Deno.test(`package: the ${FOREIGN} tree — its runtime, launcher, code and depe
     const stamp = await Deno.readTextFile(`${dir}/app/src/build_stamp.ts`);
     const commit = info.version.match(/\(commit ([0-9a-f]{40})/)?.[1];
     assert.ok(commit && stamp.includes(`"commit":"${commit}"`), stamp);
+
+    // The bundle the launcher runs: that stamped source, importing nothing but its own chunks,
+    // its source maps pointing back into app/src.
+    assert.match(launcher, new RegExp(`/${BUNDLE_MAIN.replaceAll(".", "\\.")}' \\\\$`, "m"));
+    const bundled = (await Array.fromAsync(Deno.readDir(`${dir}/app/bundle`))).map((e) => e.name);
+    assert.ok(bundled.includes("main.js") && bundled.includes("main.js.map"), bundled.join(", "));
+    let code = "";
+    for (const name of bundled.filter((n) => n.endsWith(".js"))) {
+      code += await Deno.readTextFile(`${dir}/app/bundle/${name}`);
+    }
+    assert.ok(code.includes(`"${commit}"`), "the stamp is bundled");
+    assert.equal(foreignImport(code), null);
+    const map = JSON.parse(await Deno.readTextFile(`${dir}/app/bundle/main.js.map`));
+    assert.ok(map.sources.includes("../main.ts"), map.sources.join(", "));
 
     // Every npm package the packaged lock pins, and nothing but the npm cache.
     const lock = JSON.parse(await Deno.readTextFile(`${dir}/app/deno.lock`));

@@ -2,9 +2,9 @@
  * Running the packaged agent in the guest with a pause point armed, for the
  * fault matrix. The release launcher (bin/core-ops) bakes the production
  * flags, under which `CORE_OPS_TEST_PAUSE_AT` cannot be read and every pause
- * point is inert; here the package's own runtime, code and deno-dir run with
- * `faultPermissions()` — production plus that one variable — the way the
- * launcher runs them otherwise (tools/package.ts, `launcher()`).
+ * point is inert; here the package's own runtime runs its bundle with the
+ * launcher's arguments (tools/package.ts, `runtimeArgs`) but under
+ * `faultPermissions()` — production plus that one variable.
  *
  * @module
  */
@@ -13,12 +13,17 @@ import type { PausePoint } from "../../../src/host/faults.ts";
 import { PAUSE_VARIABLE } from "../../../src/host/faults.ts";
 import { faultPermissions } from "../../../tools/permissions.ts";
 import { GUEST_PACKAGE_DIR } from "./guest.ts";
-import { PACKAGE_ENV, packagedDenoArgv } from "./packaged.ts";
+import { PACKAGE_ENV } from "./packaged.ts";
+import { runtimeArgs } from "../../../tools/package.ts";
 import type { ScenarioContext } from "./scenario.ts";
 
 /** argv of the packaged core-ops under the fault permission set (no pause armed by itself). */
 export function faultCoreOpsArgv(args: readonly string[]): string[] {
-  return packagedDenoArgv(faultPermissions(), `${GUEST_PACKAGE_DIR}/app/main.ts`, args);
+  return [
+    `${GUEST_PACKAGE_DIR}/bin/deno`,
+    ...runtimeArgs(GUEST_PACKAGE_DIR, faultPermissions()),
+    ...args,
+  ];
 }
 
 /** A background agent run that reached its pause point. */

@@ -1,8 +1,8 @@
 /**
- * Running the packaged Deno runtime in the guest directly, the way the release
- * launcher does (tools/package.ts, `launcher()`), but with a permission set and
- * an entry point of the test's choosing: the packaged agent under the fault
- * permission set, or a small probe script under the release flags.
+ * Running the packaged Deno runtime in the guest directly on the package's
+ * source (app/main.ts and src/, with its config, lock and npm cache) rather
+ * than the bundle the launcher runs: small probe scripts that import one
+ * adapter, under a permission set of the test's choosing (the release flags).
  *
  * @module
  */
