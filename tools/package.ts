@@ -207,13 +207,20 @@ interface Lockfile {
  * nothing ships.
  */
 async function cacheDependencies(tree: string, deno: string, source: string): Promise<void> {
+  await denoIn(tree, deno, "cache", [`${tree}/app/main.ts`]);
+  await checkLockSubset(`${source}/deno.lock`, `${tree}/app/deno.lock`);
+  await pruneDenoDir(tree);
+}
+
+/** Runs `deno <command>` on the tree's program, its config, lock and npm cache. */
+async function denoIn(tree: string, deno: string, command: string, args: string[]): Promise<void> {
   const out = await new Deno.Command(deno, {
     args: [
-      "cache",
+      command,
       "--quiet",
       `--config=${tree}/app/deno.json`,
       `--lock=${tree}/app/deno.lock`,
-      `${tree}/app/main.ts`,
+      ...args,
     ],
     env: denoEnv(tree),
     clearEnv: true,
@@ -221,11 +228,9 @@ async function cacheDependencies(tree: string, deno: string, source: string): Pr
   }).output();
   if (!out.success) {
     throw new PackageError(
-      `deno cache failed (exit ${out.code}):\n${new TextDecoder().decode(out.stderr)}`,
+      `deno ${command} failed (exit ${out.code}):\n${new TextDecoder().decode(out.stderr)}`,
     );
   }
-  await checkLockSubset(`${source}/deno.lock`, `${tree}/app/deno.lock`);
-  await pruneDenoDir(tree);
 }
 
 /** The program the launcher runs, relative to the tree: the bundled main.ts. */
@@ -238,31 +243,17 @@ export const BUNDLE_MAIN = "app/bundle/main.js";
  * `node:`, `npm:` or a URL would load code from outside the tree at run time.
  */
 async function bundleApp(tree: string, deno: string): Promise<void> {
-  const out = await new Deno.Command(deno, {
-    args: [
-      "bundle",
-      "--quiet",
-      "--no-remote",
-      `--config=${tree}/app/deno.json`,
-      `--lock=${tree}/app/deno.lock`,
-      "--frozen-lockfile",
-      "--platform=browser",
-      "--code-splitting",
-      "--minify",
-      "--keep-names",
-      "--sourcemap=linked",
-      `--outdir=${tree}/app/bundle`,
-      `${tree}/app/main.ts`,
-    ],
-    env: denoEnv(tree),
-    clearEnv: true,
-    stdin: "null",
-  }).output();
-  if (!out.success) {
-    throw new PackageError(
-      `deno bundle failed (exit ${out.code}):\n${new TextDecoder().decode(out.stderr)}`,
-    );
-  }
+  await denoIn(tree, deno, "bundle", [
+    "--no-remote",
+    "--frozen-lockfile",
+    "--platform=browser",
+    "--code-splitting",
+    "--minify",
+    "--keep-names",
+    "--sourcemap=linked",
+    `--outdir=${tree}/app/bundle`,
+    `${tree}/app/main.ts`,
+  ]);
   for await (const entry of Deno.readDir(`${tree}/app/bundle`)) {
     if (!entry.name.endsWith(".js")) continue;
     const code = await Deno.readTextFile(`${tree}/app/bundle/${entry.name}`);
