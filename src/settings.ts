@@ -14,7 +14,7 @@
  * @module
  */
 import { parse as parseToml, TomlError } from "smol-toml";
-import { z } from "./zod.ts";
+import * as z from "./zod.ts";
 import { CoreOpsError, type Diagnostic, Exit, noInput } from "./errors.ts";
 import type { TargetDirs } from "./model.ts";
 import {
@@ -40,7 +40,7 @@ export type AgentToml = { [N in SettingName]?: unknown };
 
 /** agent.toml's schema, derived from the table: each key's TOML types, unknown keys refused. */
 const agentTomlSchema = z.strictObject(
-  Object.fromEntries(SETTINGS.map((row) => [row.name, row.kind.toml.optional()])),
+  Object.fromEntries(SETTINGS.map((row) => [row.name, z.optional(row.kind.toml)])),
 );
 
 /** Where each value came from, for messages and `status`. */

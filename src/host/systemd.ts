@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { z } from "../zod.ts";
+import * as z from "../zod.ts";
 import { CoreOpsError, Exit } from "../errors.ts";
 import { isTemplateUnit, unitScope, userUnit } from "../model.ts";
 import { realUsers } from "./users.ts";

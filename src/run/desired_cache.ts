@@ -20,7 +20,7 @@
  * @module
  */
 import { join } from "../paths.ts";
-import { z } from "../zod.ts";
+import * as z from "../zod.ts";
 import type { Files } from "../host/files.ts";
 import { ARTIFACT_FIELDS, type Same } from "../state/artifact_fields.ts";
 import {
@@ -41,7 +41,7 @@ const artifact = z.strictObject({
   /** The bytes, base64. */
   content: z.string(),
   /** A secret as loaded: its content is still the age file (the plaintext is never cached). */
-  secret: z.strictObject({ decrypted: z.literal(false) }).optional(),
+  secret: z.optional(z.strictObject({ decrypted: z.literal(false) })),
 });
 
 // The schema must follow Artifact: a field added there and not here fails `deno check`.
@@ -55,10 +55,10 @@ const cacheSchema = z.strictObject({
   /** sha256 of `desired` as JSON, as written. */
   digest: z.string(),
   desired: z.strictObject({
-    host: z.string().nullable(),
+    host: z.nullable(z.string()),
     services: z.array(z.string()),
     artifacts: z.array(artifact),
-    warnings: z.array(z.strictObject({ message: z.string(), file: z.string().optional() })),
+    warnings: z.array(z.strictObject({ message: z.string(), file: z.optional(z.string()) })),
   }),
 });
 

@@ -9,7 +9,7 @@
  * @module
  */
 import { join } from "../paths.ts";
-import { z } from "../zod.ts";
+import * as z from "../zod.ts";
 import type { Files } from "../host/files.ts";
 import { sha256 } from "../digest.ts";
 import type { DryRunResult, QuadletGenerator } from "../plan/dryrun.ts";
@@ -22,7 +22,7 @@ const entrySchema = z.strictObject({
   key: z.string(),
   generator: z.string(),
   units: z.array(z.string()),
-  generated: z.array(z.strictObject({ unit: z.string(), source: z.string().nullable() })),
+  generated: z.array(z.strictObject({ unit: z.string(), source: z.nullable(z.string()) })),
 });
 type Entry = z.infer<typeof entrySchema>;
 
@@ -32,7 +32,9 @@ type Entry = z.infer<typeof entrySchema>;
  */
 const MAX_ENTRIES = 16;
 
-const cacheSchema = z.strictObject({ entries: z.array(entrySchema).max(MAX_ENTRIES) });
+const cacheSchema = z.strictObject({
+  entries: z.array(entrySchema).check(z.maxLength(MAX_ENTRIES)),
+});
 
 /**
  * `inner` with its accepted verdicts remembered in `stateDir`. A cache file

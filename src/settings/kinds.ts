@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { z } from "../zod.ts";
+import * as z from "../zod.ts";
 import { IDENTIFIER } from "../model.ts";
 
 /**
@@ -15,21 +15,20 @@ import { IDENTIFIER } from "../model.ts";
  * a switch), and the unit its resolved field is named with.
  */
 export interface Kind<
-  S extends z.ZodType = z.ZodType,
+  S extends z.ZodMiniType = z.ZodMiniType,
   U extends "" | "Seconds" = "" | "Seconds",
   A extends string | null = string | null,
 > {
   schema: S;
-  toml: z.ZodType;
+  toml: z.ZodMiniType;
   arg: A;
   unit: U;
 }
 
-const absolutePath = z.string().regex(
-  /^\/(?!.*(^|\/)\.\.(\/|$)).*/,
-  "must be an absolute path without '..'",
-)
-  .transform((p) => (p.length > 1 ? p.replace(/\/+$/, "") : p));
+const absolutePath = z.pipe(
+  z.string().check(z.regex(/^\/(?!.*(^|\/)\.\.(\/|$)).*/, "must be an absolute path without '..'")),
+  z.transform((p) => (p.length > 1 ? p.replace(/\/+$/, "") : p)),
+);
 
 /** Longest duration any setting accepts: a week, to catch a unit typo (ms for s). */
 const MAX_DURATION = 7 * 24 * 3600;
@@ -43,47 +42,66 @@ const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600 };
 function durationSchema(min: number) {
   const spelling =
     'must be whole seconds, or digits with a unit s, m or h (e.g. 90, "90s", "5m", "1h")';
-  return z.union([z.number(), z.string()], { error: spelling }).transform((value, ctx) => {
-    if (typeof value === "number") {
-      if (Number.isInteger(value)) return value;
-      ctx.addIssue({ code: "custom", message: "must be a whole number of seconds" });
-      return z.NEVER;
-    }
-    const match = /^([0-9]+)([smh]?)$/.exec(value);
-    if (match === null) {
-      ctx.addIssue({ code: "custom", message: spelling });
-      return z.NEVER;
-    }
-    return Number.parseInt(match[1], 10) * UNIT_SECONDS[match[2] || "s"];
-  }).pipe(
-    z.number().min(min, `must be at least ${min} s`).max(
-      MAX_DURATION,
-      `must be at most ${MAX_DURATION} s (7 days)`,
+  return z.pipe(
+    z.pipe(
+      z.union([z.number(), z.string()], { error: spelling }),
+      z.transform((value, ctx) => {
+        if (typeof value === "number") {
+          if (Number.isInteger(value)) return value;
+          ctx.issues.push({
+            code: "custom",
+            message: "must be a whole number of seconds",
+            input: value,
+          });
+          return z.NEVER;
+        }
+        const match = /^([0-9]+)([smh]?)$/.exec(value);
+        if (match === null) {
+          ctx.issues.push({ code: "custom", message: spelling, input: value });
+          return z.NEVER;
+        }
+        return Number.parseInt(match[1], 10) * UNIT_SECONDS[match[2] || "s"];
+      }),
+    ),
+    z.number().check(
+      z.minimum(min, `must be at least ${min} s`),
+      z.maximum(MAX_DURATION, `must be at most ${MAX_DURATION} s (7 days)`),
     ),
   );
 }
 
 const booleanSchema = z.union([
   z.boolean(),
-  z.enum(["true", "false", "yes", "no", "1", "0"]).transform((s) =>
-    s === "true" || s === "yes" || s === "1"
+  z.pipe(
+    z.enum(["true", "false", "yes", "no", "1", "0"]),
+    z.transform((s) => s === "true" || s === "yes" || s === "1"),
   ),
 ], { error: "must be true or false" });
 
-const configRoot = z.string().regex(
-  IDENTIFIER,
-  "each root must be a single name matching ^[A-Za-z0-9][A-Za-z0-9@._-]*$ (no '/')",
+const configRoot = z.string().check(
+  z.regex(
+    IDENTIFIER,
+    "each root must be a single name matching ^[A-Za-z0-9][A-Za-z0-9@._-]*$ (no '/')",
+  ),
 );
 
 /** In agent.toml a list; in the environment or a flag, comma-separated ("" = none allowed). */
-const rootsSchema = z.union([
-  z.array(configRoot),
-  z.string().transform((s) => s.split(",").map((r) => r.trim()).filter((r) => r !== ""))
-    .pipe(z.array(configRoot)),
-]).transform((roots) => [...new Set(roots)]);
+const rootsSchema = z.pipe(
+  z.union([
+    z.array(configRoot),
+    z.pipe(
+      z.pipe(
+        z.string(),
+        z.transform((s) => s.split(",").map((r) => r.trim()).filter((r) => r !== "")),
+      ),
+      z.array(configRoot),
+    ),
+  ]),
+  z.transform((roots) => [...new Set(roots)]),
+);
 
 /** A string checked by `schema`; `arg` names it in help. */
-export function text<S extends z.ZodType, A extends string>(arg: A, schema: S): Kind<S, "", A> {
+export function text<S extends z.ZodMiniType, A extends string>(arg: A, schema: S): Kind<S, "", A> {
   return { schema, toml: z.string(), arg, unit: "" };
 }
 
@@ -106,13 +124,14 @@ export function duration(
 
 /** A whole number from `min` to `max` (a TOML integer, or digits elsewhere). */
 export function count(min: number, max: number, what: string) {
-  const schema = z.union([
-    z.number(),
-    z.string().regex(/^[0-9]+$/, "must be a whole number").transform(Number),
-  ], { error: "must be a whole number" }).pipe(
-    z.number().int("must be a whole number").min(min, `must be at least ${min}${what}`).max(
-      max,
-      `must be at most ${max}`,
+  const schema = z.pipe(
+    z.union([
+      z.number(),
+      z.pipe(z.string().check(z.regex(/^[0-9]+$/, "must be a whole number")), z.transform(Number)),
+    ], { error: "must be a whole number" }),
+    z.int("must be a whole number").check(
+      z.minimum(min, `must be at least ${min}${what}`),
+      z.maximum(max, `must be at most ${max}`),
     ),
   );
   const kind: Kind<typeof schema, "", "n"> = {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { z } from "../zod.ts";
+import * as z from "../zod.ts";
 import { IDENTIFIER } from "../model.ts";
 import { count, duration, flag, type Kind, path, roots, text } from "./kinds.ts";
 
@@ -74,7 +74,7 @@ const TARGET_COMMANDS = [...SOURCE_COMMANDS, "rollback"] as const;
 export const SETTINGS = [
   setting({
     name: "repo",
-    kind: text("url", z.string().min(1, "must not be empty")),
+    kind: text("url", z.string().check(z.minLength(1, "must not be empty"))),
     help: "a repository to fetch",
     default: null,
     commands: SOURCE_COMMANDS,
@@ -83,9 +83,9 @@ export const SETTINGS = [
     name: "rev",
     kind: text(
       "ref",
-      z.string().min(1, "must not be empty").regex(
-        /^[^\s-][^\s]*$/,
-        "must be a branch, tag or commit",
+      z.string().check(
+        z.minLength(1, "must not be empty"),
+        z.regex(/^[^\s-][^\s]*$/, "must be a branch, tag or commit"),
       ),
     ),
     help: "the branch, tag or commit of --repo",
@@ -94,7 +94,10 @@ export const SETTINGS = [
   }),
   setting({
     name: "host",
-    kind: text("id", z.string().regex(IDENTIFIER, "must match ^[A-Za-z0-9][A-Za-z0-9@._-]*$")),
+    kind: text(
+      "id",
+      z.string().check(z.regex(IDENTIFIER, "must match ^[A-Za-z0-9][A-Za-z0-9@._-]*$")),
+    ),
     help: "the host id (default: the hostname)",
     default: null,
     commands: TARGET_COMMANDS,

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { z } from "../zod.ts";
+import * as z from "../zod.ts";
 import { IDENTIFIER } from "../model.ts";
 import { showPath } from "./names.ts";
 import type { Problems } from "./problems.ts";
@@ -119,16 +119,19 @@ const AGENT_ROOT = "core-ops";
  * the value (escaped: it comes from the repository) so the operator sees what
  * was read; the YAML reader puts the key before it: `"config-root": "a/b" is …`.
  */
-export const configRootSchema = z.string().regex(IDENTIFIER, {
-  error: (issue) =>
-    `"${
-      showPath(String(issue.input))
-    }" is not a single identifier (one directory name: no '/', no '..')`,
-}).refine((root) => root !== AGENT_ROOT, {
-  // /etc/core-ops holds the agent's own config: a repo must not rewrite where it pulls from,
-  // whatever config-roots allows.
-  message: `${AGENT_ROOT} is reserved for the agent's own configuration`,
-});
+export const configRootSchema = z.string().check(
+  z.regex(IDENTIFIER, {
+    error: (issue) =>
+      `"${
+        showPath(String(issue.input))
+      }" is not a single identifier (one directory name: no '/', no '..')`,
+  }),
+  z.refine((root) => root !== AGENT_ROOT, {
+    // /etc/core-ops holds the agent's own config: a repo must not rewrite where it pulls from,
+    // whatever config-roots allows.
+    message: `${AGENT_ROOT} is reserved for the agent's own configuration`,
+  }),
+);
 
 /** Where a service's config files go, and where that was decided, for the messages. */
 export interface ConfigRootChoice {

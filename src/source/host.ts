@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { z } from "../zod.ts";
+import * as z from "../zod.ts";
 import { IDENTIFIER, isNativeKind, isQuadletKind } from "../model.ts";
 import {
   baseName,
@@ -33,8 +33,8 @@ import { parseYaml } from "./yaml.ts";
 
 /** host.yaml: the host's own id (it must match its directory) and its services, in order. */
 const hostSchema = z.strictObject({
-  host: z.string().regex(IDENTIFIER, "must be an identifier"),
-  services: z.array(z.string().regex(IDENTIFIER, "must be a service identifier")),
+  host: z.string().check(z.regex(IDENTIFIER, "must be an identifier")),
+  services: z.array(z.string().check(z.regex(IDENTIFIER, "must be a service identifier"))),
 });
 
 /**

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { z } from "../zod.ts";
+import * as z from "../zod.ts";
 import { IDENTIFIER, type UnitKind } from "../model.ts";
 import { type ConfigRootChoice, configRootSchema } from "./config_roots.ts";
 import {
@@ -68,16 +68,19 @@ export interface ServiceSource extends ConfigRootChoice {
  * for a portable name): lower-case letters, digits, `_` and `-`, not starting
  * with a digit or `-`, at most 32 characters. `root` is not a user service.
  */
-const loginSchema = z.string().regex(
-  /^[a-z_][a-z0-9_-]{0,31}$/,
-  "a login: lower-case letters, digits, '_' and '-', at most 32, not starting with a digit or '-'",
-).refine((login) => login !== "root", "root's units are system units: leave `user:` out");
+const loginSchema = z.string().check(
+  z.regex(
+    /^[a-z_][a-z0-9_-]{0,31}$/,
+    "a login: lower-case letters, digits, '_' and '-', at most 32, not starting with a digit or '-'",
+  ),
+  z.refine((login) => login !== "root", "root's units are system units: leave `user:` out"),
+);
 
 /** service.yaml: optional; `config-root` and `user` are its keys. */
-const serviceSchema = z.strictObject({
-  "config-root": configRootSchema.optional(),
-  user: loginSchema.optional(),
-}).nullable();
+const serviceSchema = z.nullable(z.strictObject({
+  "config-root": z.optional(configRootSchema),
+  user: z.optional(loginSchema),
+}));
 
 const PAYLOADS = ["quadlet", "systemd", "config", "secrets"] as const;
 type Payload = (typeof PAYLOADS)[number];

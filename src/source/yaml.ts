@@ -5,7 +5,7 @@
  * @module
  */
 import { isAlias, isMap, isNode, isScalar, LineCounter, parseDocument, visit } from "yaml";
-import type { z } from "../zod.ts";
+import type * as z from "../zod.ts";
 import type { Diagnostic } from "../errors.ts";
 
 /** Largest YAML manifest read; `service.yaml` and `host.yaml` are a few lines. */
@@ -31,7 +31,7 @@ export interface Located<T> {
  * Parses `text` as one YAML document and checks it with `schema`. Returns the
  * value or the diagnostics, each naming `file` with line and column.
  */
-export function parseYaml<S extends z.ZodType>(
+export function parseYaml<S extends z.ZodMiniType>(
   file: string,
   text: string,
   schema: S,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { z } from "../zod.ts";
+import * as z from "../zod.ts";
 import { NATIVE_KINDS, QUADLET_KINDS } from "../model.ts";
 
 /** Every field of `Artifact` but `content` and `secret`. */
@@ -14,17 +14,17 @@ export const ARTIFACT_FIELDS = {
   service: z.string(),
   kind: z.enum([...QUADLET_KINDS, ...NATIVE_KINDS, "dropin", "config"]),
   source: z.string(),
-  destination: z.string().startsWith("/"),
-  unit: z.string().nullable(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  mode: z.number().int(),
+  destination: z.string().check(z.startsWith("/")),
+  unit: z.nullable(z.string()),
+  sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
+  mode: z.int(),
   origin: z.enum(["service", "host"]),
-  unitFile: z.string().optional(),
-  user: z.strictObject({
+  unitFile: z.optional(z.string()),
+  user: z.optional(z.strictObject({
     login: z.string(),
-    uid: z.number().int().nullable(),
-    gid: z.number().int().nullable(),
-  }).optional(),
+    uid: z.nullable(z.int()),
+    gid: z.nullable(z.int()),
+  })),
 };
 
 /** True when `A` and `B` are the same type (a schema that must follow `Artifact` checks it). */

@@ -5,11 +5,11 @@
  *
  * @module
  */
-import type { z } from "../zod.ts";
+import type * as z from "../zod.ts";
 import type { CoreOpsError } from "../errors.ts";
 
 /** `text` parsed as JSON and checked by `schema`; a problem goes to `corrupt`. Pure. */
-export function parseChecked<S extends z.ZodType>(
+export function parseChecked<S extends z.ZodMiniType>(
   text: string,
   schema: S,
   corrupt: (detail: string) => CoreOpsError,

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { z } from "../zod.ts";
+import * as z from "../zod.ts";
 import type { Files } from "../host/files.ts";
 import { join } from "../paths.ts";
 import { readCacheFile, writeCacheFile } from "./cache_file.ts";
@@ -53,14 +53,14 @@ const entries = z.array(z.string());
 const body = z.strictObject({
   revision: z.string(),
   observed_at: z.number(),
-  manifest: z.string().nullable(),
+  manifest: z.nullable(z.string()),
   files: entries,
   units: entries,
   states: entries,
   templates: entries,
   instances: entries,
   others: entries,
-  warnings: z.array(z.strictObject({ message: z.string(), file: z.string().optional() })),
+  warnings: z.array(z.strictObject({ message: z.string(), file: z.optional(z.string()) })),
 });
 
 const fileSchema = z.strictObject({

@@ -9,7 +9,7 @@
  * @module
  */
 import { join } from "../paths.ts";
-import { z } from "../zod.ts";
+import * as z from "../zod.ts";
 import { CoreOpsError, Exit, usage } from "../errors.ts";
 import type { Files } from "../host/files.ts";
 import { type Artifact, type DesiredState } from "../model.ts";
@@ -24,7 +24,7 @@ const artifact = z.strictObject({
    * For a secret: the sha256 of its age file, the object a rollback decrypts
    * again (`sha256` is then the keyed digest of the plaintext, as in the manifest).
    */
-  secret: z.strictObject({ ciphertext: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
+  secret: z.optional(z.strictObject({ ciphertext: z.string().check(z.regex(/^[0-9a-f]{64}$/)) })),
 });
 
 /** A kept artifact: every field of an artifact but its content; a secret by its age file. */
@@ -36,15 +36,15 @@ const _sameShape: Same<z.infer<typeof artifact>, KeptArtifact> = true;
 
 const recordSchema = z.strictObject({
   schema_version: z.literal(1),
-  generation: z.number().int().positive(),
+  generation: z.int().check(z.positive()),
   revision: z.string(),
-  applied: z.string().datetime(),
-  repository: z.string().nullable(),
-  ref: z.string().nullable(),
-  host: z.string().nullable(),
+  applied: z.iso.datetime(),
+  repository: z.nullable(z.string()),
+  ref: z.nullable(z.string()),
+  host: z.nullable(z.string()),
   services: z.array(z.string()),
   artifacts: z.array(artifact),
-  warnings: z.array(z.strictObject({ message: z.string(), file: z.string().optional() })),
+  warnings: z.array(z.strictObject({ message: z.string(), file: z.optional(z.string()) })),
 });
 
 /** One kept generation. */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { z } from "../zod.ts";
+import * as z from "../zod.ts";
 import { CoreOpsError, Exit } from "../errors.ts";
 import { parseChecked } from "./checked_json.ts";
 
@@ -18,7 +18,7 @@ export const lastChangeSchema = z.strictObject({
   run_id: z.string(),
   revision: z.string(),
   outcome: z.enum(["success", "failure"]),
-  finished: z.string().datetime(),
+  finished: z.iso.datetime(),
   steps: z.array(z.strictObject({
     op: z.string(),
     target: z.string(),

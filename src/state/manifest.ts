@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { z } from "../zod.ts";
+import * as z from "../zod.ts";
 import { CoreOpsError, Exit } from "../errors.ts";
 import { parseChecked } from "./checked_json.ts";
 import { NATIVE_KINDS, QUADLET_KINDS } from "../model.ts";
@@ -16,19 +16,19 @@ const kind = z.enum([...QUADLET_KINDS, ...NATIVE_KINDS, "dropin", "config"]);
 
 /** Schema of one manifest entry (also used by the state file's pending set). */
 export const manifestEntry = z.strictObject({
-  path: z.string().startsWith("/"),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  path: z.string().check(z.startsWith("/")),
+  sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
   service: z.string(),
   kind,
-  unit: z.string().nullable(),
+  unit: z.nullable(z.string()),
   revision: z.string(),
   /** Repo-relative source of the content (absent in manifests of older versions). */
-  source: z.string().optional(),
+  source: z.optional(z.string()),
   /**
    * For a secret: the sha256 of its age file, the object rollback decrypts
    * again. `sha256` is then the keyed digest of the plaintext (state/keyed.ts).
    */
-  secret: z.strictObject({ ciphertext: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
+  secret: z.optional(z.strictObject({ ciphertext: z.string().check(z.regex(/^[0-9a-f]{64}$/)) })),
 });
 
 const manifestSchema = z.strictObject({

@@ -11,7 +11,7 @@
  * @module
  */
 import { join } from "../paths.ts";
-import { z } from "../zod.ts";
+import * as z from "../zod.ts";
 import { CoreOpsError, Exit } from "../errors.ts";
 import { parseChecked } from "./checked_json.ts";
 import { pausePoint } from "../host/faults.ts";
@@ -38,15 +38,15 @@ export { LAST_CHANGE_FILE };
 /** The content store's dir inside the state dir. */
 export const OBJECTS_DIR = "objects";
 
-const timestamp = z.string().datetime().nullable();
+const timestamp = z.nullable(z.iso.datetime());
 
 const failedUnit = z.strictObject({
   unit: z.string(),
   /** What core-ops saw: e.g. `ActiveState=failed Result=exit-code`. */
   reason: z.string(),
   /** systemd's `Result=` and `ExecMainStatus=`. */
-  result: z.string().nullable(),
-  exit_status: z.string().nullable(),
+  result: z.nullable(z.string()),
+  exit_status: z.nullable(z.string()),
   /** The unit's last journal lines. */
   journal: z.array(z.string()),
 });
@@ -57,68 +57,74 @@ const failure = z.strictObject({
   units: z.array(failedUnit),
   /** Whether the files of the failed run were rolled back, and how that went. */
   rollback: z.enum(["not-needed", "ok", "failed"]),
-  rollback_error: z.string().nullable(),
+  rollback_error: z.nullable(z.string()),
 });
 
 const lastRun = z.strictObject({
   id: z.string(),
   /** `paused`: an agent tick that found the host paused and applied nothing. */
   outcome: z.enum(["success", "noop", "failure", "paused"]),
-  revision: z.string().nullable(),
-  started: z.string().datetime(),
-  finished: z.string().datetime(),
-  duration_ms: z.number().nonnegative(),
+  revision: z.nullable(z.string()),
+  started: z.iso.datetime(),
+  finished: z.iso.datetime(),
+  duration_ms: z.number().check(z.nonnegative()),
   /** `op=count` pairs of what executed, e.g. `write=2 restart=1`. */
   plan_summary: z.string(),
-  actions: z.record(z.string(), z.number().int().nonnegative()),
-  drift: z.number().int().nonnegative(),
+  actions: z.record(z.string(), z.int().check(z.nonnegative())),
+  drift: z.int().check(z.nonnegative()),
 });
 
 const stateSchema = z.strictObject({
   schema_version: z.literal(1),
   /** Incremented by every run that changed the applied set. */
-  generation: z.number().int().nonnegative(),
+  generation: z.int().check(z.nonnegative()),
   status: z.enum(["never_run", "in_progress", "success", "failed"]),
   /** Where the last run took its source from (credentials redacted), and the ref. */
-  repository: z.string().nullable(),
-  ref: z.string().nullable(),
-  last_attempted_revision: z.string().nullable(),
-  last_applied_revision: z.string().nullable(),
+  repository: z.nullable(z.string()),
+  ref: z.nullable(z.string()),
+  last_attempted_revision: z.nullable(z.string()),
+  last_applied_revision: z.nullable(z.string()),
   last_success: timestamp,
   last_failure: timestamp,
-  consecutive_failures: z.number().int().nonnegative(),
-  last_run: lastRun.nullable(),
-  failure: failure.nullable(),
+  consecutive_failures: z.int().check(z.nonnegative()),
+  last_run: z.nullable(lastRun),
+  failure: z.nullable(failure),
   /**
    * Where state.json kept the last change before it had a file of its own
    * (`last-change.json`): read once, moved there by the next write.
    */
-  last_change: lastChangeSchema.nullable().optional(),
+  last_change: z.optional(z.nullable(lastChangeSchema)),
   /** Backoff of the revision that failed last (SPEC §4); `null` once a run succeeds. */
-  retry: z.strictObject({
-    revision: z.string(),
-    failures: z.number().int().positive(),
-    next_attempt: z.string().datetime(),
-  }).nullable().default(null),
+  retry: z._default(
+    z.nullable(z.strictObject({
+      revision: z.string(),
+      failures: z.int().check(z.positive()),
+      next_attempt: z.iso.datetime(),
+    })),
+    null,
+  ),
   /** Set by `core-ops pause` (SPEC §10): the agent applies nothing until `resume`. */
-  paused: z.strictObject({
-    reason: z.string().nullable(),
-    since: z.string().datetime(),
-    /** The login (SUDO_USER, LOGNAME, USER) or `uid <n>` of who paused. */
-    by: z.string(),
-    /** The revision applied when the host was paused. */
-    revision: z.string().nullable(),
-  }).nullable().default(null),
+  paused: z._default(
+    z.nullable(z.strictObject({
+      reason: z.nullable(z.string()),
+      since: z.iso.datetime(),
+      /** The login (SUDO_USER, LOGNAME, USER) or `uid <n>` of who paused. */
+      by: z.string(),
+      /** The revision applied when the host was paused. */
+      revision: z.nullable(z.string()),
+    })),
+    null,
+  ),
   /**
    * Set while a run changes the host: the manifest it is converging to, so a
    * run killed mid-way leaves behind which files on disk are core-ops' own.
    */
-  in_progress: z.strictObject({
+  in_progress: z.nullable(z.strictObject({
     run_id: z.string(),
     revision: z.string(),
-    started: z.string().datetime(),
+    started: z.iso.datetime(),
     pending: z.array(manifestEntry),
-  }).nullable(),
+  })),
 });
 
 /** The content of `state.json`. */

@@ -15,6 +15,7 @@ import {
   testPermissions,
   toFlags,
 } from "../../tools/permissions.ts";
+import { runtimeArgs } from "../../tools/package.ts";
 
 /** Flags that would grant everything of a kind (a bare flag has no list). */
 const BLANKET = [
@@ -103,8 +104,13 @@ Deno.test("fault and test sets widen exactly one thing each", () => {
 });
 
 Deno.test("the release launcher bakes the production flags, never the fault set", async () => {
+  // The launcher's arguments, with the default set: exactly the production flags.
+  const args = runtimeArgs("/pkg");
+  const flags = args.filter((a) => a.startsWith("--allow-") || a.startsWith("--v8-flags"));
+  assert.deepEqual(flags, toFlags(PRODUCTION).filter((a) => a !== "--no-prompt"));
+  assert.ok(!args.some((a) => a.includes(PAUSE_VARIABLE)), args.join(" "));
   const source = await Deno.readTextFile(new URL("../../tools/package.ts", import.meta.url));
-  assert.match(source, /toFlags\(PRODUCTION\)/);
+  assert.match(source, /= runtimeArgs\(ROOT\)\./);
   assert.doesNotMatch(source, /faultPermissions|testPermissions/);
   const compile = await Deno.readTextFile(new URL("../../tools/compile.ts", import.meta.url));
   assert.doesNotMatch(compile, /faultPermissions|testPermissions|PAUSE/);
