@@ -292,10 +292,11 @@ async function startupInGuest(
   );
   // What any Deno program on this stack pays before doing anything: evaluating the npm
   // packages every core-ops command imports (the schema library and the TOML parser; the
-  // command line needs no package since issue 15), from the package's own cache, warm.
+  // command line needs no package since issue 15), from the package's own cache, warm, as
+  // modules — the launcher runs them bundled, with the program (tools/package.ts).
   await Deno.writeTextFile(
     `${host.guest.root}/var/tmp/stack.ts`,
-    'import "zod";\nimport "smol-toml";\n',
+    'import "zod/mini";\nimport "smol-toml";\n',
   );
   // The release flags, the package's config, lock and npm packages, and a writable cache of
   // its own (the launcher's runs a bundle and has no npm/), warm after the first run.
@@ -328,7 +329,7 @@ async function startupInGuest(
     sampleRow("4b", "floor: bare `deno run` of an empty script (in the test host)", floor),
     sampleRow(
       "4b",
-      "the stack's floor: `deno run` of a script importing only zod, smol-toml (as modules)",
+      "the stack's floor: `deno run` of a script importing only zod/mini, smol-toml (as modules)",
       stack,
       { ratio: `${(st / f).toFixed(1)}× floor, +${(st - f).toFixed(0)} ms` },
     ),
