@@ -26,6 +26,7 @@ import { ARTIFACT_FIELDS, type Same } from "../state/artifact_fields.ts";
 import {
   type DesiredCacheKey,
   desiredKeyText,
+  jsonDigest,
   readCacheFile,
   writeCacheFile,
 } from "../state/cache_file.ts";
@@ -79,7 +80,7 @@ export function cachedLoad(
       ...desired,
       artifacts: desired.artifacts.map((a) => ({ ...a, content: a.content.toBase64() })),
     };
-    const digest = await digestOf(kept);
+    const digest = await jsonDigest(kept);
     await writeCacheFile(files, path, { key: keyText, digest, desired: kept });
     return desired;
   };
@@ -95,7 +96,7 @@ async function readCache(files: Files, path: string, key: string): Promise<Desir
   const parsed = cacheSchema.safeParse(raw);
   if (!parsed.success) return null;
   // The digest of the JSON as read: zod's output lists the fields in the schema's order.
-  if (await digestOf((raw as { desired: unknown }).desired) !== parsed.data.digest) return null;
+  if (await jsonDigest((raw as { desired: unknown }).desired) !== parsed.data.digest) return null;
   const artifacts = [];
   for (const a of parsed.data.desired.artifacts) {
     let content: Uint8Array;
@@ -108,10 +109,4 @@ async function readCache(files: Files, path: string, key: string): Promise<Desir
     artifacts.push({ ...a, content });
   }
   return { ...parsed.data.desired, artifacts };
-}
-
-/** sha256 of the cached state as JSON, hex (what JSON.parse gives back stringifies the same). */
-async function digestOf(desired: unknown): Promise<string> {
-  const text = new TextEncoder().encode(JSON.stringify(desired));
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", text)).toHex();
 }

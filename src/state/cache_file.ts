@@ -22,6 +22,16 @@ export async function readCacheFile(files: Files, path: string): Promise<unknown
   }
 }
 
+/**
+ * sha256 of `value` as JSON, hex, in one native call (WebCrypto: no hash
+ * library evaluated on a tick). What `JSON.parse` gives back stringifies the
+ * same, so a cache's body read back has the digest it was written with.
+ */
+export async function jsonDigest(value: unknown): Promise<string> {
+  const text = new TextEncoder().encode(JSON.stringify(value));
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", text)).toHex();
+}
+
 /** Replaces the cache at `path` with `value`, as JSON, mode 0600. */
 export async function writeCacheFile(files: Files, path: string, value: unknown): Promise<void> {
   await files.write(path, new TextEncoder().encode(JSON.stringify(value) + "\n"), 0o600);

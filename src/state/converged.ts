@@ -16,7 +16,7 @@
 import * as z from "../zod.ts";
 import type { Files } from "../host/files.ts";
 import { join } from "../paths.ts";
-import { readCacheFile, writeCacheFile } from "./cache_file.ts";
+import { jsonDigest, readCacheFile, writeCacheFile } from "./cache_file.ts";
 
 /** The record's file name inside the state dir. */
 export const CONVERGED_FILE = "converged.json";
@@ -76,7 +76,7 @@ export async function readConverged(files: Files, stateDir: string): Promise<Con
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) return null;
   // The digest of the JSON as read: zod's output lists the fields in the schema's order.
-  if (await digestOf((raw as { body: unknown }).body) !== parsed.data.digest) return null;
+  if (await jsonDigest((raw as { body: unknown }).body) !== parsed.data.digest) return null;
   const record = decode(parsed.data.body);
   return record === null ? null : { key: parsed.data.key, record };
 }
@@ -90,7 +90,7 @@ export async function writeConverged(
   const encoded = encode(record);
   await writeCacheFile(files, join(stateDir, CONVERGED_FILE), {
     key,
-    digest: await digestOf(encoded),
+    digest: await jsonDigest(encoded),
     body: encoded,
   });
 }
@@ -156,10 +156,4 @@ function decode(b: z.infer<typeof body>): ConvergedRecord | null {
     others,
     warnings: b.warnings,
   };
-}
-
-/** sha256 of `value` as JSON, hex, in one native call. */
-async function digestOf(value: unknown): Promise<string> {
-  const text = new TextEncoder().encode(JSON.stringify(value));
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", text)).toHex();
 }
