@@ -50,12 +50,12 @@ export interface QuadletProcess {
 
 /** The real generator found at one of {@link GENERATOR_PATHS}. */
 export const quadletProcess: QuadletProcess = {
-  find: findGenerator,
-  async identity() {
-    const generator = await findGenerator();
-    if (generator === null) return null;
-    const info = Deno.statSync(generator);
-    return `${generator}:${info.size}:${info.mtime?.getTime() ?? 0}:${info.ino ?? 0}`;
+  find: () => Promise.resolve(foundGenerator()?.path ?? null),
+  identity() {
+    const found = foundGenerator();
+    if (found === null) return Promise.resolve(null);
+    const { path, info } = found;
+    return Promise.resolve(`${path}:${info.size}:${info.mtime?.getTime() ?? 0}:${info.ino ?? 0}`);
   },
   run: runStaged,
 };
@@ -101,15 +101,16 @@ async function runStaged(
   }
 }
 
-function findGenerator(): Promise<string | null> {
+/** The first of {@link GENERATOR_PATHS} that is a file, with its stat (one per path looked at). */
+function foundGenerator(): { path: string; info: Deno.FileInfo } | null {
   // Synchronous: every agent tick keys its caches with the generator's identity.
   for (const path of GENERATOR_PATHS) {
     try {
       const info = Deno.statSync(path);
-      if (info.isFile) return Promise.resolve(path);
+      if (info.isFile) return { path, info };
     } catch {
       // not installed at this path; try the next one
     }
   }
-  return Promise.resolve(null);
+  return null;
 }
